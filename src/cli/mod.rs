@@ -1,0 +1,30 @@
+//! Command-line parsing and dispatch. One file per command.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod inspect;
+
+/// ny-power: New York's grid (NYISO fuel mix) as a live MQTT stream with CO2 intensity.
+#[derive(Debug, Parser)]
+#[command(name = "ny-power", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse NYISO fuel-mix files (daily CSVs or monthly zips) and print one JSON object per
+    /// complete reading, in UTC order, with its CO2 intensity under every factor table.
+    Inspect(inspect::Args),
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    }
+}

@@ -1,0 +1,14 @@
+//! NYISO sources: fuel-mix CSV parsing under the reading policy (DESIGN §3), monthly zip
+//! archives, and the file names and URLs of NYISO's datasets.
+
+mod files;
+mod parse;
+
+pub use files::{
+    file_date, monthly_zip_name, monthly_zip_url, daily_file_name, daily_url, today_in_new_york,
+    Dataset, DEFAULT_BASE_URL, NEW_YORK,
+};
+pub use parse::{
+    local_to_utc, parse_bytes, parse_fuel_mix_csv, parse_monthly_zip, FuelMixAccumulator, Incomplete,
+    ParseError, ParseProblem, ParsedFile,
+};

@@ -1,0 +1,437 @@
+//! Fuel-mix CSV parsing under the reading policy of DESIGN §3.
+//!
+//! A *reading* is all rows with the same (time stamp, time zone); its instant is the local time
+//! minus the zone's offset (EST −5 h, EDT −4 h). The later of two rows for the same fuel wins.
+//! A reading missing any of the seven fuels is incomplete: left out and reported. Readings come
+//! out sorted by instant. Any row that cannot be read rejects the whole input, with the file,
+//! the line and the offending value in the error; nothing of a rejected input is returned.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Cursor, Read};
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+use crate::reading::{Fuel, FuelMix, Reading};
+
+/// Why an input was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}: {problem}", line.map(|l| format!(": line {l}")).unwrap_or_default())]
+pub struct ParseError {
+    /// The file (for a zip member: `archive.zip!member.csv`).
+    pub file: String,
+    /// 1-based line, where the problem is on a line.
+    pub line: Option<u64>,
+    /// What is wrong.
+    pub problem: ParseProblem,
+}
+
+/// The classes of rejection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseProblem {
+    /// Zero bytes, or only white space.
+    Empty,
+    /// Starts like an HTML page (an error page served instead of the CSV).
+    Html,
+    /// Not UTF-8 text.
+    NotText,
+    /// The header is not a fuel-mix header.
+    WrongHeader(String),
+    /// A row without exactly four fields.
+    FieldCount(usize),
+    /// A time stamp that is not `MM/DD/YYYY HH:MM[:SS]`.
+    BadTime(String),
+    /// A time zone other than `EST`/`EDT`.
+    UnknownZone(String),
+    /// A fuel category that is not one of the seven.
+    UnknownFuel(String),
+    /// A generation value that is not a finite number.
+    BadNumber(String),
+    /// A zip archive that cannot be read.
+    BadZip(String),
+    /// A zip archive with no CSV inside.
+    EmptyZip,
+    /// The CSV reader failed (e.g. an unterminated quote).
+    Csv(String),
+}
+
+impl fmt::Display for ParseProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseProblem::Empty => write!(f, "empty file: no header"),
+            ParseProblem::Html => write!(
+                f,
+                "not a fuel-mix CSV: starts like an HTML page (an error page served instead?)"
+            ),
+            ParseProblem::NotText => write!(f, "not a fuel-mix CSV: not UTF-8 text"),
+            ParseProblem::WrongHeader(h) => write!(
+                f,
+                "not a fuel-mix CSV: header is `{h}`, expected `Time Stamp,Time Zone,Fuel Category,Gen MW` (or `Gen MWh`)"
+            ),
+            ParseProblem::FieldCount(n) => write!(f, "expected 4 fields, found {n}"),
+            ParseProblem::BadTime(v) => write!(
+                f,
+                "field `Time Stamp`: bad time `{v}` (expected MM/DD/YYYY HH:MM:SS or MM/DD/YYYY HH:MM)"
+            ),
+            ParseProblem::UnknownZone(v) => {
+                write!(f, "field `Time Zone`: unknown zone `{v}` (expected EST or EDT)")
+            }
+            ParseProblem::UnknownFuel(v) => write!(f, "field `Fuel Category`: unknown fuel `{v}`"),
+            ParseProblem::BadNumber(v) => write!(f, "field `Gen MW`: bad number `{v}`"),
+            ParseProblem::BadZip(e) => write!(f, "not a readable zip archive: {e}"),
+            ParseProblem::EmptyZip => write!(f, "zip archive holds no CSV file"),
+            ParseProblem::Csv(e) => write!(f, "unreadable CSV: {e}"),
+        }
+    }
+}
+
+/// A reading left out because fuels were missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incomplete {
+    /// Its instant.
+    pub ts: DateTime<Utc>,
+    /// The fuels it lacks.
+    pub missing: Vec<Fuel>,
+    /// Where its first row was (`file`, line).
+    pub file: String,
+    /// Line of its first row.
+    pub line: u64,
+}
+
+/// The outcome of parsing one or more inputs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParsedFile {
+    /// Complete readings, sorted by instant, one per instant.
+    pub readings: Vec<Reading>,
+    /// Readings left out as incomplete, sorted by instant.
+    pub incomplete: Vec<Incomplete>,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    ts: DateTime<Utc>,
+    fuel: Fuel,
+    mw: f64,
+    line: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Partial {
+    mw: [Option<f64>; 7],
+    file: String,
+    line: u64,
+}
+
+/// Collects rows from several inputs (e.g. yesterday's and today's file, or every day of a
+/// monthly zip) into readings: rows of the same instant from different inputs join, later rows
+/// win. Each input is all-or-nothing: a rejected input leaves the accumulator unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct FuelMixAccumulator {
+    partials: BTreeMap<DateTime<Utc>, Partial>,
+}
+
+impl FuelMixAccumulator {
+    /// An empty accumulator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a fuel-mix CSV.
+    ///
+    /// # Errors
+    /// [`ParseError`] naming `name`, the line and the value when the input is not a fuel-mix
+    /// CSV; nothing of it is kept.
+    pub fn add_csv(&mut self, name: &str, bytes: &[u8]) -> Result<(), ParseError> {
+        let rows = read_rows(name, bytes)?;
+        self.apply(name, rows);
+        Ok(())
+    }
+
+    /// Adds every CSV of a monthly zip, in member-name (= date) order.
+    ///
+    /// # Errors
+    /// [`ParseError`] when the archive or any member is unreadable; nothing of it is kept.
+    pub fn add_zip(&mut self, name: &str, bytes: &[u8]) -> Result<(), ParseError> {
+        let members = read_zip(name, bytes)?;
+        let mut parsed = Vec::with_capacity(members.len());
+        for (member, data) in &members {
+            let label = format!("{name}!{member}");
+            let rows = read_rows(&label, data)?;
+            parsed.push((label, rows));
+        }
+        for (label, rows) in parsed {
+            self.apply(&label, rows);
+        }
+        Ok(())
+    }
+
+    /// Adds a CSV or a zip, told apart by content (a zip starts with `PK\x03\x04`).
+    ///
+    /// # Errors
+    /// As [`FuelMixAccumulator::add_csv`] / [`FuelMixAccumulator::add_zip`].
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<(), ParseError> {
+        if bytes.starts_with(b"PK\x03\x04") {
+            self.add_zip(name, bytes)
+        } else {
+            self.add_csv(name, bytes)
+        }
+    }
+
+    fn apply(&mut self, name: &str, rows: Vec<Row>) {
+        for row in rows {
+            let partial = self.partials.entry(row.ts).or_insert_with(|| Partial {
+                mw: [None; 7],
+                file: name.to_owned(),
+                line: row.line,
+            });
+            partial.mw[row.fuel.index()] = Some(row.mw);
+        }
+    }
+
+    /// The complete readings and the incomplete ones, both sorted by instant.
+    pub fn finish(self) -> ParsedFile {
+        let mut out = ParsedFile::default();
+        for (ts, p) in self.partials {
+            let missing: Vec<Fuel> = Fuel::ALL
+                .into_iter()
+                .filter(|f| p.mw[f.index()].is_none())
+                .collect();
+            if missing.is_empty() {
+                let mut mix = FuelMix::default();
+                for f in Fuel::ALL {
+                    mix.set(f, p.mw[f.index()].unwrap_or_default());
+                }
+                out.readings.push(Reading { ts, mix });
+            } else {
+                out.incomplete.push(Incomplete {
+                    ts,
+                    missing,
+                    file: p.file,
+                    line: p.line,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Parses one daily fuel-mix CSV.
+///
+/// # Errors
+/// [`ParseError`] naming the file, line and value (see [`ParseProblem`]).
+pub fn parse_fuel_mix_csv(name: &str, bytes: &[u8]) -> Result<ParsedFile, ParseError> {
+    let mut acc = FuelMixAccumulator::new();
+    acc.add_csv(name, bytes)?;
+    Ok(acc.finish())
+}
+
+/// Parses a monthly `…rtfuelmix_csv.zip` (every day inside, in order).
+///
+/// # Errors
+/// [`ParseError`] when the archive or any member is unreadable.
+pub fn parse_monthly_zip(name: &str, bytes: &[u8]) -> Result<ParsedFile, ParseError> {
+    let mut acc = FuelMixAccumulator::new();
+    acc.add_zip(name, bytes)?;
+    Ok(acc.finish())
+}
+
+/// Parses a daily CSV or a monthly zip, told apart by content.
+///
+/// # Errors
+/// As [`parse_fuel_mix_csv`] / [`parse_monthly_zip`].
+pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, ParseError> {
+    let mut acc = FuelMixAccumulator::new();
+    acc.add(name, bytes)?;
+    Ok(acc.finish())
+}
+
+fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ParseError> {
+    let err = |problem| ParseError {
+        file: name.to_owned(),
+        line: None,
+        problem,
+    };
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
+    let mut members = Vec::new();
+    for i in 0..archive.len() {
+        let mut file = archive
+            .by_index(i)
+            .map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
+        if !file.is_file() || !file.name().to_ascii_lowercase().ends_with(".csv") {
+            continue;
+        }
+        let member = file.name().to_owned();
+        let mut data = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0).min(1 << 24));
+        file.read_to_end(&mut data)
+            .map_err(|e| err(ParseProblem::BadZip(format!("member `{member}`: {e}"))))?;
+        members.push((member, data));
+    }
+    if members.is_empty() {
+        return Err(err(ParseProblem::EmptyZip));
+    }
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(members)
+}
+
+fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
+    let err = |line: Option<u64>, problem| ParseError {
+        file: name.to_owned(),
+        line,
+        problem,
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        // Name the line of the first bad byte.
+        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        err(Some(line), ParseProblem::NotText)
+    })?;
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(err(None, ParseProblem::Empty));
+    }
+    if trimmed.starts_with('<') {
+        return Err(err(Some(1), ParseProblem::Html));
+    }
+
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    let mut rows = Vec::new();
+    let mut header_seen = false;
+    // Rows of one reading share their time stamp: convert it once.
+    let mut last_time: Option<(String, String, DateTime<Utc>)> = None;
+    loop {
+        let line_hint = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(err(Some(line_hint), ParseProblem::Csv(e.to_string()))),
+        }
+        let line = record.position().map_or(line_hint, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue; // blank line
+        }
+        if !header_seen {
+            check_header(&record).map_err(|p| err(Some(line), p))?;
+            header_seen = true;
+            continue;
+        }
+        if record.len() != 4 {
+            return Err(err(Some(line), ParseProblem::FieldCount(record.len())));
+        }
+        let (time, zone, fuel, mw) = (&record[0], &record[1], &record[2], &record[3]);
+        let ts = match &last_time {
+            Some((t, z, ts)) if t == time && z == zone => *ts,
+            _ => {
+                let ts = to_utc(time, zone).map_err(|p| err(Some(line), p))?;
+                last_time = Some((time.to_owned(), zone.to_owned(), ts));
+                ts
+            }
+        };
+        let fuel = Fuel::from_nyiso_name(fuel)
+            .ok_or_else(|| err(Some(line), ParseProblem::UnknownFuel(fuel.to_owned())))?;
+        let mw = mw
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| err(Some(line), ParseProblem::BadNumber(mw.to_owned())))?;
+        rows.push(Row { ts, fuel, mw, line });
+    }
+    if !header_seen {
+        return Err(err(None, ParseProblem::Empty));
+    }
+    Ok(rows)
+}
+
+fn check_header(record: &csv::StringRecord) -> Result<(), ParseProblem> {
+    let fields: Vec<&str> = record.iter().collect();
+    match fields.as_slice() {
+        ["Time Stamp", "Time Zone", "Fuel Category", "Gen MW" | "Gen MWh"] => Ok(()),
+        _ => Err(ParseProblem::WrongHeader(fields.join(","))),
+    }
+}
+
+/// Converts a NYISO local time stamp and its `Time Zone` column to UTC.
+fn to_utc(time: &str, zone: &str) -> Result<DateTime<Utc>, ParseProblem> {
+    let offset_hours = match zone {
+        "EST" => 5,
+        "EDT" => 4,
+        _ => return Err(ParseProblem::UnknownZone(zone.to_owned())),
+    };
+    let naive = NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M"))
+        .map_err(|_| ParseProblem::BadTime(time.to_owned()))?;
+    Ok((naive + Duration::hours(offset_hours)).and_utc())
+}
+
+/// Converts a NYISO local time stamp and zone to UTC (exposed for other NYISO datasets that
+/// share the time format, e.g. `pal`).
+///
+/// # Errors
+/// [`ParseProblem::BadTime`] or [`ParseProblem::UnknownZone`].
+pub fn local_to_utc(time: &str, zone: &str) -> Result<DateTime<Utc>, ParseProblem> {
+    to_utc(time.trim(), zone.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const HEADER: &str = "Time Stamp,Time Zone,Fuel Category,Gen MW\n";
+
+    fn full(time: &str, zone: &str, base: f64) -> String {
+        Fuel::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{time},{zone},{},{}\n", f.nyiso_name(), base + i as f64))
+            .collect()
+    }
+
+    #[test]
+    fn zones_convert_with_their_offset() {
+        assert_eq!(
+            to_utc("11/02/2025 01:30:00", "EDT").unwrap(),
+            Utc.with_ymd_and_hms(2025, 11, 2, 5, 30, 0).unwrap()
+        );
+        assert_eq!(
+            to_utc("11/02/2025 01:30:00", "EST").unwrap(),
+            Utc.with_ymd_and_hms(2025, 11, 2, 6, 30, 0).unwrap()
+        );
+        assert_eq!(
+            to_utc("01/19/2016 00:05", "EST").unwrap(),
+            Utc.with_ymd_and_hms(2016, 1, 19, 5, 5, 0).unwrap()
+        );
+        assert!(matches!(to_utc("x", "EST"), Err(ParseProblem::BadTime(_))));
+        assert!(matches!(to_utc("01/19/2016 00:05", "PST"), Err(ParseProblem::UnknownZone(_))));
+    }
+
+    #[test]
+    fn later_duplicate_wins_and_incomplete_is_left_out() {
+        let mut csv = HEADER.to_owned();
+        csv += &full("02/01/2025 00:05:00", "EST", 100.0);
+        csv += "02/01/2025 00:05:00,EST,Wind,999.0\n";
+        csv += "02/01/2025 00:10:00,EST,Wind,5.0\n";
+        let parsed = parse_fuel_mix_csv("t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(parsed.readings.len(), 1);
+        assert_eq!(parsed.readings[0].mix.get(Fuel::Wind), 999.0);
+        assert_eq!(parsed.incomplete.len(), 1);
+        assert_eq!(parsed.incomplete[0].missing.len(), 6);
+        assert_eq!(parsed.incomplete[0].line, 10);
+    }
+
+    #[test]
+    fn bad_input_leaves_the_accumulator_unchanged() {
+        let mut acc = FuelMixAccumulator::new();
+        acc.add_csv("a.csv", (HEADER.to_owned() + &full("02/01/2025 00:05:00", "EST", 1.0)).as_bytes())
+            .unwrap();
+        let bad = HEADER.to_owned() + &full("02/01/2025 00:10:00", "EST", 1.0) + "x,EST,Wind,1\n";
+        let e = acc.add_csv("b.csv", bad.as_bytes()).unwrap_err();
+        assert_eq!(e.to_string(), "b.csv: line 9: field `Time Stamp`: bad time `x` (expected MM/DD/YYYY HH:MM:SS or MM/DD/YYYY HH:MM)");
+        assert_eq!(acc.finish().readings.len(), 1);
+    }
+}

@@ -1,0 +1,252 @@
+//! The domain: the seven NYISO fuel categories and a *reading* (one complete fuel mix at one
+//! instant). Pure data, no I/O.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One of the seven fuel categories NYISO reports, in the order of DESIGN §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fuel {
+    /// `Dual Fuel` (units that burn gas or oil).
+    DualFuel,
+    /// `Natural Gas`.
+    NaturalGas,
+    /// `Nuclear`.
+    Nuclear,
+    /// `Other Fossil Fuels` (oil; coal before 2020).
+    OtherFossilFuels,
+    /// `Other Renewables` (biomass, landfill gas, refuse, solar).
+    OtherRenewables,
+    /// `Wind`.
+    Wind,
+    /// `Hydro` (includes pumped storage).
+    Hydro,
+}
+
+impl Fuel {
+    /// All seven categories, in contract order.
+    pub const ALL: [Fuel; 7] = [
+        Fuel::DualFuel,
+        Fuel::NaturalGas,
+        Fuel::Nuclear,
+        Fuel::OtherFossilFuels,
+        Fuel::OtherRenewables,
+        Fuel::Wind,
+        Fuel::Hydro,
+    ];
+
+    /// The slug used everywhere in ny-power (topics, JSON keys, archive fields).
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Fuel::DualFuel => "dual_fuel",
+            Fuel::NaturalGas => "natural_gas",
+            Fuel::Nuclear => "nuclear",
+            Fuel::OtherFossilFuels => "other_fossil_fuels",
+            Fuel::OtherRenewables => "other_renewables",
+            Fuel::Wind => "wind",
+            Fuel::Hydro => "hydro",
+        }
+    }
+
+    /// The category name as written in NYISO's `Fuel Category` column.
+    pub const fn nyiso_name(self) -> &'static str {
+        match self {
+            Fuel::DualFuel => "Dual Fuel",
+            Fuel::NaturalGas => "Natural Gas",
+            Fuel::Nuclear => "Nuclear",
+            Fuel::OtherFossilFuels => "Other Fossil Fuels",
+            Fuel::OtherRenewables => "Other Renewables",
+            Fuel::Wind => "Wind",
+            Fuel::Hydro => "Hydro",
+        }
+    }
+
+    /// Index of this fuel in [`Fuel::ALL`] and in a [`FuelMix`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Looks a category up by its NYISO name (exact, as in the files).
+    pub fn from_nyiso_name(name: &str) -> Option<Fuel> {
+        Fuel::ALL.into_iter().find(|f| f.nyiso_name() == name)
+    }
+
+    /// Looks a category up by its slug.
+    pub fn from_slug(slug: &str) -> Option<Fuel> {
+        Fuel::ALL.into_iter().find(|f| f.slug() == slug)
+    }
+
+    /// True for the fuels that emit no CO2 at the stack (nuclear, wind, hydro).
+    pub const fn is_zero_carbon(self) -> bool {
+        matches!(self, Fuel::Nuclear | Fuel::Wind | Fuel::Hydro)
+    }
+
+    /// True for fossil fuels (dual fuel, natural gas, other fossil fuels).
+    pub const fn is_fossil(self) -> bool {
+        matches!(
+            self,
+            Fuel::DualFuel | Fuel::NaturalGas | Fuel::OtherFossilFuels
+        )
+    }
+}
+
+impl fmt::Display for Fuel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+/// Generation in MW for each of the seven fuels, indexed by [`Fuel::index`].
+///
+/// Serialises as a JSON object keyed by slug in contract order; deserialising requires all seven
+/// slugs, each a finite number, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FuelMix(pub [f64; 7]);
+
+impl FuelMix {
+    /// MW of one fuel.
+    pub fn get(&self, fuel: Fuel) -> f64 {
+        self.0[fuel.index()]
+    }
+
+    /// Sets the MW of one fuel.
+    pub fn set(&mut self, fuel: Fuel, mw: f64) {
+        self.0[fuel.index()] = mw;
+    }
+
+    /// Total generation over all seven fuels.
+    pub fn total_mw(&self) -> f64 {
+        self.0.iter().sum()
+    }
+
+    /// `(fuel, MW)` pairs in contract order.
+    pub fn iter(&self) -> impl Iterator<Item = (Fuel, f64)> + '_ {
+        Fuel::ALL.into_iter().map(|f| (f, self.get(f)))
+    }
+
+    /// Share of the total (0..=1) from zero-carbon fuels; `None` when the total is not positive.
+    pub fn zero_carbon_share(&self) -> Option<f64> {
+        self.share_where(Fuel::is_zero_carbon)
+    }
+
+    /// Share of the total (0..=1) from fossil fuels; `None` when the total is not positive.
+    pub fn fossil_share(&self) -> Option<f64> {
+        self.share_where(Fuel::is_fossil)
+    }
+
+    fn share_where(&self, pick: fn(Fuel) -> bool) -> Option<f64> {
+        let total = self.total_mw();
+        (total > 0.0).then(|| {
+            self.iter()
+                .filter(|(f, _)| pick(*f))
+                .map(|(_, mw)| mw)
+                .sum::<f64>()
+                / total
+        })
+    }
+}
+
+impl Serialize for FuelMix {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(7))?;
+        for (fuel, mw) in self.iter() {
+            map.serialize_entry(fuel.slug(), &mw)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for FuelMix {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MixVisitor;
+        impl<'de> Visitor<'de> for MixVisitor {
+            type Value = FuelMix;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object with the seven fuel slugs as keys and MW as values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FuelMix, A::Error> {
+                let mut values: [Option<f64>; 7] = [None; 7];
+                while let Some(key) = map.next_key::<String>()? {
+                    let fuel = Fuel::from_slug(&key)
+                        .ok_or_else(|| de::Error::custom(format!("unknown fuel `{key}`")))?;
+                    let mw: f64 = map.next_value()?;
+                    if !mw.is_finite() {
+                        return Err(de::Error::custom(format!("fuel `{key}`: not a finite number")));
+                    }
+                    if values[fuel.index()].replace(mw).is_some() {
+                        return Err(de::Error::custom(format!("fuel `{key}` given twice")));
+                    }
+                }
+                let mut mix = FuelMix::default();
+                for fuel in Fuel::ALL {
+                    let mw = values[fuel.index()]
+                        .ok_or_else(|| de::Error::custom(format!("fuel `{fuel}` missing")))?;
+                    mix.set(fuel, mw);
+                }
+                Ok(mix)
+            }
+        }
+        deserializer.deserialize_map(MixVisitor)
+    }
+}
+
+/// One complete reading: all seven fuels at one instant (DESIGN §3, reading policy).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// The instant, in UTC.
+    pub ts: DateTime<Utc>,
+    /// Generation by fuel.
+    pub mix: FuelMix,
+}
+
+impl Reading {
+    /// Total generation over all seven fuels.
+    pub fn total_mw(&self) -> f64 {
+        self.mix.total_mw()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_names_round_trip() {
+        for fuel in Fuel::ALL {
+            assert_eq!(Fuel::from_slug(fuel.slug()), Some(fuel));
+            assert_eq!(Fuel::from_nyiso_name(fuel.nyiso_name()), Some(fuel));
+            assert_eq!(Fuel::ALL[fuel.index()], fuel);
+        }
+        assert_eq!(Fuel::from_nyiso_name("Coal"), None);
+        assert_eq!(Fuel::from_slug("Wind"), None);
+    }
+
+    #[test]
+    fn mix_serialises_in_contract_order_and_rejects_partial() {
+        let mix = FuelMix([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.5]);
+        let json = serde_json::to_string(&mix).unwrap();
+        assert_eq!(
+            json,
+            r#"{"dual_fuel":1.0,"natural_gas":2.0,"nuclear":3.0,"other_fossil_fuels":4.0,"other_renewables":5.0,"wind":6.0,"hydro":7.5}"#
+        );
+        assert_eq!(serde_json::from_str::<FuelMix>(&json).unwrap(), mix);
+        let missing = r#"{"dual_fuel":1.0}"#;
+        let err = serde_json::from_str::<FuelMix>(missing).unwrap_err().to_string();
+        assert!(err.contains("natural_gas` missing"), "{err}");
+        let unknown = json.replace("hydro", "coal");
+        let err = serde_json::from_str::<FuelMix>(&unknown).unwrap_err().to_string();
+        assert!(err.contains("unknown fuel `coal`"), "{err}");
+    }
+
+    #[test]
+    fn shares() {
+        let mix = FuelMix([1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(mix.zero_carbon_share(), Some(0.4));
+        assert_eq!(mix.fossil_share(), Some(0.6));
+        assert_eq!(FuelMix::default().zero_carbon_share(), None);
+    }
+}

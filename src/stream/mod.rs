@@ -1,0 +1,489 @@
+//! The MQTT contract (DESIGN §5, schema v1): the topic tree and the payload types. This module
+//! is the only place topic strings are written; everything else asks [`Topics`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::intensity::Factors;
+use crate::reading::{Fuel, FuelMix, Reading};
+
+/// Default root of the topic tree.
+pub const DEFAULT_ROOT: &str = "ny-power";
+/// Units of generation values.
+pub const UNITS_MW: &str = "MW";
+/// Units of intensity values.
+pub const UNITS_G_PER_KWH: &str = "g/kWh";
+
+/// Errors of the stream layer: a payload that does not follow the contract.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The payload is not the JSON the topic's contract describes.
+    #[error("topic `{topic}`: payload does not follow the contract: {source}")]
+    BadPayload {
+        /// The topic the payload arrived on.
+        topic: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The payload parsed but its content is inconsistent.
+    #[error("topic `{topic}`: {problem}")]
+    Inconsistent {
+        /// The topic the payload arrived on.
+        topic: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The topic tree under one root (default `ny-power`; a different root lets several stacks
+/// share one broker, e.g. one AWS account's IoT Core).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    root: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics::new(DEFAULT_ROOT)
+    }
+}
+
+impl Topics {
+    /// The topic tree under `root` (no trailing slash).
+    pub fn new(root: impl Into<String>) -> Self {
+        let root: String = root.into();
+        Topics {
+            root: root.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The root, e.g. `ny-power`.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// `{root}/#`: everything.
+    pub fn all(&self) -> String {
+        format!("{}/#", self.root)
+    }
+
+    /// `{root}/upstream/fuel-mix`: the combined fuel mix of a reading.
+    pub fn fuel_mix(&self) -> String {
+        format!("{}/upstream/fuel-mix", self.root)
+    }
+
+    /// `{root}/upstream/fuel-mix/{slug}`: one fuel of a reading.
+    pub fn fuel(&self, fuel: Fuel) -> String {
+        format!("{}/upstream/fuel-mix/{}", self.root, fuel.slug())
+    }
+
+    /// `{root}/computed/co2` (direct factors) or `{root}/computed/co2/lifecycle`; other tables
+    /// get `{root}/computed/co2/{name}`.
+    pub fn co2(&self, factors: Factors) -> String {
+        match factors {
+            Factors::Direct => format!("{}/computed/co2", self.root),
+            other => format!("{}/computed/co2/{}", self.root, other.name()),
+        }
+    }
+
+    /// `{root}/archive/co2/24h`: the rolling 24 h intensity history.
+    pub fn co2_history(&self) -> String {
+        format!("{}/archive/co2/24h", self.root)
+    }
+
+    /// `{root}/status/fuel-mix/updated`: the newest reading published (the pump's cursor).
+    pub fn cursor(&self) -> String {
+        format!("{}/status/fuel-mix/updated", self.root)
+    }
+
+    /// `{root}/status/{service}`: a service's online/offline state.
+    pub fn service_status(&self, service: &str) -> String {
+        format!("{}/status/{service}", self.root)
+    }
+
+    /// The upstream topics an archiver subscribes to (the combined mix; the per-fuel topics
+    /// carry the same numbers).
+    pub fn archived(&self) -> Vec<String> {
+        vec![
+            self.fuel_mix(),
+            self.co2(Factors::Direct),
+            self.co2(Factors::Lifecycle),
+        ]
+    }
+
+    /// What a topic is, if it belongs to this tree's contract.
+    pub fn classify(&self, topic: &str) -> Option<TopicKind> {
+        let rest = topic.strip_prefix(&self.root)?.strip_prefix('/')?;
+        match rest {
+            "upstream/fuel-mix" => Some(TopicKind::FuelMix),
+            "archive/co2/24h" => Some(TopicKind::Co2History),
+            "status/fuel-mix/updated" => Some(TopicKind::Cursor),
+            "computed/co2" => Some(TopicKind::Co2(Factors::Direct)),
+            _ => {
+                if let Some(slug) = rest.strip_prefix("upstream/fuel-mix/") {
+                    return Fuel::from_slug(slug).map(TopicKind::Fuel);
+                }
+                if let Some(name) = rest.strip_prefix("computed/co2/") {
+                    return name
+                        .parse::<Factors>()
+                        .ok()
+                        .filter(|f| *f != Factors::Direct)
+                        .map(TopicKind::Co2);
+                }
+                rest.strip_prefix("status/")
+                    .filter(|s| !s.contains('/'))
+                    .map(|s| TopicKind::ServiceStatus(s.to_owned()))
+            }
+        }
+    }
+}
+
+/// The kinds of topic in the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicKind {
+    /// `upstream/fuel-mix`.
+    FuelMix,
+    /// `upstream/fuel-mix/{slug}`.
+    Fuel(Fuel),
+    /// `computed/co2[/table]`.
+    Co2(Factors),
+    /// `archive/co2/24h`.
+    Co2History,
+    /// `status/fuel-mix/updated`.
+    Cursor,
+    /// `status/{service}`.
+    ServiceStatus(String),
+}
+
+/// `upstream/fuel-mix` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FuelMixPayload {
+    /// The reading's instant.
+    pub ts: DateTime<Utc>,
+    /// MW by fuel slug, all seven.
+    pub fuels: FuelMix,
+    /// Sum of the seven.
+    pub total_mw: f64,
+}
+
+impl FuelMixPayload {
+    /// The payload of a reading.
+    pub fn of(reading: &Reading) -> Self {
+        FuelMixPayload {
+            ts: reading.ts,
+            fuels: reading.mix,
+            total_mw: reading.total_mw(),
+        }
+    }
+
+    /// The reading this payload carries.
+    pub fn reading(&self) -> Reading {
+        Reading {
+            ts: self.ts,
+            mix: self.fuels,
+        }
+    }
+}
+
+/// `upstream/fuel-mix/{slug}` payload and every other single-value payload in MW.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FuelValuePayload {
+    /// The reading's instant.
+    pub ts: DateTime<Utc>,
+    /// MW.
+    pub value: f64,
+    /// Always `MW`.
+    pub units: String,
+}
+
+/// `computed/co2[/lifecycle]` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Co2Payload {
+    /// The reading's instant.
+    pub ts: DateTime<Utc>,
+    /// Intensity, g/kWh.
+    pub value: f64,
+    /// Always `g/kWh`.
+    pub units: String,
+    /// The factor table's name (`direct`, `lifecycle`, …).
+    pub factors: String,
+}
+
+/// `archive/co2/24h` payload: parallel arrays, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Co2HistoryPayload {
+    /// Always `g/kWh`.
+    pub units: String,
+    /// Instants, oldest first.
+    pub ts: Vec<DateTime<Utc>>,
+    /// Intensity at each instant.
+    pub values: Vec<f64>,
+}
+
+/// `status/fuel-mix/updated` payload: the newest reading published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CursorPayload {
+    /// The newest reading's instant.
+    pub ts: DateTime<Utc>,
+}
+
+/// `status/{service}` payload: online or offline (the offline one is the last will).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceStatusPayload {
+    /// `online` or `offline`.
+    pub state: ServiceState,
+    /// When the state was announced (absent in a last will, whose time is not known ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// A service's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceState {
+    /// Running and connected.
+    Online,
+    /// Stopped, or its connection was lost (last will).
+    Offline,
+}
+
+/// One message to publish: topic, JSON payload, always retained at QoS 1 (DESIGN §5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Full topic.
+    pub topic: String,
+    /// JSON bytes.
+    pub payload: Vec<u8>,
+}
+
+impl Message {
+    /// A message with a JSON payload.
+    pub fn json<T: Serialize>(topic: String, payload: &T) -> Self {
+        // Serialising these plain structs cannot fail (no maps with non-string keys).
+        let payload = serde_json::to_vec(payload).unwrap_or_default();
+        Message { topic, payload }
+    }
+
+    /// The payload as UTF-8 text, for logs.
+    pub fn payload_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.payload)
+    }
+}
+
+/// The data messages of one reading, in publish order: the per-fuel topics, then the combined
+/// fuel mix. The cursor ([`cursor_message`]) follows once these are acknowledged (DESIGN §5).
+pub fn reading_messages(topics: &Topics, reading: &Reading) -> Vec<Message> {
+    let mut out: Vec<Message> = reading
+        .mix
+        .iter()
+        .map(|(fuel, mw)| {
+            Message::json(
+                topics.fuel(fuel),
+                &FuelValuePayload {
+                    ts: reading.ts,
+                    value: mw,
+                    units: UNITS_MW.to_owned(),
+                },
+            )
+        })
+        .collect();
+    out.push(Message::json(
+        topics.fuel_mix(),
+        &FuelMixPayload::of(reading),
+    ));
+    out
+}
+
+/// The cursor message for the newest published reading.
+pub fn cursor_message(topics: &Topics, ts: DateTime<Utc>) -> Message {
+    Message::json(topics.cursor(), &CursorPayload { ts })
+}
+
+/// Parses a JSON payload of a contract type, naming the topic in the error.
+///
+/// # Errors
+/// [`StreamError::BadPayload`] when the bytes are not the expected JSON.
+pub fn decode<T: for<'de> Deserialize<'de>>(topic: &str, payload: &[u8]) -> Result<T, StreamError> {
+    serde_json::from_slice(payload).map_err(|source| StreamError::BadPayload {
+        topic: topic.to_owned(),
+        source,
+    })
+}
+
+/// Parses an `upstream/fuel-mix` payload and checks `total_mw` against the fuels.
+///
+/// # Errors
+/// [`StreamError`] when the payload is malformed or its total disagrees with its fuels.
+pub fn decode_fuel_mix(topic: &str, payload: &[u8]) -> Result<FuelMixPayload, StreamError> {
+    let p: FuelMixPayload = decode(topic, payload)?;
+    let sum = p.fuels.total_mw();
+    if !p.total_mw.is_finite() || (sum - p.total_mw).abs() > 1e-6 * sum.abs().max(1.0) {
+        return Err(StreamError::Inconsistent {
+            topic: topic.to_owned(),
+            problem: format!("total_mw {} is not the sum of the fuels ({sum})", p.total_mw),
+        });
+    }
+    Ok(p)
+}
+
+/// Parses an `archive/co2/24h` payload and checks its arrays line up and are in order.
+///
+/// # Errors
+/// [`StreamError`] when the payload is malformed, the arrays differ in length or the instants
+/// are not strictly increasing.
+pub fn decode_history(topic: &str, payload: &[u8]) -> Result<Co2HistoryPayload, StreamError> {
+    let p: Co2HistoryPayload = decode(topic, payload)?;
+    let bad = |problem: String| StreamError::Inconsistent {
+        topic: topic.to_owned(),
+        problem,
+    };
+    if p.ts.len() != p.values.len() {
+        return Err(bad(format!(
+            "{} instants but {} values",
+            p.ts.len(),
+            p.values.len()
+        )));
+    }
+    if p.ts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("instants are not strictly increasing".to_owned()));
+    }
+    if p.values.iter().any(|v| !v.is_finite()) {
+        return Err(bad("a value is not a finite number".to_owned()));
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn reading() -> Reading {
+        Reading {
+            ts: Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap(),
+            mix: FuelMix([4613.0, 3487.0, 3357.0, 2.0, 220.0, 853.0, 1592.0]),
+        }
+    }
+
+    #[test]
+    fn topic_tree_is_the_contract() {
+        let t = Topics::default();
+        assert_eq!(t.fuel_mix(), "ny-power/upstream/fuel-mix");
+        assert_eq!(t.fuel(Fuel::DualFuel), "ny-power/upstream/fuel-mix/dual_fuel");
+        assert_eq!(t.co2(Factors::Direct), "ny-power/computed/co2");
+        assert_eq!(t.co2(Factors::Lifecycle), "ny-power/computed/co2/lifecycle");
+        assert_eq!(t.co2_history(), "ny-power/archive/co2/24h");
+        assert_eq!(t.cursor(), "ny-power/status/fuel-mix/updated");
+        assert_eq!(t.service_status("pump"), "ny-power/status/pump");
+        assert_eq!(Topics::new("dev/ny-power/").fuel_mix(), "dev/ny-power/upstream/fuel-mix");
+    }
+
+    #[test]
+    fn classify_inverts_the_builders() {
+        let t = Topics::default();
+        assert_eq!(t.classify(&t.fuel_mix()), Some(TopicKind::FuelMix));
+        for f in Fuel::ALL {
+            assert_eq!(t.classify(&t.fuel(f)), Some(TopicKind::Fuel(f)));
+        }
+        for f in Factors::ALL {
+            assert_eq!(t.classify(&t.co2(f)), Some(TopicKind::Co2(f)));
+        }
+        assert_eq!(t.classify(&t.co2_history()), Some(TopicKind::Co2History));
+        assert_eq!(t.classify(&t.cursor()), Some(TopicKind::Cursor));
+        assert_eq!(
+            t.classify(&t.service_status("co2")),
+            Some(TopicKind::ServiceStatus("co2".into()))
+        );
+        assert_eq!(t.classify("ny-power/upstream/fuel-mix/coal"), None);
+        assert_eq!(t.classify("other/upstream/fuel-mix"), None);
+        assert_eq!(t.classify("ny-powerx/upstream/fuel-mix"), None);
+    }
+
+    #[test]
+    fn payloads_are_exactly_the_contract() {
+        let r = reading();
+        let msgs = reading_messages(&Topics::default(), &r);
+        assert_eq!(msgs.len(), 8);
+        assert_eq!(msgs[0].topic, "ny-power/upstream/fuel-mix/dual_fuel");
+        assert_eq!(
+            msgs[0].payload_text(),
+            r#"{"ts":"2025-02-01T05:05:00Z","value":4613.0,"units":"MW"}"#
+        );
+        assert_eq!(msgs[7].topic, "ny-power/upstream/fuel-mix");
+        assert_eq!(
+            msgs[7].payload_text(),
+            r#"{"ts":"2025-02-01T05:05:00Z","fuels":{"dual_fuel":4613.0,"natural_gas":3487.0,"nuclear":3357.0,"other_fossil_fuels":2.0,"other_renewables":220.0,"wind":853.0,"hydro":1592.0},"total_mw":14124.0}"#
+        );
+        let cursor = cursor_message(&Topics::default(), r.ts);
+        assert_eq!(cursor.topic, "ny-power/status/fuel-mix/updated");
+        assert_eq!(cursor.payload_text(), r#"{"ts":"2025-02-01T05:05:00Z"}"#);
+    }
+
+    #[test]
+    fn payloads_round_trip() {
+        let r = reading();
+        let p = FuelMixPayload::of(&r);
+        let bytes = serde_json::to_vec(&p).unwrap();
+        assert_eq!(decode_fuel_mix("t", &bytes).unwrap(), p);
+        assert_eq!(p.reading(), r);
+
+        let c = Co2Payload {
+            ts: r.ts,
+            value: 248.75,
+            units: UNITS_G_PER_KWH.into(),
+            factors: "direct".into(),
+        };
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            s,
+            r#"{"ts":"2025-02-01T05:05:00Z","value":248.75,"units":"g/kWh","factors":"direct"}"#
+        );
+        assert_eq!(decode::<Co2Payload>("t", s.as_bytes()).unwrap(), c);
+
+        let h = Co2HistoryPayload {
+            units: UNITS_G_PER_KWH.into(),
+            ts: vec![r.ts, r.ts + chrono::Duration::minutes(5)],
+            values: vec![1.5, 2.5],
+        };
+        let s = serde_json::to_string(&h).unwrap();
+        assert_eq!(
+            s,
+            r#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z","2025-02-01T05:10:00Z"],"values":[1.5,2.5]}"#
+        );
+        assert_eq!(decode_history("t", s.as_bytes()).unwrap(), h);
+
+        let st = ServiceStatusPayload {
+            state: ServiceState::Offline,
+            since: None,
+        };
+        let s = serde_json::to_string(&st).unwrap();
+        assert_eq!(s, r#"{"state":"offline"}"#);
+        assert_eq!(decode::<ServiceStatusPayload>("t", s.as_bytes()).unwrap(), st);
+    }
+
+    #[test]
+    fn bad_payloads_name_the_topic() {
+        let e = decode_fuel_mix("ny-power/upstream/fuel-mix", b"<html>").unwrap_err();
+        assert!(e.to_string().starts_with("topic `ny-power/upstream/fuel-mix`"), "{e}");
+        let r = reading();
+        let mut p = FuelMixPayload::of(&r);
+        p.total_mw += 1.0;
+        let e = decode_fuel_mix("t", &serde_json::to_vec(&p).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("not the sum"), "{e}");
+        let e = decode_history("t", br#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z"],"values":[]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("1 instants but 0 values"), "{e}");
+        let e = decode_history(
+            "t",
+            br#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z","2025-02-01T05:05:00Z"],"values":[1,2]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("strictly increasing"), "{e}");
+    }
+}

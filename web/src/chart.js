@@ -1,0 +1,107 @@
+// The 24 h chart (uPlot). DOM code: colours come from the page's CSS variables so the
+// chart follows light and dark mode; it is rebuilt when the colour scheme changes.
+
+import uPlot from "uplot";
+import { TIME_ZONE, formatIntensity } from "./format.js";
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function heightFor(width) {
+  return width < 500 ? 220 : 300;
+}
+
+/**
+ * @param {HTMLElement} el container
+ * @returns {{ setData: (data: [number[], (number|null)[]], highlight: {start: number, end: number}|null) => void,
+ *   pointCount: () => number }}
+ */
+export function createChart(el) {
+  /** @type {uPlot|null} */
+  let plot = null;
+  let data = [[], []];
+  /** @type {{start: number, end: number}|null} window in epoch seconds */
+  let highlight = null;
+
+  function build() {
+    if (plot) plot.destroy();
+    const muted = cssVar("--muted");
+    const line = cssVar("--line");
+    const width = Math.max(200, el.clientWidth);
+    plot = new uPlot(
+      {
+        width,
+        height: heightFor(width),
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), TIME_ZONE),
+        scales: { x: { time: true } },
+        cursor: { drag: { x: false, y: false } },
+        legend: { live: true },
+        axes: [
+          { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } },
+          {
+            stroke: muted,
+            grid: { stroke: line, width: 1 },
+            ticks: { stroke: line, width: 1 },
+            size: 48,
+            values: (u, splits) => splits.map((v) => formatIntensity(v)),
+          },
+        ],
+        series: [
+          { label: "Time (New York)" },
+          {
+            label: "g CO₂/kWh",
+            stroke: cssVar("--accent"),
+            fill: cssVar("--accent-fill"),
+            width: 2,
+            spanGaps: false,
+            points: { show: false },
+            value: (u, v) => (v == null ? "—" : formatIntensity(v)),
+          },
+        ],
+        hooks: {
+          drawClear: [
+            (u) => {
+              if (!highlight) return;
+              const x0 = u.valToPos(highlight.start, "x", true);
+              const x1 = u.valToPos(highlight.end, "x", true);
+              const { top, height, left, width: w } = u.bbox;
+              const a = Math.max(left, Math.min(x0, x1));
+              const b = Math.min(left + w, Math.max(x0, x1));
+              if (b <= a) return;
+              u.ctx.save();
+              u.ctx.fillStyle = cssVar("--clean-fill");
+              u.ctx.fillRect(a, top, b - a, height);
+              u.ctx.restore();
+            },
+          ],
+        },
+      },
+      data,
+      el,
+    );
+  }
+
+  build();
+
+  let lastWidth = el.clientWidth;
+  new ResizeObserver(() => {
+    const w = el.clientWidth;
+    if (!plot || w === lastWidth || w === 0) return;
+    lastWidth = w;
+    plot.setSize({ width: w, height: heightFor(w) });
+  }).observe(el);
+
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", build);
+
+  return {
+    setData(d, hl) {
+      data = d;
+      highlight = hl ? { start: hl.start / 1000, end: hl.end / 1000 } : null;
+      plot.setData(data);
+    },
+    pointCount() {
+      return data[1].filter((v) => v != null).length;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// The one seam between the page and a broker. `connect(config, handlers)` opens an
+// MQTT-over-WebSockets session, subscribes to the exact topics (QoS 1) and reports
+// messages and connection state. Today `config.mqtt.kind` is "url" (a plain ws:/wss:
+// URL); an AWS IoT Core kind (Cognito credentials + SigV4-signed wss URL) belongs
+// beside `connectUrl` below, returning the same handle.
+
+import mqtt from "mqtt";
+
+/** Reconnect backoff: first retry after MIN, doubling to MAX, with ±20 % jitter. */
+export const RECONNECT_MIN_MS = 1000;
+export const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * @typedef {"connecting"|"connected"|"reconnecting"|"offline"} ConnState
+ * @typedef {{
+ *   onMessage: (topic: string, payload: Uint8Array) => void,
+ *   onState: (state: ConnState, detail?: string) => void,
+ * }} Handlers
+ * @typedef {{ end: () => void, client: unknown }} Connection
+ */
+
+/**
+ * @param {{mqtt: {kind: string, url: string}}} config checked config (config.js)
+ * @param {string[]} topics exact topics to subscribe to
+ * @param {Handlers} handlers
+ * @returns {Connection}
+ */
+export function connect(config, topics, handlers) {
+  switch (config.mqtt.kind) {
+    case "url":
+      return connectUrl(config.mqtt.url, topics, handlers);
+    default:
+      throw new Error(`mqtt.kind "${config.mqtt.kind}" is not supported by this build`);
+  }
+}
+
+function jitter(ms) {
+  return Math.round(ms * (0.8 + Math.random() * 0.4));
+}
+
+function connectUrl(url, topics, { onMessage, onState }) {
+  onState("connecting");
+  let backoff = RECONNECT_MIN_MS;
+  const client = mqtt.connect(url, {
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 60,
+    connectTimeout: 10_000,
+    reconnectPeriod: jitter(backoff),
+    // Resubscribe after a reconnect (clean session), which also re-delivers the
+    // retained messages: the page catches up on whatever it missed while away.
+    resubscribe: true,
+  });
+  const subs = Object.fromEntries(topics.map((t) => [t, { qos: 1 }]));
+  // Queued until the first CONNACK; MQTT.js replays it on every reconnect.
+  client.subscribe(subs, (err, granted) => {
+    if (err) {
+      onState("reconnecting", `subscribe failed: ${err.message}`);
+      return;
+    }
+    const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+    if (refused.length) console.warn(`ny-power: broker refused subscriptions: ${refused.join(", ")}`);
+  });
+  client.on("connect", () => {
+    backoff = RECONNECT_MIN_MS;
+    client.options.reconnectPeriod = jitter(backoff);
+    onState("connected");
+  });
+  client.on("reconnect", () => {
+    backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
+    client.options.reconnectPeriod = jitter(backoff);
+    onState(navigator.onLine === false ? "offline" : "reconnecting");
+  });
+  client.on("offline", () => onState(navigator.onLine === false ? "offline" : "reconnecting"));
+  client.on("close", () => {
+    if (client.disconnecting) onState("offline");
+  });
+  client.on("error", (err) => onState(client.connected ? "connected" : "reconnecting", err.message));
+  client.on("message", (topic, payload) => onMessage(topic, payload));
+  const wentOnline = () => {
+    // Retry now instead of waiting out the backoff.
+    if (!client.connected && !client.disconnecting) client.reconnect();
+  };
+  window.addEventListener("online", wentOnline);
+  return {
+    client,
+    end() {
+      window.removeEventListener("online", wentOnline);
+      client.end(true);
+    },
+  };
+}

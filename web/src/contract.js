@@ -1,0 +1,57 @@
+// The MQTT contract (DESIGN.md §5, schema v1), JavaScript side.
+//
+// This file is data only: topic suffixes below the topic root, the fuel slugs
+// in DESIGN order, and the payload field names. A Rust test checks it against
+// the `stream` module, so keep it a plain ESM file of `export const` literals.
+
+/** Topic suffixes; the full topic is `${topic_root}/${suffix}` (default root `ny-power`). */
+export const TOPICS = {
+  fuelMix: "upstream/fuel-mix",
+  fuel: "upstream/fuel-mix/", // + fuel slug
+  co2: "computed/co2",
+  co2Lifecycle: "computed/co2/lifecycle",
+  history: "archive/co2/24h",
+  cursor: "status/fuel-mix/updated",
+};
+
+/** Default topic root: gives exactly the topics of DESIGN.md §5. */
+export const DEFAULT_TOPIC_ROOT = "ny-power";
+
+/** The seven NYISO fuel categories, as slugs, in DESIGN order. */
+export const FUELS = [
+  "dual_fuel",
+  "natural_gas",
+  "nuclear",
+  "other_fossil_fuels",
+  "other_renewables",
+  "wind",
+  "hydro",
+];
+
+/** Fuels counted as zero-carbon (direct emissions) in the zero-carbon share. */
+export const ZERO_CARBON_FUELS = ["nuclear", "wind", "hydro"];
+
+/** Payload field names and fixed values. */
+export const FIELDS = {
+  ts: "ts", // RFC 3339 UTC instant, e.g. "2025-02-01T05:05:00Z"; an array in the history
+  fuels: "fuels", // fuel-mix: object slug -> MW
+  totalMw: "total_mw", // fuel-mix: sum of the seven fuels, MW
+  value: "value", // per-fuel MW, or intensity g/kWh
+  values: "values", // history: intensities, oldest first
+  units: "units",
+  factors: "factors", // "direct" | "lifecycle"
+};
+
+export const UNITS = {
+  power: "MW",
+  intensity: "g/kWh",
+};
+
+/** Emission-factor table named in each intensity topic's `factors` field. */
+export const FACTORS = {
+  co2: "direct",
+  co2Lifecycle: "lifecycle",
+};
+
+/** MQTT QoS for every subscription (AWS IoT Core has no QoS 2). */
+export const QOS = 1;

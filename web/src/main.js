@@ -1,0 +1,253 @@
+// The page: wires config, broker connection, state and DOM. Every payload value reaches
+// the DOM through textContent (or a CSS width computed from a checked number), never
+// through innerHTML. The page renders on every accepted message; the only timer
+// re-evaluates the reading's age and staleness locally.
+
+import { parseConfig } from "./config.js";
+import { connect } from "./connect.js";
+import { applyMessage, createState, createStats, dashboardTopicTable } from "./store.js";
+import {
+  formatAge,
+  formatIntensity,
+  formatLocalDateTime,
+  formatLocalRange,
+  formatLocalTime,
+  formatMw,
+  formatShare,
+} from "./format.js";
+import { bandFor } from "./band.js";
+import { isStale } from "./stale.js";
+import { cleanestHour } from "./cleanest.js";
+import { mixRows } from "./mix.js";
+import { chartSeries } from "./series.js";
+import { createChart } from "./chart.js";
+
+const AGE_TICK_MS = 10_000;
+const RENDER_LOG_MAX = 50;
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const state = createState();
+const stats = Object.assign(createStats(), {
+  /** Per accepted message: performance.now() at arrival, after the DOM update, and at the next frame. */
+  renders: [],
+  /** Content-Security-Policy violations seen by the page (should stay empty). */
+  cspViolations: [],
+  /** Connection state changes: {state, detail, at}. */
+  connLog: [],
+});
+
+/** What tests and curious users can inspect: `window.nyPower`. */
+const api = {
+  stats,
+  state,
+  config: null,
+  connection: "connecting",
+  factors: "direct",
+  /** Re-evaluates age and staleness now (the page also does this every 10 s). */
+  tick: () => renderAge(),
+};
+window.nyPower = api;
+
+document.addEventListener("securitypolicyviolation", (e) => {
+  stats.cspViolations.push({ directive: e.violatedDirective, blocked: e.blockedURI });
+});
+
+let config = null;
+let chart = null;
+
+function showError(text) {
+  const el = $("error");
+  el.textContent = text;
+  el.hidden = false;
+}
+
+function setConnection(s, detail) {
+  api.connection = s;
+  stats.connLog.push({ state: s, detail: detail ?? null, at: Date.now() });
+  if (stats.connLog.length > RENDER_LOG_MAX) stats.connLog.shift();
+  const el = $("conn");
+  el.dataset.state = s;
+  $("conn-text").textContent = s;
+  el.title = detail ?? "";
+}
+
+function selectedReading() {
+  return api.factors === "lifecycle" ? state.co2Lifecycle : state.co2;
+}
+
+const BAND_TEXT = {
+  low: "Low for the last 24 h",
+  moderate: "Moderate for the last 24 h",
+  high: "High for the last 24 h",
+};
+
+function renderIntensity() {
+  const r = selectedReading();
+  $("intensity").textContent = r ? formatIntensity(r.value) : "—";
+  // The band compares the direct intensity with the (direct) 24 h history, whichever
+  // factor table is on screen: it describes the grid, not the accounting method.
+  const band = state.co2 && state.history ? bandFor(state.co2.value, state.history.values) : null;
+  const b = $("band");
+  b.dataset.band = band ?? "none";
+  b.textContent = band ? BAND_TEXT[band] : state.co2 ? "not enough history for a band" : "waiting for data";
+  $("taken").textContent = r ? `Reading of ${formatLocalDateTime(r.ts)}` : "Waiting for the first reading…";
+  $("factors-note").textContent =
+    api.factors === "lifecycle"
+      ? "Lifecycle: adds fuel supply, construction and upstream emissions (IPCC AR5)."
+      : "Direct: emissions at the power plants (EPA eGRID 2023).";
+  renderAge();
+}
+
+function renderAge() {
+  const r = selectedReading();
+  const now = Date.now();
+  const staleEl = $("stale");
+  if (!r || !config) {
+    $("age").textContent = "";
+    staleEl.hidden = true;
+    return;
+  }
+  $("age").textContent = `(${formatAge(now - r.ts)})`;
+  const stale = isStale(r.ts, now, config.staleAfterMinutes);
+  const text = stale
+    ? `Stale: this reading is ${formatAge(now - r.ts).replace(" ago", "")} old (over ${config.staleAfterMinutes} min). The data feed may be delayed.`
+    : "";
+  if (staleEl.textContent !== text) staleEl.textContent = text;
+  staleEl.hidden = !stale;
+  $("now-card").classList.toggle("is-stale", stale);
+}
+
+function renderHistory() {
+  const h = state.history;
+  if (!h) return;
+  const best = cleanestHour(h.ts, h.values);
+  chart.setData(chartSeries(h.ts, h.values), best);
+  $("cleanest").textContent = best
+    ? `Cleanest hour: ${formatLocalRange(best.start, best.end)}, ${formatIntensity(best.mean)} g/kWh on average (shaded).`
+    : "Cleanest hour: not enough history yet.";
+  $("chart").setAttribute(
+    "aria-label",
+    h.values.length
+      ? `Carbon intensity over the last 24 hours: ${h.values.length} readings from ${formatIntensity(Math.min(...h.values))} to ${formatIntensity(Math.max(...h.values))} g/kWh.`
+      : "Carbon intensity over the last 24 hours: no readings yet.",
+  );
+}
+
+/** @type {Record<string, {mw: HTMLElement, share: HTMLElement, bar: HTMLElement}>} */
+const mixCells = {};
+
+function buildMixTable() {
+  const body = $("mix-rows");
+  for (const row of mixRows({}).rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.fuel = row.slug;
+    const name = document.createElement("th");
+    name.scope = "row";
+    const label = document.createElement("span");
+    label.className = "fuel-name";
+    label.textContent = row.label;
+    const bar = document.createElement("span");
+    bar.className = row.zeroCarbon ? "bar zero-carbon" : "bar";
+    const fill = document.createElement("span");
+    bar.append(fill);
+    name.append(label, bar);
+    const mw = document.createElement("td");
+    mw.className = "num";
+    mw.textContent = "—";
+    const share = document.createElement("td");
+    share.className = "num";
+    share.textContent = "—";
+    tr.append(name, mw, share);
+    body.append(tr);
+    mixCells[row.slug] = { mw, share, bar: fill };
+  }
+}
+
+function renderMix() {
+  const m = state.fuelMix;
+  if (!m) return;
+  const { rows, zeroCarbonShare } = mixRows(m.fuels);
+  for (const r of rows) {
+    const c = mixCells[r.slug];
+    c.mw.textContent = formatMw(r.mw);
+    c.share.textContent = formatShare(r.share);
+    c.bar.style.width = `${(r.share * 100).toFixed(2)}%`;
+  }
+  $("mix-total").textContent = formatMw(m.totalMw);
+  $("zero-carbon").textContent = `Zero-carbon share (nuclear, wind, hydro): ${formatShare(zeroCarbonShare)}`;
+  $("mix-time").textContent = `at ${formatLocalTime(m.ts)}`;
+}
+
+function onMessage(table, topic, payload) {
+  const arrived = performance.now();
+  const r = applyMessage(state, stats, table, topic, payload);
+  if (!r.ok) {
+    console.warn(`ny-power: rejected message ${stats.rejected} on "${topic}": ${r.reason}`);
+    return;
+  }
+  try {
+    if (r.kind === "co2" || r.kind === "co2Lifecycle") renderIntensity();
+    else if (r.kind === "history") {
+      renderHistory();
+      renderIntensity();
+    } else if (r.kind === "fuelMix") renderMix();
+  } catch (err) {
+    // A rendering bug must not take the connection down with it.
+    console.error("ny-power: render failed", err);
+  }
+  const entry = { topic, kind: r.kind, arrived, rendered: performance.now(), painted: null };
+  stats.renders.push(entry);
+  if (stats.renders.length > RENDER_LOG_MAX) stats.renders.shift();
+  requestAnimationFrame(() => {
+    entry.painted = performance.now();
+  });
+}
+
+function wireSwitch() {
+  for (const input of document.querySelectorAll('input[name="factors"]')) {
+    input.addEventListener("change", () => {
+      if (!input.checked) return;
+      api.factors = input.value === "lifecycle" ? "lifecycle" : "direct";
+      renderIntensity();
+    });
+  }
+}
+
+async function start() {
+  buildMixTable();
+  wireSwitch();
+  let json;
+  try {
+    const res = await fetch("config.json", { cache: "no-store" });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    json = await res.json();
+  } catch (err) {
+    setConnection("offline", "no config");
+    showError(`Could not load config.json (${err.message}).`);
+    return;
+  }
+  const parsed = parseConfig(json, location.href);
+  if (!parsed.ok) {
+    setConnection("offline", "bad config");
+    showError(parsed.error);
+    return;
+  }
+  config = parsed.config;
+  api.config = config;
+  $("mode").textContent = config.modeLabel;
+  chart = createChart($("chart"));
+  const table = dashboardTopicTable(config.topicRoot);
+  api.topics = [...table.keys()];
+  api.connectionHandle = connect(config, api.topics, {
+    onMessage: (topic, payload) => onMessage(table, topic, payload),
+    onState: setConnection,
+  });
+  setInterval(renderAge, AGE_TICK_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) renderAge();
+  });
+  window.addEventListener("offline", () => setConnection("offline", "browser is offline"));
+}
+
+start();
