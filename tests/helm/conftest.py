@@ -5,6 +5,7 @@ mapped to a local directory."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import pwd
 import re
@@ -12,7 +13,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -272,8 +277,8 @@ def broker_factory(helm, tmp_path):
 
     def make(values: dict | None = None, manifest: Manifest | None = None) -> Broker:
         m = manifest or Manifest(render(helm, tmp_path, values))
-        root = tmp_path / f"broker{len(brokers)}"
-        root.mkdir()
+        # Outside pytest's tmp dir (mode 0700 parents): the "mosquitto" user must reach the files.
+        root = Path(tempfile.mkdtemp(prefix="ny-power-broker-"))
         broker = Broker(m, root)
         brokers.append(broker)
         return broker
@@ -281,7 +286,92 @@ def broker_factory(helm, tmp_path):
     yield make
     for b in brokers:
         b.stop()
+        shutil.rmtree(b.root, ignore_errors=True)
 
 
 def have(cmd: str) -> bool:
     return shutil.which(cmd) is not None
+
+
+class Influx:
+    """A real influxd (1.x) started with the environment the chart's InfluxDB Deployment renders
+    (INFLUXDB_* settings apply to influxd as config overrides), listeners moved to loopback, then
+    initialised the way the official image's init script does it from the same variables."""
+
+    def __init__(self, manifest: Manifest, root: Path):
+        deployment = manifest.component("Deployment", "influxdb")
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        self.sandbox = PodSandbox(manifest, pod, root)
+        self.rendered = self.sandbox.env(container)
+        self.port = free_port()
+        self.root = root
+        self.log = root / "influxd.log"
+        data = self.sandbox.mounts(container)["/var/lib/influxdb"]
+        config = root / "influxdb.conf"
+        config.write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{free_port()}"\n'
+            f'[meta]\n  dir = "{data}/meta"\n'
+            f'[data]\n  dir = "{data}/data"\n  wal-dir = "{data}/wal"\n  query-log-enabled = false\n'
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            f'[monitor]\n  store-enabled = false\n'
+        )
+        env = {"PATH": os.environ["PATH"], "HOME": str(root),
+               **{k: v for k, v in self.rendered.items() if k.startswith("INFLUXDB_")}}
+        # Loopback only (TOOLING: the RPC service listens on all interfaces otherwise).
+        env["INFLUXDB_HTTP_BIND_ADDRESS"] = f"127.0.0.1:{self.port}"
+        env.pop("INFLUXDB_BIND_ADDRESS", None)
+        self.proc = subprocess.Popen(["influxd", "run", "-config", str(config)], env=env,
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+        self._init()
+
+    def query(self, q: str, user: str | None = None, password: str | None = None,
+              db: str | None = None) -> tuple[int, dict]:
+        params = {"q": q, **({"db": db} if db else {}), **({"u": user, "p": password} if user else {})}
+        return self._request("/query", urllib.parse.urlencode(params).encode())
+
+    def write(self, db: str, lines: str, user: str | None = None, password: str | None = None) -> int:
+        params = {"db": db, **({"u": user, "p": password} if user else {})}
+        return self._request("/write?" + urllib.parse.urlencode(params), lines.encode())[0]
+
+    def _request(self, path: str, body: bytes) -> tuple[int, dict]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                text = resp.read().decode()
+                return resp.status, (json.loads(text) if text else {})
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read().decode() or "{}")
+
+    def _init(self) -> None:
+        r = self.rendered
+        admin, admin_pw = r["INFLUXDB_ADMIN_USER"], r["INFLUXDB_ADMIN_PASSWORD"]
+        steps = [
+            f"CREATE USER \"{admin}\" WITH PASSWORD '{admin_pw}' WITH ALL PRIVILEGES",
+            f"CREATE DATABASE \"{r['INFLUXDB_DB']}\"",
+            f"CREATE USER \"{r['INFLUXDB_USER']}\" WITH PASSWORD '{r['INFLUXDB_USER_PASSWORD']}'",
+            f"REVOKE ALL PRIVILEGES FROM \"{r['INFLUXDB_USER']}\"",
+            f"GRANT ALL ON \"{r['INFLUXDB_DB']}\" TO \"{r['INFLUXDB_USER']}\"",
+        ]
+        for i, q in enumerate(steps):
+            status, body = self.query(q, *(() if i == 0 else (admin, admin_pw)))
+            assert status == 200 and "error" not in json.dumps(body), f"{q}: {status} {body}"
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+@pytest.fixture
+def influx_factory(tmp_path):
+    started: list[Influx] = []
+
+    def make(manifest: Manifest) -> Influx:
+        root = tmp_path / f"influx{len(started)}"
+        root.mkdir()
+        started.append(Influx(manifest, root))
+        return started[-1]
+
+    yield make
+    for i in started:
+        i.stop()

@@ -9,13 +9,13 @@ function cssVar(name) {
 }
 
 function heightFor(width) {
-  return width < 500 ? 220 : 300;
+  return width < 500 ? 220 : 320;
 }
 
 /**
  * @param {HTMLElement} el container
  * @returns {{ setData: (data: [number[], (number|null)[]], highlight: {start: number, end: number}|null) => void,
- *   pointCount: () => number }}
+ *   pointCount: () => number, data: () => [number[], (number|null)[]] }}
  */
 export function createChart(el) {
   /** @type {uPlot|null} */
@@ -102,6 +102,10 @@ export function createChart(el) {
     },
     pointCount() {
       return data[1].filter((v) => v != null).length;
+    },
+    /** The plotted data: [x epoch seconds, y g/kWh (null = gap)]. */
+    data() {
+      return data;
     },
   };
 }

@@ -237,6 +237,7 @@ async function start() {
   api.config = config;
   $("mode").textContent = config.modeLabel;
   chart = createChart($("chart"));
+  api.chart = chart;
   const table = dashboardTopicTable(config.topicRoot);
   api.topics = [...table.keys()];
   api.connectionHandle = connect(config, api.topics, {

@@ -1,0 +1,419 @@
+"""Static checks of the ny-power chart with a real helm: lint, render a matrix of values, validate
+every object against the Kubernetes schemas, and assert on the rendered objects."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import CHART, NAMESPACE, Manifest, helm_template, render, write_values
+
+KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "1.35.0")
+
+EXISTING = {
+    "mqtt": {"existingSecret": "my-mqtt", "passwordKey": "mqtt-password"},
+    "influxdb": {"existingSecret": "my-influx"},
+}
+MATRIX = {
+    "defaults": {},
+    "ingress": {
+        "ingress": {
+            "enabled": True, "className": "nginx", "host": "power.example.org",
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
+            "tls": {"enabled": True, "secretName": "power-tls"},
+        },
+    },
+    "ingress-no-tls": {"ingress": {"enabled": True, "host": "power.example.org"}},
+    "existing-secret": EXISTING,
+    "external-influxdb-v1": {
+        "influxdb": {"enabled": False},
+        "externalInfluxdb": {"url": "https://influx.example.org:8086", "database": "power",
+                             "username": "writer", "existingSecret": "ext-influx"},
+    },
+    "external-influxdb-v1-noauth": {
+        "influxdb": {"enabled": False},
+        "externalInfluxdb": {"url": "http://influx.monitoring:8086"},
+    },
+    "external-influxdb-v2": {
+        "influxdb": {"enabled": False},
+        "externalInfluxdb": {"url": "https://eu-central-1-1.aws.cloud2.influxdata.com", "apiVersion": "v2",
+                             "org": "me", "bucket": "ny-power", "existingSecret": "ext-influx"},
+    },
+    "loadbalancer-ephemeral-nopolicy": {
+        "mosquitto": {"loadBalancer": {"enabled": True, "loadBalancerSourceRanges": ["203.0.113.0/24"]},
+                      "persistence": {"enabled": False}},
+        "influxdb": {"persistence": {"enabled": False}},
+        "networkPolicy": {"enabled": False},
+        "serviceAccount": {"create": False},
+    },
+    "existing-claims": {
+        "mosquitto": {"persistence": {"existingClaim": "broker-data"}},
+        "influxdb": {"persistence": {"existingClaim": "influx-data", "storageClass": "fast"}},
+        "fullnameOverride": "power",
+    },
+}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Pod"}
+
+
+def pod_spec(obj: dict) -> dict:
+    return obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
+
+
+def pod_labels(obj: dict) -> dict:
+    return obj["metadata"]["labels"] if obj["kind"] == "Pod" else obj["spec"]["template"]["metadata"]["labels"]
+
+
+def workloads(docs: list[dict]) -> list[dict]:
+    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+
+
+def matches(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def all_secret_values(docs: list[dict]) -> list[str]:
+    values = []
+    for d in docs:
+        if d["kind"] == "Secret":
+            values += [base64.b64decode(v).decode() for v in (d.get("data") or {}).values()]
+            values += list((d.get("stringData") or {}).values())
+    return values
+
+
+@pytest.fixture(scope="module")
+def rendered(helm, tmp_path_factory) -> dict[str, Manifest]:
+    tmp = tmp_path_factory.mktemp("matrix")
+    return {name: Manifest(render(helm, tmp, values)) for name, values in MATRIX.items()}
+
+
+# --- lint and schema validation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_lint_strict(helm, tmp_path, case):
+    args = [helm, "lint", "--strict", str(CHART), "--namespace", NAMESPACE]
+    args += write_values(tmp_path, MATRIX[case])
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_kubernetes_validate_strict(helm, tmp_path, case):
+    out = tmp_path / "rendered.yaml"
+    out.write_text(helm_template(helm, tmp_path, MATRIX[case]).stdout)
+    proc = subprocess.run(
+        ["kubernetes-validate", "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(out)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_schema_rejects_unknown_and_plaintext_password(helm, tmp_path):
+    for bad in (["--set", "mqtt.password=hunter2"], ["--set", "influxdb.adminPassword=hunter2"],
+                ["--set", "securityContext.readOnlyRootFilesystem=false"],
+                ["--set", "podSecurityContext.runAsNonRoot=false"],
+                ["--set", "co2.factors=made-up"], ["--set", "ingress.mqttPath=/"]):
+        proc = helm_template(helm, tmp_path, None, check=False, extra=bad)
+        assert proc.returncode != 0, f"{bad} was accepted"
+        assert "schema" in proc.stderr.lower() or "values don't meet" in proc.stderr.lower(), proc.stderr
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"influxdb": {"enabled": False}}, "externalInfluxdb.url is required"),
+    ({"influxdb": {"enabled": False}, "externalInfluxdb": {"url": "http://x:8086", "apiVersion": "v2",
+                                                          "org": "o", "bucket": "b"}},
+     "externalInfluxdb.existingSecret is required"),
+    ({"ingress": {"enabled": True, "tls": {"enabled": True, "secretName": ""}}}, "ingress.tls.secretName"),
+])
+def test_invalid_combinations_fail_with_a_clear_message(helm, tmp_path, values, message):
+    proc = helm_template(helm, tmp_path, values, check=False)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+def test_every_value_is_typed_and_documented():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    lines = (CHART / "values.yaml").read_text().splitlines()
+
+    def walk(value, node, path):
+        assert node is not None, f"{path} is not in values.schema.json"
+        assert node.get("description"), f"{path} has no description in values.schema.json"
+        assert "type" in node or "const" in node or "anyOf" in node, f"{path} has no type"
+        if isinstance(value, dict) and node.get("properties"):
+            for key, child in value.items():
+                walk(child, node["properties"].get(key), f"{path}.{key}")
+
+    for key, child in values.items():
+        walk(child, schema["properties"].get(key), key)
+
+    # Every key in values.yaml has a "#" comment right above it, or sits inside a documented
+    # block (e.g. the fields of a documented securityContext), or opens a block of such keys.
+    stack: list[tuple[int, bool]] = []  # (indent, documented) of the enclosing keys
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)([A-Za-z][A-Za-z0-9]*):(.*)$", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        documented = (i > 0 and lines[i - 1].strip().startswith("#")) or any(d for _, d in stack)
+        opens_block = m.group(3).strip() == ""
+        assert documented or opens_block, f"values.yaml line {i + 1} ({m.group(2)}) is undocumented"
+        stack.append((indent, documented))
+
+
+def test_no_password_in_value_defaults():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}.{k}")
+        elif re.search(r"password|token|secret", path.rsplit(".", 1)[-1], re.I):
+            leaf = path.rsplit(".", 1)[-1]
+            # Only names of Secrets or of their keys: never a credential.
+            assert (leaf == "existingSecret" and node == "") or leaf.endswith("Key") or \
+                (leaf in ("secretName", "imagePullSecrets") and not node), \
+                f"{path} = {node!r} looks like a credential in values.yaml"
+
+    walk(values, "")
+
+
+# --- the rendered objects ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_security_contexts_resources_and_probes(rendered, case):
+    for obj in workloads(rendered[case].docs):
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        spec = pod_spec(obj)
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"].get("runAsUser", 1) != 0, where
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
+        assert spec["automountServiceAccountToken"] is False, where
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            at = f"{where} container {container['name']}"
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, at
+            assert sc["readOnlyRootFilesystem"] is True, at
+            assert sc["runAsNonRoot"] is True, at
+            assert "ALL" in sc["capabilities"]["drop"] and not sc["capabilities"].get("add"), at
+            assert sc.get("privileged") is not True, at
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][kind]), f"{at} {kind}"
+            # Probes on every long-running container, on a port the container declares.
+            if obj["kind"] != "Pod" and container in spec["containers"]:
+                named = {p["name"] for p in container["ports"]}
+                for probe in ("livenessProbe", "readinessProbe"):
+                    assert probe in container, f"{at} has no {probe}"
+                    handler = container[probe].get("httpGet") or container[probe].get("tcpSocket")
+                    assert handler["port"] in named, f"{at} {probe} port {handler['port']}"
+            # Every mount refers to a volume of the pod.
+            names = {v["name"] for v in spec.get("volumes", [])}
+            for mount in container.get("volumeMounts", []):
+                assert mount["name"] in names, f"{at} mounts unknown volume {mount['name']}"
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_no_plaintext_credentials_outside_secrets(rendered, case):
+    docs = rendered[case].docs
+    secrets = [s for s in all_secret_values(docs) if s]
+    if case == "defaults":
+        assert len(secrets) == 3 and all(len(s) >= 32 for s in secrets), "generated passwords"
+    for obj in docs:
+        if obj["kind"] == "Secret":
+            continue
+        text = yaml.safe_dump(obj)
+        for s in secrets:
+            assert s not in text, f"a Secret value appears in {obj['kind']}/{obj['metadata']['name']}"
+        if obj["kind"] == "ConfigMap":
+            assert not re.search(r"(?i)\b(password|token)\s*[:= ]\s*\S", "\n".join(
+                l for l in "\n".join(obj["data"].values()).splitlines()
+                if not l.lstrip().startswith("#") and not l.startswith("password_file")
+            )), f"ConfigMap {obj['metadata']['name']} looks like it holds a credential"
+    # Credentials reach containers as files or secretKeyRefs, never as literal env values.
+    for obj in workloads(docs):
+        for container in pod_spec(obj).get("initContainers", []) + pod_spec(obj)["containers"]:
+            for var in container.get("env", []):
+                if re.search(r"PASSWORD|TOKEN", var["name"]) and not var["name"].endswith("_FILE"):
+                    assert "valueFrom" in var and "secretKeyRef" in var["valueFrom"], var["name"]
+
+
+def test_generated_secret_differs_per_render_and_existing_secret_is_not_generated(helm, tmp_path, rendered):
+    again = Manifest(render(helm, tmp_path))
+    first = rendered["defaults"].secret_value("t-ny-power-mqtt", "password")
+    assert first != again.secret_value("t-ny-power-mqtt", "password"), "password must be random"
+    existing = rendered["existing-secret"]
+    assert existing.of_kind("Secret") == [], "existingSecret: the chart must create no Secret"
+    broker = existing.component("Deployment", "mosquitto")
+    names = {v["secret"]["secretName"] for v in pod_spec(broker)["volumes"] if "secret" in v}
+    assert names == {"my-mqtt"}
+    assert {"key": "mqtt-password", "path": "password"} in next(
+        v["secret"]["items"] for v in pod_spec(broker)["volumes"] if "secret" in v)
+    influx_env = {e["name"]: e for e in pod_spec(existing.component("Deployment", "influxdb"))["containers"][0]["env"]}
+    assert influx_env["INFLUXDB_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "my-influx"
+
+
+def test_selectors_unique_and_no_name_collisions_across_two_releases(helm, tmp_path):
+    docs = render(helm, tmp_path, None, release="alpha") + render(helm, tmp_path, MATRIX["ingress"], release="beta")
+    seen = set()
+    for obj in docs:
+        key = (obj["kind"], obj["metadata"]["name"])
+        assert key not in seen, f"two releases render the same {key}"
+        seen.add(key)
+    loads = [w for w in workloads(docs) if w["kind"] != "Pod"]
+    assert len(loads) == 2 * 6
+    for a in loads:
+        selected = [b for b in loads if matches(a["spec"]["selector"]["matchLabels"], pod_labels(b))]
+        assert selected == [a], f"{a['metadata']['name']}'s selector also matches {[b['metadata']['name'] for b in selected]}"
+    for svc in [d for d in docs if d["kind"] == "Service"]:
+        selected = [w for w in loads if matches(svc["spec"]["selector"], pod_labels(w))]
+        assert len(selected) == 1, f"Service {svc['metadata']['name']} selects {len(selected)} workloads"
+        ports = {p["name"] for c in pod_spec(selected[0])["containers"] for p in c["ports"]}
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in ports, f"Service {svc['metadata']['name']} → {port['targetPort']}"
+    for policy in [d for d in docs if d["kind"] == "NetworkPolicy"]:
+        selected = [w for w in loads if matches(policy["spec"]["podSelector"]["matchLabels"], pod_labels(w))]
+        assert len(selected) == 1, f"NetworkPolicy {policy['metadata']['name']} selects {len(selected)}"
+
+
+def test_pump_is_a_single_replica_recreated(rendered):
+    for m in rendered.values():
+        pump = m.component("Deployment", "pump")
+        assert pump["spec"]["replicas"] == 1 and pump["spec"]["strategy"]["type"] == "Recreate"
+        assert pod_spec(pump)["containers"][0]["args"] == ["pump"]
+
+
+def env_of(m: Manifest, component: str) -> dict[str, str]:
+    container = pod_spec(m.component("Deployment", component))["containers"][0]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_services_environment_follows_the_contract(rendered):
+    m = rendered["defaults"]
+    for component in ("pump", "co2", "archive"):
+        env = env_of(m, component)
+        assert env["MQTT_URL"] == "mqtt://t-ny-power-mosquitto:1883"
+        assert env["MQTT_USERNAME"] == "ny-power"
+        assert env["TOPIC_ROOT"] == "ny-power" and env["HEALTH_ADDR"] == "0.0.0.0:8081"
+        spec = pod_spec(m.component("Deployment", component))
+        container = spec["containers"][0]
+        mounts = {mo["mountPath"]: mo["name"] for mo in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        # every *_FILE points at an item of a mounted Secret; DATA_DIR is a writable volume
+        for name, value in env.items():
+            if name.endswith("_FILE"):
+                directory, item = value.rsplit("/", 1)
+                volume = volumes[mounts[directory]]
+                assert item in [i["path"] for i in volume["secret"]["items"]], name
+        assert "emptyDir" in volumes[mounts[env["DATA_DIR"]]]
+    assert env_of(m, "pump")["NYISO_BASE_URL"] == "http://mis.nyiso.com/public/csv"
+    assert env_of(m, "pump")["POLL_INTERVAL"] == "60"
+    assert env_of(m, "co2")["FACTORS"] == "direct"
+    archive = env_of(m, "archive")
+    assert archive["INFLUX_URL"] == "http://t-ny-power-influxdb:8086"
+    assert archive["INFLUX_DATABASE"] == "ny_power" and archive["INFLUX_USERNAME"] == "ny-power"
+    assert "INFLUX_URL" not in env_of(m, "pump") and "MQTT_PASSWORD_FILE" not in env_of(m, "web")
+
+    v1 = env_of(rendered["external-influxdb-v1"], "archive")
+    assert v1["INFLUX_URL"] == "https://influx.example.org:8086" and v1["INFLUX_DATABASE"] == "power"
+    assert v1["INFLUX_USERNAME"] == "writer" and v1["INFLUX_PASSWORD_FILE"].endswith("/password")
+    noauth = env_of(rendered["external-influxdb-v1-noauth"], "archive")
+    assert "INFLUX_USERNAME" not in noauth and "INFLUX_PASSWORD_FILE" not in noauth
+    v2 = env_of(rendered["external-influxdb-v2"], "archive")
+    assert (v2["INFLUX_ORG"], v2["INFLUX_BUCKET"]) == ("me", "ny-power") and "INFLUX_DATABASE" not in v2
+    assert v2["INFLUX_TOKEN_FILE"].endswith("/token")
+    for case in ("external-influxdb-v1", "external-influxdb-v2", "external-influxdb-v1-noauth"):
+        kinds = {(d["kind"], d["metadata"]["labels"].get("app.kubernetes.io/component")) for d in rendered[case].docs}
+        assert not any(c == "influxdb" for _, c in kinds), f"{case} renders an InfluxDB"
+
+
+def test_dashboard_gets_the_public_websocket_url(rendered):
+    assert env_of(rendered["defaults"], "web")["PUBLIC_MQTT_WS_URL"] == "ws://127.0.0.1:9001/mqtt"
+    assert env_of(rendered["ingress"], "web")["PUBLIC_MQTT_WS_URL"] == "wss://power.example.org/mqtt"
+    assert env_of(rendered["ingress-no-tls"], "web")["PUBLIC_MQTT_WS_URL"] == "ws://power.example.org/mqtt"
+
+
+def test_ingress_routes_dashboard_and_websocket(rendered):
+    assert rendered["defaults"].of_kind("Ingress") == []
+    ingress = rendered["ingress"].of_kind("Ingress")[0]
+    assert ingress["apiVersion"] == "networking.k8s.io/v1"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["power.example.org"], "secretName": "power-tls"}]
+    rule = ingress["spec"]["rules"][0]
+    routes = {p["path"]: (p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"])
+              for p in rule["http"]["paths"]}
+    assert routes == {"/mqtt": ("t-ny-power-mosquitto", "websocket"), "/": ("t-ny-power-web", "http")}
+
+
+def test_network_policies(rendered):
+    m = rendered["defaults"]
+    influx = m.get("NetworkPolicy", "t-ny-power-influxdb")
+    (rule,) = influx["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "ny-power", "app.kubernetes.io/instance": "t",
+        "app.kubernetes.io/component": "archive"}}}]
+    broker = m.get("NetworkPolicy", "t-ny-power-mosquitto")
+    assert [p["port"] for p in broker["spec"]["ingress"][0]["ports"]] == ["mqtt", "websocket"]
+    for component in ("pump", "co2", "archive"):
+        policy = m.get("NetworkPolicy", f"t-ny-power-{component}")
+        assert policy["spec"]["policyTypes"] == ["Ingress"] and not policy["spec"].get("ingress")
+    assert rendered["loadbalancer-ephemeral-nopolicy"].of_kind("NetworkPolicy") == []
+    assert not any(p["metadata"]["name"].endswith("influxdb")
+                   for p in rendered["external-influxdb-v1"].of_kind("NetworkPolicy"))
+
+
+def test_mosquitto_acl_and_listeners(rendered):
+    cm = rendered["defaults"].get("ConfigMap", "t-ny-power-mosquitto")
+    conf, acl = cm["data"]["mosquitto.conf"], cm["data"]["acl"]
+    assert re.search(r"(?m)^listener 1883$\n^protocol mqtt$", conf)
+    assert re.search(r"(?m)^listener 9001$\n^protocol websockets$", conf)
+    assert "password_file /mosquitto/auth/passwd" in conf and "acl_file /mosquitto/config/acl" in conf
+    rules = [l for l in acl.splitlines() if l and not l.startswith("#")]
+    assert rules == ["topic read ny-power/#", "user ny-power", "topic readwrite ny-power/#"]
+    lb = rendered["loadbalancer-ephemeral-nopolicy"].get("Service", "t-ny-power-mosquitto-lb")
+    assert lb["spec"]["type"] == "LoadBalancer" and lb["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    broker = pod_spec(rendered["loadbalancer-ephemeral-nopolicy"].component("Deployment", "mosquitto"))
+    assert {"name": "data", "emptyDir": {}} in broker["volumes"]
+    assert "persistence false" in rendered["loadbalancer-ephemeral-nopolicy"].get(
+        "ConfigMap", "t-ny-power-mosquitto")["data"]["mosquitto.conf"]
+
+
+def test_persistence_claims(rendered):
+    m = rendered["defaults"]
+    claims = {c["metadata"]["name"]: c["spec"]["resources"]["requests"]["storage"] for c in m.of_kind("PersistentVolumeClaim")}
+    assert claims == {"t-ny-power-mosquitto": "1Gi", "t-ny-power-influxdb": "8Gi"}
+    existing = rendered["existing-claims"]
+    assert existing.of_kind("PersistentVolumeClaim") == []
+    claim_names = {v["persistentVolumeClaim"]["claimName"] for w in workloads(existing.docs)
+                   for v in pod_spec(w).get("volumes", []) if "persistentVolumeClaim" in v}
+    assert claim_names == {"broker-data", "influx-data"}
+
+
+def test_helm_test_hook(rendered):
+    (pod,) = rendered["defaults"].of_kind("Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = pod["spec"]["containers"][0]["command"][2]
+    assert "mosquitto_sub" in script and "mosquitto_pub" in script and "config.json" in script
+
+
+def test_notes(helm, tmp_path):
+    def notes(values):
+        args = [helm, "install", "t", str(CHART), "--dry-run=client", "--namespace", NAMESPACE]
+        proc = subprocess.run(args + write_values(tmp_path, values), capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split("NOTES:", 1)[1]
+
+    default = notes(None)
+    assert "port-forward svc/t-ny-power-web" in default and "ws://127.0.0.1:9001/mqtt" in default
+    assert "helm test t" in default
+    assert "https://power.example.org/" in notes(MATRIX["ingress"])
+    assert "https://influx.example.org:8086" in notes(MATRIX["external-influxdb-v1"])
