@@ -10,8 +10,11 @@
 # relative to web/ (default dist) when web/package.json has a "build" script.
 set -euo pipefail
 
-what=${1:?usage: infra/docker-build.sh {rust|web|all} OUT_DIR}
-out=${2:?usage: infra/docker-build.sh {rust|web|all} OUT_DIR}
+usage() { echo "usage: infra/docker-build.sh {rust|web|all} OUT_DIR" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+what=$1
+out=$2
+case "$what" in rust | web | all) ;; *) usage ;; esac
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -46,5 +49,5 @@ case "$what" in
   rust) build_rust ;;
   web) build_web ;;
   all) build_rust; build_web ;;
-  *) echo "usage: infra/docker-build.sh {rust|web|all} OUT_DIR" >&2; exit 2 ;;
+  *) usage ;;
 esac

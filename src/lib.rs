@@ -15,14 +15,18 @@
 //! - [`pump`], [`co2`]: the use cases — publish new readings; compute intensity and the 24 h
 //!   history. [`archive`]: the points stored per message and their line protocol.
 
+pub mod adapters;
 pub mod archive;
 pub mod co2;
+pub mod config;
 pub mod fakes;
 pub mod intensity;
 pub mod nyiso;
 pub mod ports;
 pub mod pump;
 pub mod reading;
+pub mod replay;
+pub mod services;
 pub mod stream;
 
 pub use intensity::Factors;

@@ -2,6 +2,9 @@
 //! archives, and the file names and URLs of NYISO's datasets.
 
 mod files;
+pub mod folder;
+pub mod http;
+pub mod isolf;
 mod parse;
 
 pub use files::{

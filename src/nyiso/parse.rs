@@ -31,8 +31,9 @@ pub struct ParseError {
 pub enum ParseProblem {
     /// Zero bytes, or only white space.
     Empty,
-    /// Starts like an HTML page (an error page served instead of the CSV).
-    Html,
+    /// Starts like an HTML page (an error page served instead of the CSV); holds the start of
+    /// its first line.
+    Html(String),
     /// Not UTF-8 text.
     NotText,
     /// The header is not a fuel-mix header.
@@ -59,9 +60,9 @@ impl fmt::Display for ParseProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseProblem::Empty => write!(f, "empty file: no header"),
-            ParseProblem::Html => write!(
+            ParseProblem::Html(start) => write!(
                 f,
-                "not a fuel-mix CSV: starts like an HTML page (an error page served instead?)"
+                "not a fuel-mix CSV: starts like an HTML page (`{start}`; an error page served instead?)"
             ),
             ParseProblem::NotText => write!(f, "not a fuel-mix CSV: not UTF-8 text"),
             ParseProblem::WrongHeader(h) => write!(
@@ -291,7 +292,12 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
         return Err(err(None, ParseProblem::Empty));
     }
     if trimmed.starts_with('<') {
-        return Err(err(Some(1), ParseProblem::Html));
+        // Name the line the page starts on and quote its beginning.
+        let line = text[..text.len() - trimmed.len()].matches('\n').count() as u64 + 1;
+        let first = trimmed.lines().next().unwrap_or_default().trim_end();
+        let start: String = first.chars().take(60).collect();
+        let start = if start.len() < first.len() { format!("{start}…") } else { start };
+        return Err(err(Some(line), ParseProblem::Html(start)));
     }
 
     let mut reader = csv::ReaderBuilder::new()

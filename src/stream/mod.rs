@@ -101,6 +101,28 @@ impl Topics {
         format!("{}/status/{service}", self.root)
     }
 
+    /// `{root}/computed/co2/forecast`: the intensity forecast for the next 24 hours.
+    pub fn co2_forecast(&self) -> String {
+        format!("{}/computed/co2/forecast", self.root)
+    }
+
+    /// `{root}/computed/co2/band`: the current intensity as low / moderate / high against the
+    /// last 30 days.
+    pub fn co2_band(&self) -> String {
+        format!("{}/computed/co2/band", self.root)
+    }
+
+    /// `{root}/computed/charge-window`: the cleanest 1, 2, 4 and 8 hour charging windows.
+    pub fn charge_window(&self) -> String {
+        format!("{}/computed/charge-window", self.root)
+    }
+
+    /// `{root}/state/co2/forecaster`: the forecaster's compact state (hourly means of the last
+    /// 30 days), retained so a restarted calculator or a cold Lambda can restore it.
+    pub fn forecaster_state(&self) -> String {
+        format!("{}/state/co2/forecaster", self.root)
+    }
+
     /// The upstream topics an archiver subscribes to (the combined mix; the per-fuel topics
     /// carry the same numbers).
     pub fn archived(&self) -> Vec<String> {
@@ -119,6 +141,10 @@ impl Topics {
             "archive/co2/24h" => Some(TopicKind::Co2History),
             "status/fuel-mix/updated" => Some(TopicKind::Cursor),
             "computed/co2" => Some(TopicKind::Co2(Factors::Direct)),
+            "computed/co2/forecast" => Some(TopicKind::Co2Forecast),
+            "computed/co2/band" => Some(TopicKind::Co2Band),
+            "computed/charge-window" => Some(TopicKind::ChargeWindow),
+            "state/co2/forecaster" => Some(TopicKind::ForecasterState),
             _ => {
                 if let Some(slug) = rest.strip_prefix("upstream/fuel-mix/") {
                     return Fuel::from_slug(slug).map(TopicKind::Fuel);
@@ -153,6 +179,14 @@ pub enum TopicKind {
     Cursor,
     /// `status/{service}`.
     ServiceStatus(String),
+    /// `computed/co2/forecast`.
+    Co2Forecast,
+    /// `computed/co2/band`.
+    Co2Band,
+    /// `computed/charge-window`.
+    ChargeWindow,
+    /// `state/co2/forecaster`.
+    ForecasterState,
 }
 
 /// `upstream/fuel-mix` payload.
@@ -251,6 +285,127 @@ pub enum ServiceState {
     Online,
     /// Stopped, or its connection was lost (last will).
     Offline,
+}
+
+/// `computed/co2/forecast` payload: expected mean intensity of each one-hour slot from the
+/// issue time on (parallel arrays, 24 slots, `ts` = start of each slot).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Co2ForecastPayload {
+    /// When the forecast was made (the newest reading's instant).
+    pub issued: DateTime<Utc>,
+    /// Start of each slot, oldest first.
+    pub ts: Vec<DateTime<Utc>>,
+    /// Expected mean intensity over each slot.
+    pub values: Vec<f64>,
+    /// Always `g/kWh`.
+    pub units: String,
+}
+
+/// One charge length of the `computed/charge-window` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowPayload {
+    /// Charge length, hours (1, 2, 4 or 8).
+    pub hours: u32,
+    /// When to plug in.
+    pub start: DateTime<Utc>,
+    /// When the charge ends (`start + hours`).
+    pub end: DateTime<Utc>,
+    /// Forecast mean intensity over the window.
+    pub mean: f64,
+    /// Forecast mean intensity of the same charge started now.
+    pub now_mean: f64,
+    /// `(now_mean − mean) / now_mean × 100`; 0 when the best window starts now.
+    pub cleaner_than_now_pct: f64,
+}
+
+/// `computed/charge-window` payload: the cleanest window per charge length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeWindowPayload {
+    /// The forecast's issue time.
+    pub issued: DateTime<Utc>,
+    /// Always `g/kWh`.
+    pub units: String,
+    /// One entry per charge length, shortest first.
+    pub windows: Vec<WindowPayload>,
+}
+
+/// `computed/co2/band` payload: the newest intensity against the last 30 days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Co2BandPayload {
+    /// The reading's instant.
+    pub ts: DateTime<Utc>,
+    /// Its intensity.
+    pub value: f64,
+    /// `low`, `moderate` or `high`.
+    pub band: String,
+    /// Below this is low (lower tercile of the hourly means).
+    pub low_below: f64,
+    /// Above this is high (upper tercile of the hourly means).
+    pub high_above: f64,
+    /// Days compared against (30).
+    pub window_days: u32,
+    /// Always `g/kWh`.
+    pub units: String,
+}
+
+/// The newest reading in a [`ForecasterStatePayload`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatestPoint {
+    /// Its instant.
+    pub ts: DateTime<Utc>,
+    /// Its intensity.
+    pub value: f64,
+    /// Its total generation, MW (absent when restored from the 24 h history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_mw: Option<f64>,
+}
+
+/// `state/co2/forecaster` payload: hourly means from `hour0` on, one per hour (`null` for an
+/// hour without readings); `total_mw` covers the last hours of the same range (aligned to its
+/// end).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecasterStatePayload {
+    /// Schema version (1).
+    pub v: u32,
+    /// The factor table of the intensities.
+    pub factors: String,
+    /// Start of the first hour.
+    pub hour0: DateTime<Utc>,
+    /// Mean intensity of each hour.
+    pub intensity: Vec<Option<f64>>,
+    /// Mean total generation of each of the last hours, MW.
+    pub total_mw: Vec<Option<f64>>,
+    /// The newest reading.
+    pub latest: LatestPoint,
+}
+
+/// Parses a `computed/co2/forecast` payload and checks its arrays line up, are in order and
+/// finite.
+///
+/// # Errors
+/// [`StreamError`] when the payload is malformed or inconsistent.
+pub fn decode_forecast(topic: &str, payload: &[u8]) -> Result<Co2ForecastPayload, StreamError> {
+    let p: Co2ForecastPayload = decode(topic, payload)?;
+    let bad = |problem: String| StreamError::Inconsistent {
+        topic: topic.to_owned(),
+        problem,
+    };
+    if p.ts.len() != p.values.len() {
+        return Err(bad(format!("{} instants but {} values", p.ts.len(), p.values.len())));
+    }
+    if p.ts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("instants are not strictly increasing".to_owned()));
+    }
+    if p.values.iter().any(|v| !v.is_finite()) {
+        return Err(bad("a value is not a finite number".to_owned()));
+    }
+    Ok(p)
 }
 
 /// One message to publish: topic, JSON payload, always retained at QoS 1 (DESIGN §5).
@@ -465,6 +620,95 @@ mod tests {
         let s = serde_json::to_string(&st).unwrap();
         assert_eq!(s, r#"{"state":"offline"}"#);
         assert_eq!(decode::<ServiceStatusPayload>("t", s.as_bytes()).unwrap(), st);
+    }
+
+    #[test]
+    fn forecast_topics_are_the_contract_and_classify() {
+        let t = Topics::default();
+        assert_eq!(t.co2_forecast(), "ny-power/computed/co2/forecast");
+        assert_eq!(t.co2_band(), "ny-power/computed/co2/band");
+        assert_eq!(t.charge_window(), "ny-power/computed/charge-window");
+        assert_eq!(t.forecaster_state(), "ny-power/state/co2/forecaster");
+        assert_eq!(t.classify(&t.co2_forecast()), Some(TopicKind::Co2Forecast));
+        assert_eq!(t.classify(&t.co2_band()), Some(TopicKind::Co2Band));
+        assert_eq!(t.classify(&t.charge_window()), Some(TopicKind::ChargeWindow));
+        assert_eq!(t.classify(&t.forecaster_state()), Some(TopicKind::ForecasterState));
+        assert_eq!(t.classify("ny-power/computed/co2/forecast/x"), None);
+        assert!(!t.archived().contains(&t.co2_forecast()));
+    }
+
+    #[test]
+    fn forecast_payloads_round_trip() {
+        let t0 = reading().ts;
+        let f = Co2ForecastPayload {
+            issued: t0,
+            ts: vec![t0, t0 + chrono::Duration::hours(1)],
+            values: vec![250.5, 240.0],
+            units: UNITS_G_PER_KWH.into(),
+        };
+        let s = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            s,
+            r#"{"issued":"2025-02-01T05:05:00Z","ts":["2025-02-01T05:05:00Z","2025-02-01T06:05:00Z"],"values":[250.5,240.0],"units":"g/kWh"}"#
+        );
+        assert_eq!(decode_forecast("t", s.as_bytes()).unwrap(), f);
+        let e = decode_forecast("t", br#"{"issued":"2025-02-01T05:05:00Z","ts":[],"values":[1],"units":"g/kWh"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("0 instants but 1 values"), "{e}");
+
+        let w = ChargeWindowPayload {
+            issued: t0,
+            units: UNITS_G_PER_KWH.into(),
+            windows: vec![WindowPayload {
+                hours: 4,
+                start: t0 + chrono::Duration::hours(3),
+                end: t0 + chrono::Duration::hours(7),
+                mean: 200.0,
+                now_mean: 250.0,
+                cleaner_than_now_pct: 20.0,
+            }],
+        };
+        let s = serde_json::to_string(&w).unwrap();
+        assert_eq!(
+            s,
+            r#"{"issued":"2025-02-01T05:05:00Z","units":"g/kWh","windows":[{"hours":4,"start":"2025-02-01T08:05:00Z","end":"2025-02-01T12:05:00Z","mean":200.0,"now_mean":250.0,"cleaner_than_now_pct":20.0}]}"#
+        );
+        assert_eq!(decode::<ChargeWindowPayload>("t", s.as_bytes()).unwrap(), w);
+
+        let b = Co2BandPayload {
+            ts: t0,
+            value: 248.8,
+            band: "high".into(),
+            low_below: 180.0,
+            high_above: 230.5,
+            window_days: 30,
+            units: UNITS_G_PER_KWH.into(),
+        };
+        let s = serde_json::to_string(&b).unwrap();
+        assert_eq!(
+            s,
+            r#"{"ts":"2025-02-01T05:05:00Z","value":248.8,"band":"high","low_below":180.0,"high_above":230.5,"window_days":30,"units":"g/kWh"}"#
+        );
+        assert_eq!(decode::<Co2BandPayload>("t", s.as_bytes()).unwrap(), b);
+
+        let st = ForecasterStatePayload {
+            v: 1,
+            factors: "direct".into(),
+            hour0: t0,
+            intensity: vec![Some(1.5), None],
+            total_mw: vec![None],
+            latest: LatestPoint {
+                ts: t0,
+                value: 1.5,
+                total_mw: None,
+            },
+        };
+        let s = serde_json::to_string(&st).unwrap();
+        assert_eq!(
+            s,
+            r#"{"v":1,"factors":"direct","hour0":"2025-02-01T05:05:00Z","intensity":[1.5,null],"total_mw":[null],"latest":{"ts":"2025-02-01T05:05:00Z","value":1.5}}"#
+        );
+        assert_eq!(decode::<ForecasterStatePayload>("t", s.as_bytes()).unwrap(), st);
     }
 
     #[test]

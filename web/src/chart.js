@@ -2,7 +2,7 @@
 // chart follows light and dark mode; it is rebuilt when the colour scheme changes.
 
 import uPlot from "uplot";
-import { TIME_ZONE, formatIntensity } from "./format.js";
+import { TIME_ZONE, formatIntensity, formatLocalDateTime } from "./format.js";
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -12,12 +12,15 @@ function heightFor(width) {
   return width < 500 ? 220 : 320;
 }
 
+const CURSOR_HINT = "Hover over or tap the chart for values.";
+
 /**
  * @param {HTMLElement} el container
+ * @param {HTMLElement} readout where the value under the cursor is written
  * @returns {{ setData: (data: [number[], (number|null)[]], highlight: {start: number, end: number}|null) => void,
  *   pointCount: () => number, data: () => [number[], (number|null)[]] }}
  */
-export function createChart(el) {
+export function createChart(el, readout) {
   /** @type {uPlot|null} */
   let plot = null;
   let data = [[], []];
@@ -36,7 +39,7 @@ export function createChart(el) {
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), TIME_ZONE),
         scales: { x: { time: true } },
         cursor: { drag: { x: false, y: false } },
-        legend: { live: true },
+        legend: { show: false },
         axes: [
           { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } },
           {
@@ -60,6 +63,14 @@ export function createChart(el) {
           },
         ],
         hooks: {
+          setCursor: [
+            (u) => {
+              const i = u.cursor.idx;
+              const y = i == null ? null : u.data[1][i];
+              readout.textContent =
+                y == null ? CURSOR_HINT : `${formatLocalDateTime(u.data[0][i] * 1000)}: ${formatIntensity(y)} g CO₂/kWh`;
+            },
+          ],
           drawClear: [
             (u) => {
               if (!highlight) return;

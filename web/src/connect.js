@@ -77,14 +77,26 @@ function connectUrl(url, topics, { onMessage, onState }) {
   });
   client.on("error", (err) => onState(client.connected ? "connected" : "reconnecting", err.message));
   client.on("message", (topic, payload) => onMessage(topic, payload));
+  // The browser's own view of the network: say so at once, and when it comes back retry
+  // now instead of waiting out the backoff (only while MQTT.js waits between attempts,
+  // so an attempt in flight is never doubled).
+  const wentOffline = () => onState("offline", "browser is offline");
   const wentOnline = () => {
-    // Retry now instead of waiting out the backoff.
-    if (!client.connected && !client.disconnecting) client.reconnect();
+    if (client.connected) {
+      onState("connected");
+      return;
+    }
+    onState("reconnecting");
+    backoff = RECONNECT_MIN_MS;
+    client.options.reconnectPeriod = jitter(backoff);
+    if (client.reconnectTimer && !client.disconnecting) client.reconnect();
   };
+  window.addEventListener("offline", wentOffline);
   window.addEventListener("online", wentOnline);
   return {
     client,
     end() {
+      window.removeEventListener("offline", wentOffline);
       window.removeEventListener("online", wentOnline);
       client.end(true);
     },

@@ -110,8 +110,9 @@ function renderAge() {
   }
   $("age").textContent = `(${formatAge(now - r.ts)})`;
   const stale = isStale(r.ts, now, config.staleAfterMinutes);
+  // Fixed text (the age is beside the time above), so the alert is announced once.
   const text = stale
-    ? `Stale: this reading is ${formatAge(now - r.ts).replace(" ago", "")} old (over ${config.staleAfterMinutes} min). The data feed may be delayed.`
+    ? `Stale: this reading is more than ${config.staleAfterMinutes} min old. The data feed may be delayed.`
     : "";
   if (staleEl.textContent !== text) staleEl.textContent = text;
   staleEl.hidden = !stale;
@@ -175,7 +176,7 @@ function renderMix() {
     c.bar.style.width = `${(r.share * 100).toFixed(2)}%`;
   }
   $("mix-total").textContent = formatMw(m.totalMw);
-  $("zero-carbon").textContent = `Zero-carbon share (nuclear, wind, hydro): ${formatShare(zeroCarbonShare)}`;
+  $("zero-carbon").textContent = formatShare(zeroCarbonShare);
   $("mix-time").textContent = `at ${formatLocalTime(m.ts)}`;
 }
 
@@ -236,7 +237,7 @@ async function start() {
   config = parsed.config;
   api.config = config;
   $("mode").textContent = config.modeLabel;
-  chart = createChart($("chart"));
+  chart = createChart($("chart"), $("chart-cursor"));
   api.chart = chart;
   const table = dashboardTopicTable(config.topicRoot);
   api.topics = [...table.keys()];
@@ -248,7 +249,6 @@ async function start() {
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) renderAge();
   });
-  window.addEventListener("offline", () => setConnection("offline", "browser is offline"));
 }
 
 start();

@@ -8,12 +8,11 @@ import json
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import CHART, NAMESPACE, Manifest, helm_template, render, write_values
+from chartkit import CHART, NAMESPACE, Manifest, helm_template, render, write_values
 
 KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "1.35.0")
 

@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from conftest import have
+from chartkit import have
 
 pytestmark = pytest.mark.skipif(
     not (have("mosquitto") and have("mosquitto_pub") and have("mosquitto_passwd")),

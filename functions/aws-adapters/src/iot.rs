@@ -1,0 +1,140 @@
+//! AWS IoT Core adapters over the data-plane HTTPS API (`aws-sdk-iotdataplane`):
+//! [`IotPublisher`] (`Publish`, QoS 1, retained), [`IotRetained`] (`GetRetainedMessage`),
+//! [`IotCursor`] (the pump's cursor is the retained status message) and [`load_history`]
+//! (the calculator's 24 h window from its retained message).
+
+use async_trait::async_trait;
+use aws_sdk_iotdataplane::primitives::Blob;
+use aws_sdk_iotdataplane::Client;
+use chrono::{DateTime, Utc};
+use ny_power::ports::{CursorStore, PortError, Publisher};
+use ny_power::stream::{cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload,
+    Message, Topics};
+
+use crate::sdk_error::port_error;
+
+/// QoS of every publish (IoT Core has no QoS 2; DESIGN §5).
+pub const QOS: i32 = 1;
+
+/// Publishes contract messages to IoT Core: `Publish` with QoS 1 and `retain=true`.
+#[derive(Debug, Clone)]
+pub struct IotPublisher {
+    client: Client,
+}
+
+impl IotPublisher {
+    /// A publisher over an IoT data-plane client.
+    pub fn new(client: Client) -> Self {
+        IotPublisher { client }
+    }
+}
+
+#[async_trait]
+impl Publisher for IotPublisher {
+    async fn publish(&self, message: &Message) -> Result<(), PortError> {
+        self.client
+            .publish()
+            .topic(&message.topic)
+            .qos(QOS)
+            .retain(true)
+            .payload(Blob::new(message.payload.clone()))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("publish to {}", message.topic), &e))?;
+        tracing::debug!(topic = %message.topic, bytes = message.payload.len(), "published");
+        Ok(())
+    }
+}
+
+/// Reads retained messages (`GetRetainedMessage`).
+#[derive(Debug, Clone)]
+pub struct IotRetained {
+    client: Client,
+}
+
+impl IotRetained {
+    /// A reader over an IoT data-plane client.
+    pub fn new(client: Client) -> Self {
+        IotRetained { client }
+    }
+
+    /// The retained payload of `topic`; `None` when the topic has no retained message
+    /// (`ResourceNotFoundException`).
+    ///
+    /// # Errors
+    /// [`PortError`] when IoT Core could not be asked (transient) or refused (permanent).
+    pub async fn get(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        match self.client.get_retained_message().topic(topic).send().await {
+            Ok(out) => Ok(Some(
+                out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(port_error(format!("get retained message of {topic}"), &e)),
+        }
+    }
+}
+
+/// The pump's cursor kept as the retained status message `{root}/status/fuel-mix/updated`
+/// (DESIGN §5): loading reads it back with `GetRetainedMessage`, saving publishes it. It
+/// survives cold starts, and a retried invocation resumes from the last reading whose
+/// messages were all acknowledged, so nothing is lost or repeated.
+#[derive(Debug, Clone)]
+pub struct IotCursor {
+    retained: IotRetained,
+    publisher: IotPublisher,
+    topics: Topics,
+}
+
+impl IotCursor {
+    /// A cursor on `topics.cursor()`.
+    pub fn new(client: Client, topics: Topics) -> Self {
+        IotCursor {
+            retained: IotRetained::new(client.clone()),
+            publisher: IotPublisher::new(client),
+            topics,
+        }
+    }
+}
+
+#[async_trait]
+impl CursorStore for IotCursor {
+    async fn load(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        let topic = self.topics.cursor();
+        match self.retained.get(&topic).await? {
+            None => Ok(None),
+            // A cleared retained message (empty payload) means no cursor.
+            Some(bytes) if bytes.is_empty() => Ok(None),
+            Some(bytes) => decode::<CursorPayload>(&topic, &bytes)
+                .map(|c| Some(c.ts))
+                .map_err(|e| PortError::permanent(format!("load cursor from {topic}"), e)),
+        }
+    }
+
+    async fn save(&self, ts: DateTime<Utc>) -> Result<(), PortError> {
+        self.publisher.publish(&cursor_message(&self.topics, ts)).await
+    }
+}
+
+/// The calculator's retained 24 h history, if any.
+///
+/// # Errors
+/// [`PortError`] when it could not be read; a retained payload that breaks the contract is a
+/// permanent error naming the topic.
+pub async fn load_history(
+    retained: &IotRetained,
+    topics: &Topics,
+) -> Result<Option<Co2HistoryPayload>, PortError> {
+    let topic = topics.co2_history();
+    match retained.get(&topic).await? {
+        None => Ok(None),
+        Some(bytes) if bytes.is_empty() => Ok(None),
+        Some(bytes) => decode_history(&topic, &bytes)
+            .map(Some)
+            .map_err(|e| PortError::permanent(format!("restore history from {topic}"), e)),
+    }
+}

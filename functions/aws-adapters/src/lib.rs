@@ -1,0 +1,28 @@
+//! # ny-power-aws
+//!
+//! The AWS adapters shared by the ny-power Lambda functions (`functions/pump`, `functions/co2`,
+//! `functions/archive`). They implement the core's ports (`ny_power::ports`) so the functions'
+//! handlers are the core's use cases with AWS wiring.
+//!
+//! ## Layout
+//! - [`iot`]: IoT Core over the data-plane HTTPS API — [`iot::IotPublisher`] (QoS 1, retained),
+//!   [`iot::IotRetained`], [`iot::IotCursor`] (the pump's cursor = the retained status message),
+//!   [`iot::load_history`] (the calculator's retained 24 h window).
+//! - [`timestream`]: [`timestream::TimestreamArchive`], multi-measure records, ≤ 100 per call.
+//! - [`clients`]: SDK clients built once per cold start (endpoint override vs discovery).
+//! - [`config`]: settings from the environment, same names as the CLI.
+//! - [`event`]: IoT topic-rule event payloads.
+//! - [`error`]: [`error::FunctionError`], the stable retryable/permanent error type.
+//! - [`logging`]: JSON logs.
+
+pub mod clients;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod iot;
+pub mod logging;
+mod sdk_error;
+pub mod timestream;
+
+pub use error::{ErrorKind, FunctionError};
+pub use sdk_error::{is_transient, port_error};

@@ -1,0 +1,9 @@
+//! Adapters: the ports of [`crate::ports`] (and the demo's servers) over real systems.
+
+pub mod backlog;
+pub mod broker;
+pub mod health;
+pub mod influx;
+pub mod mqtt;
+pub mod sqlite;
+pub mod web;

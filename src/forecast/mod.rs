@@ -1,0 +1,583 @@
+//! The intensity forecast for the next 24 hours, the cleanest charging windows and the
+//! low/moderate/high band (issue 7; method and its backtest in `docs/forecast.md`).
+//!
+//! Pure and cheap: a [`Forecaster`] holds hourly means of the intensity (and of total
+//! generation) for the last [`RETENTION_DAYS`] days — at most a few hundred numbers — and
+//! [`Forecaster::forecast`] does a few hundred additions.
+//!
+//! **Method.** The forecast of the hour starting `k` hours after now is
+//!
+//! ```text
+//! ŷ(k) = base + P(k) + (now − P(−½) − base) · φ^(k+½)
+//! ```
+//!
+//! where `P` is the *diurnal anomaly profile* (for each of the last 7 days, the hourly means of
+//! the 24 hours that day at the same time minus that day's mean, averaged with weight
+//! `DAY_WEIGHT^(d−1)`, so recent days count more), `base` the mean of the last 24 hours, `now`
+//! the newest reading and `φ` the hourly persistence of today's departure from the profile.
+//! When NYISO's load forecast is at hand, the shape is blended with a regression of the
+//! intensity on total generation over the last 7 days, driven by the load forecast
+//! ([`Forecaster::forecast`]).
+
+pub mod backtest;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+use crate::intensity::Factors;
+use crate::nyiso::isolf::LoadForecast;
+use crate::reading::Reading;
+use crate::stream::{
+    ChargeWindowPayload, Co2BandPayload, Co2ForecastPayload, ForecasterStatePayload, LatestPoint,
+    WindowPayload, UNITS_G_PER_KWH,
+};
+
+/// Days of hourly history kept (30 for the band, plus margin).
+pub const RETENTION_DAYS: i64 = 31;
+/// Days the band compares against.
+pub const BAND_WINDOW_DAYS: u32 = 30;
+/// Days that make up the diurnal profile (and the load regression).
+pub const PROFILE_DAYS: i64 = 7;
+/// Weight of each older day in the profile relative to the day after it.
+pub const DAY_WEIGHT: f64 = 0.8;
+/// Hourly persistence φ of the current departure from the profile.
+pub const ANOMALY_PERSISTENCE: f64 = 0.97;
+/// Hours in a forecast.
+pub const HORIZON_HOURS: usize = 24;
+/// Charge lengths for which windows are published.
+pub const CHARGE_HOURS: [u32; 4] = [1, 2, 4, 8];
+/// Fewest hourly means for a band.
+pub const BAND_MIN_HOURS: usize = 24;
+
+const HOUR_SECS: i64 = 3600;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct HourStat {
+    intensity_sum: f64,
+    intensity_n: u32,
+    mw_sum: f64,
+    mw_n: u32,
+}
+
+impl HourStat {
+    fn intensity(&self) -> Option<f64> {
+        (self.intensity_n > 0).then(|| self.intensity_sum / f64::from(self.intensity_n))
+    }
+    fn mw(&self) -> Option<f64> {
+        (self.mw_n > 0).then(|| self.mw_sum / f64::from(self.mw_n))
+    }
+}
+
+/// The newest reading seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Latest {
+    ts: DateTime<Utc>,
+    intensity: f64,
+    total_mw: Option<f64>,
+}
+
+/// A forecast: hourly slots from the issue time on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    /// When it was issued (the newest reading's instant).
+    pub issued: DateTime<Utc>,
+    /// Start of each one-hour slot: `issued`, `issued + 1 h`, … (24 slots).
+    pub ts: Vec<DateTime<Utc>>,
+    /// Expected mean intensity over each slot, g/kWh.
+    pub values: Vec<f64>,
+}
+
+impl Forecast {
+    /// The contract payload of `computed/co2/forecast` (values rounded to 0.1 g/kWh).
+    pub fn payload(&self) -> Co2ForecastPayload {
+        Co2ForecastPayload {
+            issued: self.issued,
+            ts: self.ts.clone(),
+            values: self.values.iter().map(|v| round1(*v)).collect(),
+            units: UNITS_G_PER_KWH.to_owned(),
+        }
+    }
+}
+
+/// The cleanest window of one charge length within a forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeWindow {
+    /// Length, hours.
+    pub hours: u32,
+    /// Start of the window.
+    pub start: DateTime<Utc>,
+    /// End of the window (`start + hours`).
+    pub end: DateTime<Utc>,
+    /// Forecast mean intensity over the window, g/kWh.
+    pub mean: f64,
+    /// Forecast mean intensity of a charge of the same length starting now, g/kWh.
+    pub now_mean: f64,
+    /// How much cleaner than starting now: `(now_mean − mean) / now_mean × 100` (0 when the
+    /// best window starts now).
+    pub cleaner_than_now_pct: f64,
+}
+
+/// Low, moderate or high against the last 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandLevel {
+    /// Below the lower tercile.
+    Low,
+    /// Between the terciles.
+    Moderate,
+    /// Above the upper tercile.
+    High,
+}
+
+impl BandLevel {
+    /// `low`, `moderate` or `high`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BandLevel::Low => "low",
+            BandLevel::Moderate => "moderate",
+            BandLevel::High => "high",
+        }
+    }
+}
+
+/// A value placed in the band of the last 30 days.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    /// The band.
+    pub level: BandLevel,
+    /// Values below this are low (the 1/3 quantile of the hourly means).
+    pub low_below: f64,
+    /// Values above this are high (the 2/3 quantile of the hourly means).
+    pub high_above: f64,
+}
+
+/// Places `value` against `history` (hourly means of the last 30 days): below the lower
+/// tercile is low, above the upper is high. `None` with fewer than [`BAND_MIN_HOURS`] finite
+/// values or a non-finite `value`.
+pub fn band(value: f64, history: &[f64]) -> Option<Band> {
+    let mut v: Vec<f64> = history.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.len() < BAND_MIN_HOURS || !value.is_finite() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let low_below = quantile(&v, 1.0 / 3.0);
+    let high_above = quantile(&v, 2.0 / 3.0);
+    let level = if value < low_below {
+        BandLevel::Low
+    } else if value > high_above {
+        BandLevel::High
+    } else {
+        BandLevel::Moderate
+    };
+    Some(Band {
+        level,
+        low_below,
+        high_above,
+    })
+}
+
+/// Linear-interpolated quantile of sorted, non-empty values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let i = pos.floor() as usize;
+    let j = (i + 1).min(sorted.len() - 1);
+    sorted[i] + (sorted[j] - sorted[i]) * (pos - i as f64)
+}
+
+/// The cleanest window of each length in [`CHARGE_HOURS`] that fits in the forecast.
+pub fn charge_windows(forecast: &Forecast) -> Vec<ChargeWindow> {
+    CHARGE_HOURS
+        .iter()
+        .filter_map(|h| charge_window(forecast, *h))
+        .collect()
+}
+
+/// The cleanest `hours`-long window starting on a slot of the forecast and ending inside it:
+/// the lowest forecast mean; on a tie the earliest (so a flat forecast says "now"). `None` when
+/// the forecast is shorter than `hours` or `hours` is 0.
+pub fn charge_window(forecast: &Forecast, hours: u32) -> Option<ChargeWindow> {
+    let n = hours as usize;
+    let (j, mean) = best_window(&forecast.values, n)?;
+    let now_mean = forecast.values[..n].iter().sum::<f64>() / n as f64;
+    let start = *forecast.ts.get(j)?;
+    let cleaner = if now_mean > 0.0 {
+        ((now_mean - mean) / now_mean * 100.0).max(0.0)
+    } else {
+        0.0
+    };
+    Some(ChargeWindow {
+        hours,
+        start,
+        end: start + Duration::hours(i64::from(hours)),
+        mean,
+        now_mean,
+        cleaner_than_now_pct: cleaner,
+    })
+}
+
+/// Index and mean of the lowest-mean run of `n` consecutive values (earliest on ties).
+pub fn best_window(values: &[f64], n: usize) -> Option<(usize, f64)> {
+    if n == 0 || values.len() < n {
+        return None;
+    }
+    let mut sum: f64 = values[..n].iter().sum();
+    let mut best = (0, sum);
+    for j in 1..=values.len() - n {
+        sum += values[j + n - 1] - values[j - 1];
+        if sum < best.1 - 1e-9 {
+            best = (j, sum);
+        }
+    }
+    Some((best.0, best.1 / n as f64))
+}
+
+/// The charge-window payload of a forecast.
+pub fn charge_window_payload(forecast: &Forecast) -> ChargeWindowPayload {
+    ChargeWindowPayload {
+        issued: forecast.issued,
+        units: UNITS_G_PER_KWH.to_owned(),
+        windows: charge_windows(forecast)
+            .into_iter()
+            .map(|w| WindowPayload {
+                hours: w.hours,
+                start: w.start,
+                end: w.end,
+                mean: round1(w.mean),
+                now_mean: round1(w.now_mean),
+                cleaner_than_now_pct: round1(w.cleaner_than_now_pct),
+            })
+            .collect(),
+    }
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn hour_index(ts: DateTime<Utc>) -> i64 {
+    ts.timestamp().div_euclid(HOUR_SECS)
+}
+
+fn hour_start(index: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(index.checked_mul(HOUR_SECS)?, 0)
+}
+
+/// The forecaster's state: hourly means of the last [`RETENTION_DAYS`] days and the newest
+/// reading. Feed it every reading in order with [`Forecaster::update`].
+#[derive(Debug, Clone)]
+pub struct Forecaster {
+    factors: Factors,
+    hours: BTreeMap<i64, HourStat>,
+    latest: Option<Latest>,
+}
+
+impl Default for Forecaster {
+    fn default() -> Self {
+        Forecaster::new(Factors::Direct)
+    }
+}
+
+impl Forecaster {
+    /// An empty forecaster computing intensity with `factors` (use the calculator's `FACTORS`).
+    pub fn new(factors: Factors) -> Self {
+        Forecaster {
+            factors,
+            hours: BTreeMap::new(),
+            latest: None,
+        }
+    }
+
+    /// The factor table.
+    pub fn factors(&self) -> Factors {
+        self.factors
+    }
+
+    /// The newest reading's instant.
+    pub fn newest(&self) -> Option<DateTime<Utc>> {
+        self.latest.map(|l| l.ts)
+    }
+
+    /// The newest reading's intensity.
+    pub fn latest_intensity(&self) -> Option<f64> {
+        self.latest.map(|l| l.intensity)
+    }
+
+    /// Number of hours held (bounded by `RETENTION_DAYS × 24 + 1`).
+    pub fn hours_held(&self) -> usize {
+        self.hours.len()
+    }
+
+    /// Adds a reading. Readings must come in order: one not newer than the newest held is
+    /// ignored (a replay), so each reading counts once. Returns whether it was used.
+    pub fn update(&mut self, reading: &Reading) -> bool {
+        match self.factors.intensity(&reading.mix) {
+            Some(v) => self.add(reading.ts, v, Some(reading.total_mw())),
+            None => false,
+        }
+    }
+
+    /// Adds an intensity known without its fuel mix (e.g. from the retained 24 h history), same
+    /// ordering rule as [`Forecaster::update`].
+    pub fn update_intensity(&mut self, ts: DateTime<Utc>, intensity: f64) -> bool {
+        self.add(ts, intensity, None)
+    }
+
+    fn add(&mut self, ts: DateTime<Utc>, intensity: f64, total_mw: Option<f64>) -> bool {
+        if !intensity.is_finite() || self.latest.is_some_and(|l| ts <= l.ts) {
+            return false;
+        }
+        let total_mw = total_mw.filter(|m| m.is_finite() && *m > 0.0);
+        let stat = self.hours.entry(hour_index(ts)).or_default();
+        stat.intensity_sum += intensity;
+        stat.intensity_n += 1;
+        if let Some(mw) = total_mw {
+            stat.mw_sum += mw;
+            stat.mw_n += 1;
+        }
+        self.latest = Some(Latest {
+            ts,
+            intensity,
+            total_mw,
+        });
+        let cutoff = hour_index(ts) - RETENTION_DAYS * 24;
+        self.hours = self.hours.split_off(&cutoff);
+        true
+    }
+
+    /// Hourly mean intensities of the last `days` days before `now` (oldest first; hours
+    /// without readings are left out).
+    pub fn hourly_intensities(&self, now: DateTime<Utc>, days: u32) -> Vec<f64> {
+        let end = hour_index(now);
+        let start = end - i64::from(days) * 24;
+        self.hours
+            .range(start..=end)
+            .filter_map(|(_, s)| s.intensity())
+            .collect()
+    }
+
+    /// The band of `value` against the last [`BAND_WINDOW_DAYS`] days before `now`.
+    pub fn band(&self, now: DateTime<Utc>, value: f64) -> Option<Band> {
+        band(value, &self.hourly_intensities(now, BAND_WINDOW_DAYS))
+    }
+
+    /// The band payload for the newest reading.
+    pub fn band_payload(&self) -> Option<Co2BandPayload> {
+        let latest = self.latest?;
+        let b = self.band(latest.ts, latest.intensity)?;
+        Some(Co2BandPayload {
+            ts: latest.ts,
+            value: round1(latest.intensity),
+            band: b.level.name().to_owned(),
+            low_below: round1(b.low_below),
+            high_above: round1(b.high_above),
+            window_days: BAND_WINDOW_DAYS,
+            units: UNITS_G_PER_KWH.to_owned(),
+        })
+    }
+
+    /// Mean intensity over the hour starting at `t` (any instant): bucket means interpolated
+    /// between their centres.
+    fn slot_mean(&self, t: DateTime<Utc>, pick: fn(&HourStat) -> Option<f64>) -> Option<f64> {
+        let c = t.timestamp() + HOUR_SECS / 2; // centre of the slot
+        let shifted = c - HOUR_SECS / 2; // bucket i's centre is i·3600 + 1800
+        let i = shifted.div_euclid(HOUR_SECS);
+        let f = shifted.rem_euclid(HOUR_SECS) as f64 / HOUR_SECS as f64;
+        let a = self.hours.get(&i).and_then(pick);
+        let b = self.hours.get(&(i + 1)).and_then(pick);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a + (b - a) * f),
+            (Some(a), None) if f < 0.5 => Some(a),
+            (None, Some(b)) if f >= 0.5 => Some(b),
+            (Some(a), None) => Some(a),
+            (None, Some(b)) => Some(b),
+            (None, None) => None,
+        }
+    }
+
+    /// The next 24 hours from `now` (normally the newest reading's instant): one value per
+    /// one-hour slot. `load`, NYISO's load forecast, sharpens the shape when it covers the
+    /// horizon; without it the forecast uses history alone. `None` before the first reading.
+    pub fn forecast(&self, now: DateTime<Utc>, load: Option<&LoadForecast>) -> Option<Forecast> {
+        let latest = self.latest?;
+        let current = latest.intensity;
+        let slots: Vec<DateTime<Utc>> = (0..HORIZON_HOURS as i64)
+            .map(|k| now + Duration::hours(k))
+            .collect();
+
+        // The diurnal anomaly profile, one value per slot offset (0..24), plus its value half
+        // an hour before now (the instant of the current reading).
+        let mut prof = [0.0f64; HORIZON_HOURS];
+        let mut wsum = [0.0f64; HORIZON_HOURS];
+        let mut bases = Vec::new();
+        for d in 1..=PROFILE_DAYS {
+            let day: Vec<Option<f64>> = slots
+                .iter()
+                .map(|s| self.slot_mean(*s - Duration::hours(24 * d), HourStat::intensity))
+                .collect();
+            let present: Vec<f64> = day.iter().flatten().copied().collect();
+            if present.len() < HORIZON_HOURS / 2 {
+                continue;
+            }
+            let mean = present.iter().sum::<f64>() / present.len() as f64;
+            if d == 1 {
+                bases.push(mean);
+            }
+            let w = DAY_WEIGHT.powi((d - 1) as i32);
+            for (o, v) in day.iter().enumerate() {
+                if let Some(v) = v {
+                    prof[o] += w * (v - mean);
+                    wsum[o] += w;
+                }
+            }
+        }
+        for o in 0..HORIZON_HOURS {
+            prof[o] = if wsum[o] > 0.0 { prof[o] / wsum[o] } else { 0.0 };
+        }
+        let prof_now = (prof[0] + prof[HORIZON_HOURS - 1]) / 2.0;
+        let base = bases.first().copied().unwrap_or(current - prof_now);
+        let anomaly = current - prof_now - base;
+        let mut values: Vec<f64> = (0..HORIZON_HOURS)
+            .map(|k| base + prof[k] + anomaly * ANOMALY_PERSISTENCE.powf(k as f64 + 0.5))
+            .collect();
+
+        if let Some(load) = load {
+            if let Some(shape) = self.load_shape(now, &slots, latest, load) {
+                for (v, (s, w)) in values.iter_mut().zip(shape) {
+                    *v = (1.0 - w) * *v + w * s;
+                }
+            }
+        }
+        for v in &mut values {
+            *v = v.max(0.0);
+        }
+        Some(Forecast {
+            issued: now,
+            ts: slots,
+            values,
+        })
+    }
+
+    /// The load-driven forecast and its blend weight per slot: intensity regressed on total
+    /// generation over the last [`PROFILE_DAYS`] days (`y = a + b·g`), and generation projected
+    /// from the load forecast scaled by the current ratio of generation to forecast load. The
+    /// weight is half the regression's R² (0 when it explains nothing).
+    fn load_shape(
+        &self,
+        now: DateTime<Utc>,
+        slots: &[DateTime<Utc>],
+        latest: Latest,
+        load: &LoadForecast,
+    ) -> Option<Vec<(f64, f64)>> {
+        let g_now = latest.total_mw?;
+        let l_now = load.at(now).filter(|l| *l > 0.0)?;
+        let end = hour_index(now);
+        let pairs: Vec<(f64, f64)> = self
+            .hours
+            .range(end - PROFILE_DAYS * 24..end)
+            .filter_map(|(_, s)| Some((s.mw()?, s.intensity()?)))
+            .collect();
+        if pairs.len() < 48 {
+            return None;
+        }
+        let n = pairs.len() as f64;
+        let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+        let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let syy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
+        let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        if sxx <= 0.0 || syy <= 0.0 {
+            return None;
+        }
+        let b = sxy / sxx;
+        let r2 = (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0);
+        let ratio = g_now / l_now;
+        slots
+            .iter()
+            .map(|s| {
+                let l = load.at(*s + Duration::minutes(30))?;
+                let g = l * ratio;
+                Some((latest.intensity + b * (g - g_now), r2 / 2.0))
+            })
+            .collect()
+    }
+
+    /// A compact snapshot for a retained state topic, from which [`Forecaster::restore`]
+    /// rebuilds the forecaster after a restart (intensities to 0.1 g/kWh, MW to 1 MW).
+    pub fn state(&self) -> Option<ForecasterStatePayload> {
+        let latest = self.latest?;
+        let first = *self.hours.keys().next()?;
+        let last = hour_index(latest.ts);
+        let intensity: Vec<Option<f64>> = (first..=last)
+            .map(|i| self.hours.get(&i).and_then(HourStat::intensity).map(round1))
+            .collect();
+        let mw_first = (last - PROFILE_DAYS * 24 + 1).max(first);
+        let total_mw: Vec<Option<f64>> = (mw_first..=last)
+            .map(|i| self.hours.get(&i).and_then(HourStat::mw).map(f64::round))
+            .collect();
+        Some(ForecasterStatePayload {
+            v: 1,
+            factors: self.factors.name().to_owned(),
+            hour0: hour_start(first)?,
+            intensity,
+            total_mw,
+            latest: LatestPoint {
+                ts: latest.ts,
+                value: latest.intensity,
+                total_mw: latest.total_mw,
+            },
+        })
+    }
+
+    /// Rebuilds from a snapshot (see [`Forecaster::state`]); hours already held are kept,
+    /// and the snapshot's hours are added where missing. Returns `false` (and changes nothing)
+    /// when the snapshot is for another factor table or is inconsistent.
+    pub fn restore(&mut self, state: &ForecasterStatePayload) -> bool {
+        if state.v != 1 || state.factors != self.factors.name() || state.total_mw.len() > state.intensity.len() {
+            return false;
+        }
+        let first = hour_index(state.hour0);
+        let last = first + state.intensity.len() as i64 - 1;
+        if !state.latest.value.is_finite() || hour_index(state.latest.ts) != last {
+            return false;
+        }
+        let mw_first = last - state.total_mw.len() as i64 + 1;
+        for (k, v) in state.intensity.iter().enumerate() {
+            let i = first + k as i64;
+            let mw = (i >= mw_first)
+                .then(|| state.total_mw.get((i - mw_first) as usize).copied().flatten())
+                .flatten();
+            if self.hours.contains_key(&i) {
+                continue;
+            }
+            let mut stat = HourStat::default();
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                stat.intensity_sum = v;
+                stat.intensity_n = 1;
+            }
+            if let Some(m) = mw.filter(|m| m.is_finite()) {
+                stat.mw_sum = m;
+                stat.mw_n = 1;
+            }
+            if stat != HourStat::default() {
+                self.hours.insert(i, stat);
+            }
+        }
+        if self.latest.is_none_or(|l| l.ts < state.latest.ts) {
+            self.latest = Some(Latest {
+                ts: state.latest.ts,
+                intensity: state.latest.value,
+                total_mw: state.latest.total_mw,
+            });
+        }
+        if let Some(l) = self.latest {
+            let cutoff = hour_index(l.ts) - RETENTION_DAYS * 24;
+            self.hours = self.hours.split_off(&cutoff);
+        }
+        true
+    }
+}
+
+/// The top of the hour at or before `ts`.
+pub fn top_of_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
+    ts.duration_trunc(Duration::hours(1)).unwrap_or(ts)
+}

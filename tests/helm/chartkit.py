@@ -1,0 +1,330 @@
+"""Helpers for the Helm chart tests: rendering with a real helm, and running what the chart renders (Mosquitto, InfluxDB, ny-power) on loopback as a kubelet would, with each volume
+mapped to a local directory."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "infra" / "helm" / "ny-power"
+NAMESPACE = "ny-power-test"
+
+
+# --- helm ---------------------------------------------------------------------------------------
+
+
+
+def write_values(tmp: Path, values: dict | None, name: str = "values.yaml") -> list[str]:
+    if not values:
+        return []
+    path = tmp / name
+    path.write_text(yaml.safe_dump(values))
+    return ["-f", str(path)]
+
+
+def helm_template(
+    helm: str, tmp: Path, values: dict | None = None, release: str = "t", namespace: str = NAMESPACE,
+    check: bool = True, extra: list[str] | None = None,
+) -> subprocess.CompletedProcess:
+    args = [helm, "template", release, str(CHART), "--namespace", namespace]
+    args += write_values(tmp, values, f"values-{release}.yaml")
+    args += extra or []
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"helm template failed:\n{proc.stderr}")
+    return proc
+
+
+def render(helm: str, tmp: Path, values: dict | None = None, release: str = "t",
+           namespace: str = NAMESPACE) -> list[dict]:
+    """Rendered objects (hooks included) of one release."""
+    text = helm_template(helm, tmp, values, release, namespace).stdout
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+class Manifest:
+    """The rendered objects of one release, with lookups."""
+
+    def __init__(self, docs: list[dict]):
+        self.docs = docs
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [d for d in self.docs if d["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict:
+        found = [d for d in self.of_kind(kind) if d["metadata"]["name"] == name]
+        assert found, f"no {kind}/{name} in {[(d['kind'], d['metadata']['name']) for d in self.docs]}"
+        return found[0]
+
+    def component(self, kind: str, component: str) -> dict:
+        found = [d for d in self.of_kind(kind)
+                 if d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+        assert len(found) == 1, f"expected one {kind} of component {component}, found {len(found)}"
+        return found[0]
+
+    def secret_value(self, name: str, key: str) -> str:
+        secret = self.get("Secret", name)
+        if "stringData" in secret and key in secret["stringData"]:
+            return secret["stringData"][key]
+        return base64.b64decode(secret["data"][key]).decode()
+
+
+
+# --- running what the chart renders ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class PodSandbox:
+    """The volumes of one rendered pod as local directories: Secret volumes hold their items'
+    decoded values, ConfigMap volumes their keys, emptyDirs and PVCs are empty directories."""
+
+    def __init__(self, manifest: Manifest, pod_spec: dict, root: Path, existing: dict | None = None):
+        self.root = root
+        self.pod_spec = pod_spec
+        self.manifest = manifest
+        self.volume_dirs: dict[str, Path] = {}
+        existing = existing or {}
+        for volume in pod_spec.get("volumes", []):
+            path = root / "volumes" / volume["name"]
+            path.mkdir(parents=True, exist_ok=True)
+            self.volume_dirs[volume["name"]] = path
+            if "secret" in volume:
+                name = volume["secret"]["secretName"]
+                for item in volume["secret"].get("items", []):
+                    value = existing.get((name, item["key"])) or manifest.secret_value(name, item["key"])
+                    (path / item["path"]).write_text(value)
+            elif "configMap" in volume:
+                cm = manifest.get("ConfigMap", volume["configMap"]["name"])
+                for key, value in cm["data"].items():
+                    (path / key).write_text(value)
+
+    def mounts(self, container: dict) -> dict[str, Path]:
+        """mountPath -> local directory, for one container."""
+        return {m["mountPath"]: self.volume_dirs[m["name"]] for m in container.get("volumeMounts", [])}
+
+    def map_paths(self, container: dict, text: str) -> str:
+        """Replace each mount path in `text` by its local directory, in one pass (longest
+        mount path first, so /var/lib/x wins over /var/lib)."""
+        mounts = {m.rstrip("/"): str(local) for m, local in self.mounts(container).items()}
+        if not mounts:
+            return text
+        pattern = "|".join(re.escape(m) for m in sorted(mounts, key=len, reverse=True))
+        return re.sub(rf"(?<![\w/.-])({pattern})(?=/|\s|$|[\"'])", lambda m: mounts[m.group(1)], text)
+
+    def env(self, container: dict) -> dict[str, str]:
+        """The container's environment as the kubelet resolves it (secretKeyRef included)."""
+        env = {}
+        for var in container.get("env", []):
+            if "value" in var:
+                env[var["name"]] = str(var["value"])
+            elif "secretKeyRef" in var.get("valueFrom", {}):
+                ref = var["valueFrom"]["secretKeyRef"]
+                env[var["name"]] = self.manifest.secret_value(ref["name"], ref["key"])
+            else:
+                raise AssertionError(f"unsupported env source {var}")
+        return env
+
+
+def mosquitto_user() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("mosquitto")
+    except KeyError:
+        return None
+
+
+class Broker:
+    """A real Mosquitto started from the chart's rendered Deployment, ConfigMap and Secret."""
+
+    def __init__(self, manifest: Manifest, root: Path):
+        self.manifest = manifest
+        self.root = root
+        deployment = manifest.component("Deployment", "mosquitto")
+        self.pod = deployment["spec"]["template"]["spec"]
+        self.sandbox = PodSandbox(manifest, self.pod, root)
+        self.container = self.pod["containers"][0]
+        self.port = free_port()
+        self.ws_port = free_port()
+        self.username = self.sandbox.env(self.pod["initContainers"][0])["MQTT_USERNAME"]
+        secret = next(v["secret"] for v in self.pod["volumes"] if "secret" in v)
+        self.password = manifest.secret_value(secret["secretName"], secret["items"][0]["key"])
+        self.proc: subprocess.Popen | None = None
+        self.log = root / "mosquitto.log"
+        self._init()
+
+    def _init(self) -> None:
+        # Run the init container's script as rendered, with its mounts mapped.
+        init = self.pod["initContainers"][0]
+        assert init["command"][:2] == ["/bin/sh", "-ec"], init["command"]
+        script = self.sandbox.map_paths(init, init["command"][2])
+        env = {"PATH": os.environ["PATH"], **self.sandbox.env(init)}
+        subprocess.run(["/bin/sh", "-ec", script], env=env, check=True)
+        # mosquitto.conf as rendered: mount paths mapped, listeners moved to free loopback ports.
+        conf_path = self.sandbox.mounts(self.container)["/mosquitto/config"] / "mosquitto.conf"
+        conf = self.sandbox.map_paths(self.container, conf_path.read_text())
+        mqtt_port = self.manifest.component("Service", "mosquitto")["spec"]["ports"]
+        ports = {p["name"]: p["port"] for p in mqtt_port}
+        conf, n_tcp = re.subn(rf"(?m)^listener {ports['mqtt']}$", f"listener {self.port} 127.0.0.1", conf)
+        # Mosquitto 2.0.11 ignores a WebSocket listener's bind address: a free port it is.
+        conf, n_ws = re.subn(rf"(?m)^listener {ports['websocket']}$", f"listener {self.ws_port} 127.0.0.1", conf)
+        assert (n_tcp, n_ws) == (1, 1), conf
+        self.conf = self.root / "mosquitto.conf"
+        self.conf.write_text(conf)
+        # Running as root, Mosquitto drops to user "mosquitto", which must read its files.
+        user = mosquitto_user()
+        if user:
+            for path in [self.root, *self.root.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid)
+            os.chmod(self.root, 0o755)
+
+    def start(self) -> "Broker":
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.conf)], stdout=open(self.log, "ab"), stderr=subprocess.STDOUT
+        )
+        try:
+            wait_port(self.port, self.proc)
+            wait_port(self.ws_port, self.proc)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.log.read_text()}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc)
+
+    # mosquitto_pub / mosquitto_sub, anonymous unless auth=True
+    def pub(self, topic: str, message: str, auth: bool = False, password: str | None = None,
+            retain: bool = True, extra: list[str] | None = None) -> subprocess.CompletedProcess:
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-m", message,
+                "-q", "1", *(["-r"] if retain else []), *(extra or [])]
+        if auth or password is not None:
+            args += ["-u", self.username, "-P", password if password is not None else self.password]
+        return subprocess.run(args, capture_output=True, text=True, timeout=20)
+
+    def retained(self, topic: str, timeout: int = 3) -> str | None:
+        """The retained message on `topic`, as an anonymous subscriber sees it (None if none)."""
+        proc = subprocess.run(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-C", "1",
+             "-W", str(timeout), "--retained-only"],
+            capture_output=True, text=True, timeout=timeout + 10,
+        )
+        return proc.stdout.rstrip("\n") if proc.returncode == 0 and proc.stdout else None
+
+
+
+def have(cmd: str) -> bool:
+    return shutil.which(cmd) is not None
+
+
+class Influx:
+    """A real influxd (1.x) started with the environment the chart's InfluxDB Deployment renders
+    (INFLUXDB_* settings apply to influxd as config overrides), listeners moved to loopback, then
+    initialised the way the official image's init script does it from the same variables."""
+
+    def __init__(self, manifest: Manifest, root: Path):
+        deployment = manifest.component("Deployment", "influxdb")
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        self.sandbox = PodSandbox(manifest, pod, root)
+        self.rendered = self.sandbox.env(container)
+        self.port = free_port()
+        self.root = root
+        self.log = root / "influxd.log"
+        data = self.sandbox.mounts(container)["/var/lib/influxdb"]
+        config = root / "influxdb.conf"
+        config.write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{free_port()}"\n'
+            f'[meta]\n  dir = "{data}/meta"\n'
+            f'[data]\n  dir = "{data}/data"\n  wal-dir = "{data}/wal"\n  query-log-enabled = false\n'
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            f'[monitor]\n  store-enabled = false\n'
+        )
+        env = {"PATH": os.environ["PATH"], "HOME": str(root),
+               **{k: v for k, v in self.rendered.items() if k.startswith("INFLUXDB_")}}
+        # Loopback only (TOOLING: the RPC service listens on all interfaces otherwise).
+        env["INFLUXDB_HTTP_BIND_ADDRESS"] = f"127.0.0.1:{self.port}"
+        env.pop("INFLUXDB_BIND_ADDRESS", None)
+        self.proc = subprocess.Popen(["influxd", "run", "-config", str(config)], env=env,
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+        self._init()
+
+    def query(self, q: str, user: str | None = None, password: str | None = None,
+              db: str | None = None) -> tuple[int, dict]:
+        # influxd reads the credentials from the URL, the query from the form body
+        params = {**({"db": db} if db else {}), **({"u": user, "p": password} if user else {})}
+        return self._request("/query?" + urllib.parse.urlencode(params), urllib.parse.urlencode({"q": q}).encode())
+
+    def write(self, db: str, lines: str, user: str | None = None, password: str | None = None) -> int:
+        params = {"db": db, **({"u": user, "p": password} if user else {})}
+        return self._request("/write?" + urllib.parse.urlencode(params), lines.encode())[0]
+
+    def _request(self, path: str, body: bytes) -> tuple[int, dict]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                text = resp.read().decode()
+                return resp.status, (json.loads(text) if text else {})
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read().decode() or "{}")
+
+    def _init(self) -> None:
+        r = self.rendered
+        admin, admin_pw = r["INFLUXDB_ADMIN_USER"], r["INFLUXDB_ADMIN_PASSWORD"]
+        steps = [
+            f"CREATE USER \"{admin}\" WITH PASSWORD '{admin_pw}' WITH ALL PRIVILEGES",
+            f"CREATE DATABASE \"{r['INFLUXDB_DB']}\"",
+            f"CREATE USER \"{r['INFLUXDB_USER']}\" WITH PASSWORD '{r['INFLUXDB_USER_PASSWORD']}'",
+            f"REVOKE ALL PRIVILEGES FROM \"{r['INFLUXDB_USER']}\"",
+            f"GRANT ALL ON \"{r['INFLUXDB_DB']}\" TO \"{r['INFLUXDB_USER']}\"",
+        ]
+        for i, q in enumerate(steps):
+            status, body = self.query(q, *(() if i == 0 else (admin, admin_pw)))
+            assert status == 200 and "error" not in json.dumps(body), f"{q}: {status} {body}"
+
+    def stop(self) -> None:
+        stop(self.proc)
