@@ -20,6 +20,8 @@ pub mod archive;
 pub mod co2;
 pub mod config;
 pub mod fakes;
+pub mod forecast;
+pub mod homeassistant;
 pub mod intensity;
 pub mod nyiso;
 pub mod ports;

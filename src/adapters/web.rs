@@ -209,14 +209,10 @@ mod tests {
         let base = format!("http://{}", s.addr());
         let http = reqwest::Client::new();
 
-        let config: serde_json::Value = http
-            .get(format!("{base}/config.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response = http.get(format!("{base}/config.json")).send().await.unwrap();
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        let config: serde_json::Value =
+            serde_json::from_str(&response.text().await.unwrap()).unwrap();
         assert_eq!(
             config,
             serde_json::json!({"mqtt": {"url": "ws://127.0.0.1:9001/mqtt"},

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backtest;
 mod inspect;
 
 /// ny-power: New York's grid (NYISO fuel mix) as a live MQTT stream with CO2 intensity.
@@ -19,6 +20,9 @@ enum Command {
     /// Parse NYISO fuel-mix files (daily CSVs or monthly zips) and print one JSON object per
     /// complete reading, in UTC order, with its CO2 intensity under every factor table.
     Inspect(inspect::Args),
+    /// Replay real fuel-mix files hour by hour and score the 24 h intensity forecast and the
+    /// charging windows against persistence and "same time yesterday".
+    Backtest(backtest::Args),
 }
 
 /// Parses the command line and runs the command.
@@ -26,5 +30,6 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Backtest(args) => backtest::run(args),
     }
 }

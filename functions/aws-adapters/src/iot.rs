@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_iotdataplane::primitives::Blob;
 use aws_sdk_iotdataplane::Client;
 use chrono::{DateTime, Utc};
+use ny_power::fakes::MemoryBroker;
 use ny_power::ports::{CursorStore, PortError, Publisher};
 use ny_power::stream::{cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload,
     Message, Topics};
@@ -43,6 +44,38 @@ impl Publisher for IotPublisher {
             .map_err(|e| port_error(format!("publish to {}", message.topic), &e))?;
         tracing::debug!(topic = %message.topic, bytes = message.payload.len(), "published");
         Ok(())
+    }
+}
+
+/// Reads the retained message of a topic. IoT Core's `GetRetainedMessage` is the real one;
+/// the core's in-memory broker implements it too, for handler tests.
+#[async_trait]
+pub trait RetainedReader: Send + Sync {
+    /// The retained payload of `topic`, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`PortError`] when the broker could not be asked.
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+#[async_trait]
+impl RetainedReader for MemoryBroker {
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(MemoryBroker::retained(self).remove(topic))
+    }
+}
+
+#[async_trait]
+impl<T: RetainedReader + ?Sized> RetainedReader for &T {
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        (**self).retained(topic).await
+    }
+}
+
+#[async_trait]
+impl RetainedReader for IotRetained {
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        self.get(topic).await
     }
 }
 
@@ -126,11 +159,11 @@ impl CursorStore for IotCursor {
 /// [`PortError`] when it could not be read; a retained payload that breaks the contract is a
 /// permanent error naming the topic.
 pub async fn load_history(
-    retained: &IotRetained,
+    retained: &impl RetainedReader,
     topics: &Topics,
 ) -> Result<Option<Co2HistoryPayload>, PortError> {
     let topic = topics.co2_history();
-    match retained.get(&topic).await? {
+    match retained.retained(&topic).await? {
         None => Ok(None),
         Some(bytes) if bytes.is_empty() => Ok(None),
         Some(bytes) => decode_history(&topic, &bytes)

@@ -1,0 +1,81 @@
+//! The archive function: triggered by the IoT topic rules on `{root}/upstream/fuel-mix` and
+//! `{root}/computed/#`, it maps each contract message to archive points (the core's
+//! [`points_for_message`]) and writes them to the configured backend: Timestream for
+//! LiveAnalytics or an InfluxDB v2 write API (`ARCHIVE_BACKEND`). Writes are idempotent, so a
+//! retried event changes nothing.
+
+use async_trait::async_trait;
+use lambda_runtime::LambdaEvent;
+use ny_power::adapters::influx::InfluxWriter;
+use ny_power::archive::{points_for_message, Point};
+use ny_power::ports::{Archive, PortError};
+use ny_power::stream::Topics;
+use ny_power_aws::event::split_rule_event;
+use ny_power_aws::timestream::TimestreamArchive;
+use ny_power_aws::{ErrorKind, FunctionError};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The configured archive backend.
+pub enum Backend {
+    /// Timestream for LiveAnalytics.
+    Timestream(TimestreamArchive),
+    /// InfluxDB v2 line protocol (Timestream for InfluxDB, or any InfluxDB 2).
+    Influx(InfluxWriter),
+}
+
+#[async_trait]
+impl Archive for Backend {
+    async fn write(&self, points: &[Point]) -> Result<(), PortError> {
+        match self {
+            Backend::Timestream(a) => a.write(points).await,
+            Backend::Influx(a) => a.write(points).await,
+        }
+    }
+}
+
+/// The function's dependencies, built once per cold start.
+pub struct ArchiveFunction<A> {
+    archive: A,
+    topics: Topics,
+}
+
+impl<A: Archive> ArchiveFunction<A> {
+    /// A function writing to `archive`.
+    pub fn new(archive: A, topics: Topics) -> Self {
+        ArchiveFunction { archive, topics }
+    }
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveResponse {
+    /// The message's topic.
+    pub topic: String,
+    /// Points written (0 for a topic that is not archived).
+    pub points: usize,
+}
+
+/// Archives one message from a topic rule.
+///
+/// # Errors
+/// [`FunctionError`]: permanent for a payload that breaks the contract (nothing is written);
+/// the archive's own classification for write failures.
+pub async fn handle<A: Archive>(
+    event: LambdaEvent<Value>,
+    f: &ArchiveFunction<A>,
+) -> Result<ArchiveResponse, FunctionError> {
+    let (topic, payload) = split_rule_event(event.payload)?;
+    let points = points_for_message(&f.topics, &topic, &payload)?;
+    if !points.is_empty() {
+        f.archive
+            .write(&points)
+            .await
+            .map_err(|e| FunctionError::from_port(ErrorKind::Archive, &e))?;
+    }
+    tracing::info!(%topic, points = points.len(), "archived");
+    Ok(ArchiveResponse {
+        topic,
+        points: points.len(),
+    })
+}

@@ -1,0 +1,426 @@
+//! The InfluxDB archive: an [`Archive`] writing line protocol ([`line_protocol`], second
+//! precision) over HTTP.
+//!
+//! - **v1 API** `POST {url}/write?db=…&precision=s` — InfluxDB 1.x and the v1-compatible
+//!   endpoint of InfluxDB 2.x/3.x; optional user and password sent as HTTP basic auth (never
+//!   in the URL, so they cannot leak into logs with it).
+//! - **v2 API** `POST {url}/api/v2/write?org=…&bucket=…&precision=s` with
+//!   `Authorization: Token …` — InfluxDB 2.x/3.x and Amazon Timestream for InfluxDB.
+//!
+//! Points go in batches of at most [`InfluxOptions::batch_lines`] lines. Network errors,
+//! timeouts, HTTP 5xx and 429 are retried with backoff and then reported as
+//! [`PortError::Transient`]; any other 4xx is [`PortError::Permanent`] with InfluxDB's error
+//! text. Writes are idempotent: InfluxDB keys a point by measurement, tags and time.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+
+use crate::archive::{line_protocol, Point};
+use crate::ports::{Archive, PortError};
+
+/// Where and how to write.
+#[derive(Clone, PartialEq, Eq)]
+pub enum InfluxConfig {
+    /// The v1 `/write` API.
+    V1 {
+        /// Base URL, e.g. `http://127.0.0.1:8086`.
+        url: String,
+        /// Database (for 2.x/3.x: the bucket mapped to it).
+        database: String,
+        /// User, if authentication is on.
+        username: Option<String>,
+        /// Password (for 2.x/3.x v1 compatibility: a token).
+        password: Option<String>,
+    },
+    /// The v2 `/api/v2/write` API.
+    V2 {
+        /// Base URL.
+        url: String,
+        /// Organisation.
+        org: String,
+        /// Bucket.
+        bucket: String,
+        /// API token.
+        token: String,
+    },
+}
+
+impl fmt::Debug for InfluxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        match self {
+            InfluxConfig::V1 {
+                url,
+                database,
+                username,
+                password,
+            } => f
+                .debug_struct("V1")
+                .field("url", url)
+                .field("database", database)
+                .field("username", username)
+                .field("password", &redact(password))
+                .finish(),
+            InfluxConfig::V2 {
+                url, org, bucket, ..
+            } => f
+                .debug_struct("V2")
+                .field("url", url)
+                .field("org", org)
+                .field("bucket", bucket)
+                .field("token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl InfluxConfig {
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        match self {
+            InfluxConfig::V1 { url, .. } | InfluxConfig::V2 { url, .. } => url,
+        }
+    }
+
+    /// A short description for logs (no secrets): `influxdb v1 http://…/ db=ny_power`.
+    pub fn describe(&self) -> String {
+        match self {
+            InfluxConfig::V1 { url, database, .. } => format!("influxdb v1 {url} db={database}"),
+            InfluxConfig::V2 {
+                url, org, bucket, ..
+            } => format!("influxdb v2 {url} org={org} bucket={bucket}"),
+        }
+    }
+}
+
+/// Tuning of [`InfluxWriter`]. `Default` gives the production values.
+#[derive(Debug, Clone)]
+pub struct InfluxOptions {
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    /// Most lines per request (InfluxDB recommends 5000).
+    pub batch_lines: usize,
+}
+
+impl Default for InfluxOptions {
+    fn default() -> Self {
+        InfluxOptions {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            retries: 3,
+            backoff: Duration::from_millis(500),
+            batch_lines: 5000,
+        }
+    }
+}
+
+/// Errors creating an [`InfluxWriter`].
+#[derive(Debug, thiserror::Error)]
+pub enum InfluxError {
+    /// The URL is not an absolute http(s) URL.
+    #[error("InfluxDB URL `{0}` is not an absolute http:// or https:// URL")]
+    BadUrl(String),
+    /// A required setting is empty.
+    #[error("InfluxDB setting `{0}` is empty")]
+    Missing(&'static str),
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Writes points to InfluxDB (see the module docs).
+#[derive(Clone)]
+pub struct InfluxWriter {
+    client: reqwest::Client,
+    config: InfluxConfig,
+    options: InfluxOptions,
+    write_url: reqwest::Url,
+}
+
+impl fmt::Debug for InfluxWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InfluxWriter")
+            .field("config", &self.config)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InfluxWriter {
+    /// A writer with the default options.
+    ///
+    /// # Errors
+    /// [`InfluxError`] for a bad URL or an empty database/org/bucket/token.
+    pub fn new(config: InfluxConfig) -> Result<Self, InfluxError> {
+        Self::with_options(config, InfluxOptions::default())
+    }
+
+    /// A writer with the given options.
+    ///
+    /// # Errors
+    /// [`InfluxError`] for a bad URL or an empty database/org/bucket/token.
+    pub fn with_options(config: InfluxConfig, options: InfluxOptions) -> Result<Self, InfluxError> {
+        let base = config.url().trim_end_matches('/');
+        let bad = || InfluxError::BadUrl(config.url().to_owned());
+        let write_url = match &config {
+            InfluxConfig::V1 { database, .. } => {
+                if database.is_empty() {
+                    return Err(InfluxError::Missing("INFLUX_DATABASE"));
+                }
+                reqwest::Url::parse_with_params(
+                    &format!("{base}/write"),
+                    &[("db", database.as_str()), ("precision", "s")],
+                )
+                .map_err(|_| bad())?
+            }
+            InfluxConfig::V2 {
+                org, bucket, token, ..
+            } => {
+                for (name, value) in [
+                    ("INFLUX_ORG", org),
+                    ("INFLUX_BUCKET", bucket),
+                    ("INFLUX_TOKEN", token),
+                ] {
+                    if value.is_empty() {
+                        return Err(InfluxError::Missing(name));
+                    }
+                }
+                reqwest::Url::parse_with_params(
+                    &format!("{base}/api/v2/write"),
+                    &[
+                        ("org", org.as_str()),
+                        ("bucket", bucket.as_str()),
+                        ("precision", "s"),
+                    ],
+                )
+                .map_err(|_| bad())?
+            }
+        };
+        if !matches!(write_url.scheme(), "http" | "https") || write_url.host_str().is_none() {
+            return Err(bad());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout)
+            .build()?;
+        Ok(InfluxWriter {
+            client,
+            config,
+            options,
+            write_url,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InfluxConfig {
+        &self.config
+    }
+
+    /// With the v1 API, creates the database if it does not exist (`CREATE DATABASE` is a
+    /// no-op for an existing one). With v2 there is nothing to do: buckets are made by the
+    /// operator.
+    ///
+    /// # Errors
+    /// [`PortError`] when InfluxDB is unreachable or refuses (e.g. the user is not an admin).
+    pub async fn ensure_database(&self) -> Result<(), PortError> {
+        let InfluxConfig::V1 {
+            url,
+            database,
+            username,
+            password,
+        } = &self.config
+        else {
+            return Ok(());
+        };
+        let context = format!("creating InfluxDB database {database}");
+        let query = format!("CREATE DATABASE \"{}\"", database.replace('"', "\\\""));
+        let mut request = self
+            .client
+            .post(format!("{}/query", url.trim_end_matches('/')))
+            .form(&[("q", query.as_str())]);
+        if let Some(user) = username {
+            request = request.basic_auth(user, password.as_ref());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PortError::transient(&context, describe(&e)))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() && !body.contains("\"error\"") {
+            Ok(())
+        } else {
+            Err(classify(status, context, &body))
+        }
+    }
+
+    async fn write_batch(&self, body: String, lines: usize) -> Result<(), PortError> {
+        let context = format!("writing {lines} points to {}", self.config.describe());
+        let mut attempt = 0;
+        loop {
+            let result = self.post(body.clone(), &context).await;
+            match result {
+                Err(e @ PortError::Transient { .. }) if attempt < self.options.retries => {
+                    let wait = self.options.backoff.saturating_mul(1 << attempt.min(16));
+                    tracing::warn!(error = %e, attempt = attempt + 1, "InfluxDB write failed; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn post(&self, body: String, context: &str) -> Result<(), PortError> {
+        let mut request = self
+            .client
+            .post(self.write_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(body);
+        match &self.config {
+            InfluxConfig::V1 {
+                username: Some(user),
+                password,
+                ..
+            } => request = request.basic_auth(user, password.as_ref()),
+            InfluxConfig::V1 { .. } => {}
+            InfluxConfig::V2 { token, .. } => {
+                request = request.header(reqwest::header::AUTHORIZATION, format!("Token {token}"));
+            }
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PortError::transient(context, describe(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(classify(status, context.to_owned(), &body))
+    }
+}
+
+#[async_trait]
+impl Archive for InfluxWriter {
+    async fn write(&self, points: &[Point]) -> Result<(), PortError> {
+        for chunk in points.chunks(self.options.batch_lines.max(1)) {
+            self.write_batch(line_protocol(chunk), chunk.len()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A non-success reply as a port error: 5xx, 408 and 429 are transient, other 4xx permanent.
+fn classify(status: StatusCode, context: String, body: &str) -> PortError {
+    let text: String = body.trim().chars().take(500).collect();
+    let message = if text.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {text}")
+    };
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_success()
+    {
+        PortError::transient(context, message)
+    } else {
+        PortError::permanent(context, message)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut out = kind.to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let v1 = InfluxConfig::V1 {
+            url: "http://127.0.0.1:8086".into(),
+            database: "ny_power".into(),
+            username: Some("writer".into()),
+            password: Some("hunter2".into()),
+        };
+        let v2 = InfluxConfig::V2 {
+            url: "http://127.0.0.1:8086".into(),
+            org: "o".into(),
+            bucket: "b".into(),
+            token: "s3cr3t-token".into(),
+        };
+        for c in [v1, v2] {
+            let w = InfluxWriter::new(c.clone()).unwrap();
+            let shown = format!("{c:?} {w:?} {}", c.describe());
+            assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn urls_and_required_settings() {
+        let w = InfluxWriter::new(InfluxConfig::V1 {
+            url: "http://127.0.0.1:8086/".into(),
+            database: "ny power".into(),
+            username: None,
+            password: None,
+        })
+        .unwrap();
+        assert_eq!(
+            w.write_url.as_str(),
+            "http://127.0.0.1:8086/write?db=ny+power&precision=s"
+        );
+        let e = InfluxWriter::new(InfluxConfig::V2 {
+            url: "http://x".into(),
+            org: "o".into(),
+            bucket: String::new(),
+            token: "t".into(),
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("INFLUX_BUCKET"), "{e}");
+        assert!(InfluxWriter::new(InfluxConfig::V1 {
+            url: "localhost:8086".into(),
+            database: "d".into(),
+            username: None,
+            password: None,
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn status_classes() {
+        let c = || "ctx".to_owned();
+        assert!(classify(StatusCode::SERVICE_UNAVAILABLE, c(), "").is_retryable());
+        assert!(classify(StatusCode::TOO_MANY_REQUESTS, c(), "").is_retryable());
+        let e = classify(StatusCode::BAD_REQUEST, c(), r#"{"error":"unable to parse 'x'"}"#);
+        assert!(!e.is_retryable());
+        assert!(e.to_string().contains("unable to parse"), "{e}");
+        assert!(!classify(StatusCode::UNAUTHORIZED, c(), "").is_retryable());
+    }
+}

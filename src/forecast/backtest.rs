@@ -1,0 +1,245 @@
+//! Backtest of the forecast on real readings, hour by hour, using only what was known at each
+//! moment, against two baselines computed in the same run.
+//!
+//! - **Issue hours**: every top of the hour `t` such that each of the 24 hours before `t` and
+//!   each of the 24 hours after it holds at least one reading.
+//! - **Truth** of the hour `[t+k h, t+(k+1) h)` is the mean intensity of the readings in it
+//!   (lead `k+1`, k = 0…23).
+//! - **Method**: a [`Forecaster`] fed every reading up to and including `t`, asked for
+//!   [`Forecaster::forecast`]`(t, None)` (the replayed months have no load forecast).
+//! - **Persistence**: every hour equals the newest reading at `t`; its window choice is
+//!   therefore "start now" (ties go to the earliest start).
+//! - **Yesterday**: hour `t+k h` equals the truth of the same hour 24 h earlier (known at `t`).
+//! - **MAE** over all issue hours and leads 1–24; **window regret** for an `H`-hour charge: the
+//!   true mean of the window each forecast picks (lowest forecast mean, earliest on ties, fully
+//!   inside the 24 h) minus the true mean of the best window in hindsight.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{best_window, Forecaster, CHARGE_HOURS, HORIZON_HOURS};
+use crate::intensity::Factors;
+use crate::reading::Reading;
+
+/// Why a backtest could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BacktestError {
+    /// The readings are not in strictly increasing time order.
+    #[error("readings are not in time order: reading {index} ({ts}) is not after the one before")]
+    Unsorted {
+        /// 0-based index of the offending reading.
+        index: usize,
+        /// Its instant.
+        ts: String,
+    },
+    /// No hour has 24 h of history before it and 24 h of truth after it.
+    #[error("no hour has 24 h of readings before it and 24 h after it ({readings} readings given; need at least 48 h without gaps of a whole hour)")]
+    TooShort {
+        /// Readings given.
+        readings: usize,
+    },
+}
+
+/// A score for the method and each baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scores {
+    /// The forecast method.
+    pub method: f64,
+    /// "Same as now".
+    pub persistence: f64,
+    /// "Same time yesterday".
+    pub yesterday: f64,
+}
+
+/// Per-lead MAE (index 0 = lead 1 h).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadScores {
+    /// The forecast method.
+    pub method: Vec<f64>,
+    /// "Same as now".
+    pub persistence: Vec<f64>,
+    /// "Same time yesterday".
+    pub yesterday: Vec<f64>,
+}
+
+/// Window regret for one charge length.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WindowRegret {
+    /// Charge length, hours.
+    pub hours: u32,
+    /// Mean regret, g/kWh.
+    pub regret: Scores,
+}
+
+/// What a backtest found (all in g/kWh).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BacktestReport {
+    /// Readings replayed.
+    pub readings: usize,
+    /// Issue hours evaluated.
+    pub hours: usize,
+    /// Mean absolute error over leads 1–24 h.
+    pub mae: Scores,
+    /// MAE per lead.
+    pub mae_by_lead: LeadScores,
+    /// Mean regret of the 4-hour window.
+    pub window_regret_4h: Scores,
+    /// Mean regret for every charge length (1, 2, 4, 8 h).
+    pub window_regret: Vec<WindowRegret>,
+}
+
+impl BacktestReport {
+    /// The `--json` object of `ny-power backtest`: `readings`, `mae`, `window_regret_4h`.
+    pub fn summary_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "readings": self.readings,
+            "mae": self.mae,
+            "window_regret_4h": self.window_regret_4h,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    sum: [f64; 3],
+    n: usize,
+}
+
+impl Acc {
+    fn add(&mut self, m: f64, p: f64, y: f64) {
+        self.sum[0] += m;
+        self.sum[1] += p;
+        self.sum[2] += y;
+        self.n += 1;
+    }
+    fn scores(&self) -> Scores {
+        let n = self.n.max(1) as f64;
+        Scores {
+            method: self.sum[0] / n,
+            persistence: self.sum[1] / n,
+            yesterday: self.sum[2] / n,
+        }
+    }
+}
+
+fn regret(choice: &[f64], truth: &[f64], hours: usize) -> Option<f64> {
+    let (j, _) = best_window(choice, hours)?;
+    let (_, best) = best_window(truth, hours)?;
+    let chosen = truth[j..j + hours].iter().sum::<f64>() / hours as f64;
+    Some(chosen - best)
+}
+
+/// Replays `readings` (sorted by instant) hour by hour with intensities from `factors`.
+///
+/// # Errors
+/// [`BacktestError::Unsorted`] when the readings are out of order;
+/// [`BacktestError::TooShort`] when no hour can be evaluated.
+pub fn backtest(readings: &[Reading], factors: Factors) -> Result<BacktestReport, BacktestError> {
+    if let Some(i) = (1..readings.len()).find(|i| readings[*i].ts <= readings[i - 1].ts) {
+        return Err(BacktestError::Unsorted {
+            index: i,
+            ts: readings[i].ts.to_rfc3339(),
+        });
+    }
+    // Truth: hourly means of the intensity.
+    let mut buckets: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
+    for r in readings {
+        if let Some(v) = factors.intensity(&r.mix) {
+            let e = buckets.entry(r.ts.timestamp().div_euclid(3600)).or_default();
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    let truth_of = |h: i64| buckets.get(&h).map(|(s, n)| s / f64::from(*n));
+    let (Some(first), Some(last)) = (
+        buckets.keys().next().copied(),
+        buckets.keys().next_back().copied(),
+    ) else {
+        return Err(BacktestError::TooShort {
+            readings: readings.len(),
+        });
+    };
+
+    let horizon = HORIZON_HOURS as i64;
+    let mut fc = Forecaster::new(factors);
+    let mut next = 0usize;
+    let mut mae = Acc::default();
+    let mut by_lead: Vec<Acc> = (0..HORIZON_HOURS).map(|_| Acc::default()).collect();
+    let mut regrets: Vec<Acc> = CHARGE_HOURS.iter().map(|_| Acc::default()).collect();
+    let mut hours = 0usize;
+    for h0 in first + horizon..=last - horizon + 1 {
+        let Some(t) = chrono::DateTime::from_timestamp(h0 * 3600, 0) else {
+            continue;
+        };
+        while next < readings.len() && readings[next].ts <= t {
+            fc.update(&readings[next]);
+            next += 1;
+        }
+        let past: Option<Vec<f64>> = (h0 - horizon..h0).map(truth_of).collect();
+        let truth: Option<Vec<f64>> = (h0..h0 + horizon).map(truth_of).collect();
+        let (Some(yesterday), Some(truth)) = (past, truth) else {
+            continue;
+        };
+        let (Some(forecast), Some(now)) = (fc.forecast(t, None), fc.latest_intensity()) else {
+            continue;
+        };
+        let method = &forecast.values;
+        let persistence = vec![now; HORIZON_HOURS];
+        hours += 1;
+        for k in 0..HORIZON_HOURS {
+            let e = [
+                (method[k] - truth[k]).abs(),
+                (persistence[k] - truth[k]).abs(),
+                (yesterday[k] - truth[k]).abs(),
+            ];
+            mae.add(e[0], e[1], e[2]);
+            by_lead[k].add(e[0], e[1], e[2]);
+        }
+        for (acc, h) in regrets.iter_mut().zip(CHARGE_HOURS) {
+            let h = h as usize;
+            if let (Some(m), Some(p), Some(y)) = (
+                regret(method, &truth, h),
+                regret(&persistence, &truth, h),
+                regret(&yesterday, &truth, h),
+            ) {
+                acc.add(m, p, y);
+            }
+        }
+    }
+    if hours == 0 {
+        return Err(BacktestError::TooShort {
+            readings: readings.len(),
+        });
+    }
+    let lead: Vec<Scores> = by_lead.iter().map(Acc::scores).collect();
+    let window_regret: Vec<WindowRegret> = regrets
+        .iter()
+        .zip(CHARGE_HOURS)
+        .map(|(a, h)| WindowRegret {
+            hours: h,
+            regret: a.scores(),
+        })
+        .collect();
+    let four = window_regret
+        .iter()
+        .find(|w| w.hours == 4)
+        .map(|w| w.regret)
+        .unwrap_or(Scores {
+            method: f64::NAN,
+            persistence: f64::NAN,
+            yesterday: f64::NAN,
+        });
+    Ok(BacktestReport {
+        readings: readings.len(),
+        hours,
+        mae: mae.scores(),
+        mae_by_lead: LeadScores {
+            method: lead.iter().map(|s| s.method).collect(),
+            persistence: lead.iter().map(|s| s.persistence).collect(),
+            yesterday: lead.iter().map(|s| s.yesterday).collect(),
+        },
+        window_regret_4h: four,
+        window_regret,
+    })
+}
