@@ -297,7 +297,12 @@ impl MqttConfig {
                     .to_owned(),
             })?
             .parse()?;
-        let password = read_secret(password, password_file, "MQTT_PASSWORD", "MQTT_PASSWORD_FILE")?;
+        let password = read_secret(
+            password,
+            password_file,
+            "MQTT_PASSWORD",
+            "MQTT_PASSWORD_FILE",
+        )?;
         let username = username.filter(|u| !u.is_empty()).map(str::to_owned);
         if password.is_some() && username.is_none() {
             return Err(ConfigError::Missing {
@@ -371,6 +376,7 @@ pub fn parse_now(s: &str) -> Result<DateTime<Utc>, ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -407,7 +413,10 @@ mod tests {
             ("mqtt://h/x", "no path"),
         ] {
             let e = bad.parse::<BrokerUrl>().unwrap_err().to_string();
-            assert!(e.starts_with("MQTT_URL: ") && e.contains(needle), "{bad}: {e}");
+            assert!(
+                e.starts_with("MQTT_URL: ") && e.contains(needle),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -421,27 +430,49 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cret"));
         let e = MqttConfig::from_parts(Some("mqtt://h"), Some("u"), Some("x"), Some(&file))
             .unwrap_err();
-        assert!(e.to_string().contains("MQTT_PASSWORD and MQTT_PASSWORD_FILE are contradictory"));
+        assert!(e
+            .to_string()
+            .contains("MQTT_PASSWORD and MQTT_PASSWORD_FILE are contradictory"));
         let e = MqttConfig::from_parts(Some("mqtt://h"), None, Some("x"), None).unwrap_err();
-        assert!(e.to_string().starts_with("MQTT_USERNAME is required"), "{e}");
+        assert!(
+            e.to_string().starts_with("MQTT_USERNAME is required"),
+            "{e}"
+        );
         let e = MqttConfig::from_parts(None, None, None, None).unwrap_err();
         assert!(e.to_string().starts_with("MQTT_URL is required"), "{e}");
-        let e = MqttConfig::from_parts(Some("mqtt://h"), Some("u"), None, Some(&dir.path().join("no")))
-            .unwrap_err();
-        assert!(e.to_string().starts_with("MQTT_PASSWORD_FILE: cannot read"), "{e}");
+        let e = MqttConfig::from_parts(
+            Some("mqtt://h"),
+            Some("u"),
+            None,
+            Some(&dir.path().join("no")),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("MQTT_PASSWORD_FILE: cannot read"),
+            "{e}"
+        );
     }
 
     #[test]
     fn intervals_and_now() {
         assert_eq!(parse_poll_interval("60").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_poll_interval("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_poll_interval("0.5").unwrap(),
+            Duration::from_millis(500)
+        );
         assert!(parse_poll_interval("0").is_err());
-        assert!(parse_poll_interval("soon").unwrap_err().to_string().contains("POLL_INTERVAL"));
+        assert!(parse_poll_interval("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("POLL_INTERVAL"));
         assert_eq!(
             parse_now("2017-11-22T23:59:00-05:00").unwrap().to_rfc3339(),
             "2017-11-23T04:59:00+00:00"
         );
-        assert!(parse_now("yesterday").unwrap_err().to_string().starts_with("NYPOWER_NOW"));
+        assert!(parse_now("yesterday")
+            .unwrap_err()
+            .to_string()
+            .starts_with("NYPOWER_NOW"));
         assert_eq!("JSON".parse::<LogFormat>().unwrap(), LogFormat::Json);
         assert!("xml".parse::<LogFormat>().is_err());
     }

@@ -144,6 +144,12 @@ fn bad_time() {
         "2017-11-22 17:45:00",
         "11/22/2017",
         "",
+        // Out of chrono's range once the zone offset is added (was a panic).
+        "12/31/+262142 23:00:00",
+        "11/22/+2017 17:45:00",
+        "11/22/17 17:45:00",
+        // A leap second would fall on the instant of second 59.
+        "11/22/2017 23:59:60",
     ] {
         let e = reject(DAY, &day_with_line(1700, &format!("{value},EST,Other Renewables,277.0")));
         assert_eq!(e.line, Some(1700), "{value}");

@@ -90,7 +90,9 @@ impl EmbeddedBroker {
         let broker = EmbeddedBroker { tcp, ws };
         let deadline = Instant::now() + READY_TIMEOUT;
         for (listener, transport) in [("TCP", false), ("WebSocket", true)] {
-            broker.wait_ready(listener, transport, deadline, &rx).await?;
+            broker
+                .wait_ready(listener, transport, deadline, &rx)
+                .await?;
         }
         tracing::info!(tcp = %tcp, ws = %broker.ws_url(), "embedded MQTT broker ready");
         Ok(broker)
@@ -144,13 +146,18 @@ impl EmbeddedBroker {
 
 /// Checks that `port` can be bound on loopback now and returns the address to give rumqttd
 /// (for port 0, a free port picked by the OS).
-fn reserve(listener: &'static str, port: u16, flag: &'static str) -> Result<SocketAddr, BrokerError> {
-    let bound = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|source| BrokerError::Port {
-        listener,
-        port,
-        flag,
-        source,
-    })?;
+fn reserve(
+    listener: &'static str,
+    port: u16,
+    flag: &'static str,
+) -> Result<SocketAddr, BrokerError> {
+    let bound =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|source| BrokerError::Port {
+            listener,
+            port,
+            flag,
+            source,
+        })?;
     bound.local_addr().map_err(|source| BrokerError::Port {
         listener,
         port,
@@ -238,6 +245,7 @@ async fn probe(addr: SocketAddr, websocket: bool) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use rumqttc::QoS;
@@ -268,7 +276,12 @@ mod tests {
 
         let (publisher, mut events) = client(&broker, "pub", false).await;
         publisher
-            .publish("ny-power/computed/co2", QoS::AtLeastOnce, true, b"{\"value\":1}".to_vec())
+            .publish(
+                "ny-power/computed/co2",
+                QoS::AtLeastOnce,
+                true,
+                b"{\"value\":1}".to_vec(),
+            )
             .await
             .unwrap();
         tokio::time::timeout(Duration::from_secs(5), async {

@@ -75,7 +75,10 @@ impl HealthServer {
                         if ready {
                             (StatusCode::OK, "ready\n")
                         } else {
-                            (StatusCode::SERVICE_UNAVAILABLE, "not connected to the broker\n")
+                            (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "not connected to the broker\n",
+                            )
                         }
                     }
                 }),

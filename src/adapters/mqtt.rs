@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, Outgoing,
-    Packet, QoS, SubscribeFilter, SubscribeReasonCode, Transport,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, Outgoing, Packet,
+    QoS, SubscribeFilter, SubscribeReasonCode, Transport,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -218,7 +218,9 @@ fn refusal(code: ConnectReturnCode) -> &'static str {
         ConnectReturnCode::BadUserNamePassword => {
             "bad user name or password (check MQTT_USERNAME and MQTT_PASSWORD/MQTT_PASSWORD_FILE)"
         }
-        ConnectReturnCode::NotAuthorized => "not authorized (check MQTT_USERNAME and the broker's ACL)",
+        ConnectReturnCode::NotAuthorized => {
+            "not authorized (check MQTT_USERNAME and MQTT_PASSWORD/MQTT_PASSWORD_FILE)"
+        }
         ConnectReturnCode::BadClientId => "client id rejected",
         ConnectReturnCode::RefusedProtocolVersion => "MQTT 3.1.1 not supported",
         ConnectReturnCode::ServiceUnavailable => "service unavailable",
@@ -360,7 +362,11 @@ impl MqttClient {
         let (tx, rx) = oneshot::channel();
         let mut state = lock(&self.inner.state);
         request(&self.inner.client).map_err(|_| MqttError::Closed)?;
-        state.unassigned.entry(kind).or_default().push_back(Some(tx));
+        state
+            .unassigned
+            .entry(kind)
+            .or_default()
+            .push_back(Some(tx));
         Ok(rx)
     }
 
@@ -388,14 +394,18 @@ impl MqttClient {
         let rx = self.send(Kind::Publish, |c| {
             c.try_publish(topic, QoS::AtLeastOnce, retain, payload.to_vec())
         })?;
-        self.wait(rx, format!("publish to {topic}")).await.map(|_| ())
+        self.wait(rx, format!("publish to {topic}"))
+            .await
+            .map(|_| ())
     }
 
     async fn subscribe_acked(&self, topic: &str, qos: QoS) -> Result<(), MqttError> {
         let rx = self.send(Kind::Subscribe, |c| c.try_subscribe(topic, qos))?;
         match self.wait(rx, format!("subscribe to {topic}")).await? {
             Ack::Subscribed(codes)
-                if codes.iter().all(|c| matches!(c, SubscribeReasonCode::Success(_))) =>
+                if codes
+                    .iter()
+                    .all(|c| matches!(c, SubscribeReasonCode::Success(_))) =>
             {
                 Ok(())
             }
@@ -407,7 +417,9 @@ impl MqttClient {
 
     async fn unsubscribe_acked(&self, topic: &str) -> Result<(), MqttError> {
         let rx = self.send(Kind::Unsubscribe, |c| c.try_unsubscribe(topic))?;
-        self.wait(rx, format!("unsubscribe from {topic}")).await.map(|_| ())
+        self.wait(rx, format!("unsubscribe from {topic}"))
+            .await
+            .map(|_| ())
     }
 
     /// The retained message of an exact topic, `None` when it has none.
@@ -418,7 +430,9 @@ impl MqttClient {
     pub async fn retained(&self, topic: &str) -> Result<Option<Bytes>, MqttError> {
         let _one_at_a_time = self.inner.control_lock.lock().await;
         self.wait_connected(self.inner.opts.timeout).await?;
-        lock(&self.inner.state).catchers.insert(topic.to_owned(), None);
+        lock(&self.inner.state)
+            .catchers
+            .insert(topic.to_owned(), None);
         let result = async {
             self.subscribe_acked(topic, QoS::AtMostOnce).await?;
             // The barrier: handled after the subscription, so any retained message came first.
@@ -470,11 +484,9 @@ impl MqttClient {
         self.inner.closing.store(true, Ordering::SeqCst);
         if self.is_connected() && self.inner.client.disconnect().await.is_ok() {
             let mut rx = self.inner.connected.subscribe();
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                rx.wait_for(|connected| !*connected),
-            )
-            .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), rx.wait_for(|connected| !*connected))
+                    .await;
         }
         let _ = self.inner.stop.send(true);
         let task = lock(&self.inner.task).take();
@@ -520,9 +532,16 @@ async fn run_event_loop(
                 logged_down = false;
                 on_connected(&inner, ack.session_present);
             }
-            Ok(Event::Incoming(Packet::PubAck(a))) => resolve(&inner, Kind::Publish, a.pkid, Ack::Done),
+            Ok(Event::Incoming(Packet::PubAck(a))) => {
+                resolve(&inner, Kind::Publish, a.pkid, Ack::Done)
+            }
             Ok(Event::Incoming(Packet::SubAck(a))) => {
-                resolve(&inner, Kind::Subscribe, a.pkid, Ack::Subscribed(a.return_codes));
+                resolve(
+                    &inner,
+                    Kind::Subscribe,
+                    a.pkid,
+                    Ack::Subscribed(a.return_codes),
+                );
             }
             Ok(Event::Incoming(Packet::UnsubAck(a))) => {
                 resolve(&inner, Kind::Unsubscribe, a.pkid, Ack::Done);
@@ -608,7 +627,9 @@ fn on_connected(inner: &Inner, session_present: bool) {
                 .entry(Kind::Subscribe)
                 .or_default()
                 .push_back(None),
-            Err(e) => tracing::error!(client = %inner.opts.client_id, error = %e, "cannot subscribe"),
+            Err(e) => {
+                tracing::error!(client = %inner.opts.client_id, error = %e, "cannot subscribe")
+            }
         }
     }
     if let Some(topic) = &inner.opts.status_topic {
@@ -618,7 +639,11 @@ fn on_connected(inner: &Inner, session_present: bool) {
             .try_publish(topic.clone(), QoS::AtLeastOnce, true, online)
             .is_ok()
         {
-            state.unassigned.entry(Kind::Publish).or_default().push_back(None);
+            state
+                .unassigned
+                .entry(Kind::Publish)
+                .or_default()
+                .push_back(None);
         }
     }
     drop(state);
@@ -630,7 +655,11 @@ fn assign(inner: &Inner, kind: Kind, pkid: u16) {
     if state.assigned.contains_key(&(kind, pkid)) {
         return; // re-sent after a reconnect: same packet, same waiter
     }
-    if let Some(waiter) = state.unassigned.get_mut(&kind).and_then(VecDeque::pop_front) {
+    if let Some(waiter) = state
+        .unassigned
+        .get_mut(&kind)
+        .and_then(VecDeque::pop_front)
+    {
         state.assigned.insert((kind, pkid), waiter);
     }
 }

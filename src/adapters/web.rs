@@ -170,6 +170,7 @@ impl WebServer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
@@ -189,14 +190,9 @@ mod tests {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let mut config = WebConfig::new("ws://127.0.0.1:9001/mqtt");
         config.mode = "replay".to_owned();
-        let s = WebServer::start(
-            (Ipv4Addr::LOCALHOST, 0).into(),
-            dir,
-            config,
-            async move {
-                let _ = rx.await;
-            },
-        )
+        let s = WebServer::start((Ipv4Addr::LOCALHOST, 0).into(), dir, config, async move {
+            let _ = rx.await;
+        })
         .await
         .unwrap();
         (s, tx)
@@ -209,7 +205,11 @@ mod tests {
         let base = format!("http://{}", s.addr());
         let http = reqwest::Client::new();
 
-        let response = http.get(format!("{base}/config.json")).send().await.unwrap();
+        let response = http
+            .get(format!("{base}/config.json"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
         let config: serde_json::Value =
             serde_json::from_str(&response.text().await.unwrap()).unwrap();
@@ -244,7 +244,11 @@ mod tests {
         assert_eq!(health.status(), 200);
         let missing = http.get(format!("{base}/nope.js")).send().await.unwrap();
         assert_eq!(missing.status(), 404);
-        let escape = http.get(format!("{base}/../Cargo.toml")).send().await.unwrap();
+        let escape = http
+            .get(format!("{base}/../Cargo.toml"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(escape.status(), 404);
 
         stop.send(()).unwrap();

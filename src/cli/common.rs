@@ -26,7 +26,12 @@ pub struct MqttArgs {
     #[arg(long, env = "MQTT_USERNAME", value_name = "USER")]
     pub mqtt_username: Option<String>,
     /// Password for the broker (prefer MQTT_PASSWORD_FILE).
-    #[arg(long, env = "MQTT_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MQTT_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub mqtt_password: Option<String>,
     /// File holding the broker password (e.g. a mounted Secret).
     #[arg(long, env = "MQTT_PASSWORD_FILE", value_name = "PATH")]
@@ -57,7 +62,12 @@ pub struct ServiceArgs {
     #[arg(long, env = "HEALTH_ADDR", value_name = "ADDR")]
     pub health_addr: Option<SocketAddr>,
     /// Log format: `text` or `json` (levels from RUST_LOG, default `info`).
-    #[arg(long, env = "LOG_FORMAT", value_name = "FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
     pub log_format: String,
     /// Fix "now" (RFC 3339) for replays and deterministic tests.
     #[arg(long = "nypower-now", env = "NYPOWER_NOW", value_name = "TIME")]
@@ -167,8 +177,11 @@ where
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            if format == LogFormat::Json {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }

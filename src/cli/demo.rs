@@ -32,8 +32,8 @@ use ny_power::ports::{PortError, Source};
 use ny_power::reading::Reading;
 use ny_power::replay::{Clock, ReplayClock, ReplaySource, SystemClock};
 use ny_power::services::{
-    run_all, shutdown_channel, ArchiveSettings, ArchiveSink, Co2Settings, Common, Parts,
-    PlainSink, PumpSettings, RunConfig,
+    run_all, shutdown_channel, ArchiveSettings, ArchiveSink, Co2Settings, Common, Parts, PlainSink,
+    PumpSettings, RunConfig,
 };
 use ny_power::stream::{decode, CursorPayload, TopicKind, Topics};
 
@@ -70,10 +70,14 @@ pub struct Args {
     nyiso_base_url: String,
 }
 
-/// Sets up logging: `RUST_LOG` if set, else `info` with the embedded broker at `warn`.
+/// Sets up logging: `RUST_LOG` if set, else `info` with the embedded broker at `warn` (its
+/// router and listeners are silenced: they log every client disconnect as an error).
 pub(crate) fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,rumqttd=warn,rumqttd::router::routing=off,rumqttd::server::broker=off",
+        )
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -168,7 +172,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     let monitor = MqttClient::connect(monitor_opts)
         .await
         .context("connecting to the embedded broker")?;
-    let cursor = restore_snapshot(&monitor, &topics, &snapshot).await?;
+    let cursor = restore_snapshot(broker.tcp_addr(), &topics, &snapshot).await?;
 
     let (source, clock): (Arc<dyn Source>, Arc<dyn Clock>) = match mode {
         Mode::Live => {
@@ -200,7 +204,12 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         }
     };
     let (gate_open, gate) = watch::channel(false);
-    let source: Arc<dyn Source> = Arc::new(GatedSource { inner: source, gate });
+    let (stopping, stopping_rx) = watch::channel(false);
+    let source: Arc<dyn Source> = Arc::new(GatedSource {
+        inner: source,
+        gate,
+        stopping: stopping_rx,
+    });
 
     let poll_interval = match mode {
         Mode::Live => Duration::from_secs(60),
@@ -246,12 +255,14 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     println!("Archive: {}", archive_path.display());
     println!("Press Ctrl-C to stop.");
 
+    let (progress_tx, progress) = watch::channel(Progress::default());
     let watcher = tokio::spawn(watch_stream(
         monitor.clone(),
         topics.clone(),
         snapshot,
         snapshot_path.clone(),
         gate_open,
+        progress_tx,
         dashboard.clone(),
         shutdown.clone(),
     ));
@@ -264,6 +275,11 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         }
         r = &mut services => Some(r),
     };
+    if outcome.is_none() {
+        // The pump takes nothing more; the calculator catches up with what it published.
+        stopping.send_replace(true);
+        drain(progress).await;
+    }
     trigger.trigger();
     let services_result = match outcome {
         Some(r) => r,
@@ -294,7 +310,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -314,9 +330,9 @@ fn ensure_web_assets(web_dir: &Path) -> anyhow::Result<()> {
     if web_dir.join("index.html").is_file() {
         return Ok(());
     }
-    let project = web_dir
-        .parent()
-        .filter(|p| web_dir.file_name() == Some("dist".as_ref()) && p.join("package.json").is_file());
+    let project = web_dir.parent().filter(|p| {
+        web_dir.file_name() == Some("dist".as_ref()) && p.join("package.json").is_file()
+    });
     let Some(project) = project else {
         bail!(
             "{}: no index.html, and no web project (package.json) beside it to build; \
@@ -338,7 +354,11 @@ fn ensure_web_assets(web_dir: &Path) -> anyhow::Result<()> {
         );
     }
     for step in [&["ci"][..], &["run", "build"][..]] {
-        eprintln!("Building the dashboard: npm {} (in {})", step.join(" "), project.display());
+        eprintln!(
+            "Building the dashboard: npm {} (in {})",
+            step.join(" "),
+            project.display()
+        );
         let status = std::process::Command::new(npm)
             .args(step)
             .current_dir(project)
@@ -346,7 +366,11 @@ fn ensure_web_assets(web_dir: &Path) -> anyhow::Result<()> {
             .status()
             .with_context(|| format!("running npm {}", step.join(" ")))?;
         if !status.success() {
-            bail!("npm {} failed in {} ({status})", step.join(" "), project.display());
+            bail!(
+                "npm {} failed in {} ({status})",
+                step.join(" "),
+                project.display()
+            );
         }
     }
     if !web_dir.join("index.html").is_file() {
@@ -432,9 +456,10 @@ fn snapshot_cursor(topics: &Topics, snapshot: &Snapshot) -> Option<DateTime<Utc>
         .map(|c| c.ts)
 }
 
-/// Publishes the saved retained messages (cursor last) and returns the cursor.
+/// Publishes the saved retained messages (cursor last, all in flight at once) and returns the
+/// cursor once the broker acknowledged every one.
 async fn restore_snapshot(
-    client: &MqttClient,
+    broker: SocketAddr,
     topics: &Topics,
     snapshot: &Snapshot,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
@@ -442,18 +467,71 @@ async fn restore_snapshot(
     let mut ordered: Vec<(&String, &serde_json::Value)> =
         snapshot.iter().filter(|(t, _)| kept(topics, t)).collect();
     ordered.sort_by_key(|(t, _)| **t == cursor_topic);
-    for (topic, payload) in &ordered {
-        let bytes = serde_json::to_vec(payload)?;
-        client
-            .publish_qos1(topic, &bytes, true)
-            .await
-            .with_context(|| format!("restoring {topic}"))?;
+    if !ordered.is_empty() {
+        let mut options = rumqttc::MqttOptions::new(
+            "ny-power-demo-restore",
+            broker.ip().to_string(),
+            broker.port(),
+        );
+        options.set_max_packet_size(2 << 20, 2 << 20);
+        let (client, mut events) = rumqttc::AsyncClient::new(options, ordered.len() + 4);
+        for (topic, payload) in &ordered {
+            client
+                .publish(
+                    topic.as_str(),
+                    rumqttc::QoS::AtLeastOnce,
+                    true,
+                    serde_json::to_vec(payload)?,
+                )
+                .await
+                .with_context(|| format!("restoring {topic}"))?;
+        }
+        let mut acked = 0;
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while acked < ordered.len() {
+                if let rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) = events.poll().await? {
+                    acked += 1;
+                }
+            }
+            let _ = client.disconnect().await;
+            let _ = events.poll().await;
+            Ok::<(), rumqttc::ConnectionError>(())
+        })
+        .await
+        .context("restoring the saved state: the broker did not acknowledge it in 10 s")?
+        .context("restoring the saved state")?;
     }
     let cursor = snapshot_cursor(topics, snapshot);
     if let Some(ts) = cursor {
         tracing::info!(cursor = %ts, messages = ordered.len(), "resuming after the saved cursor");
     }
     Ok(cursor)
+}
+
+/// What the demo's own subscriber has seen: the cursor and the newest intensity.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Progress {
+    cursor: Option<DateTime<Utc>>,
+    co2: Option<DateTime<Utc>>,
+}
+
+/// Waits (at most 5 s) until the calculator has handled the pump's last reading and nothing
+/// moved for 200 ms, so stopping loses no reading between the two.
+async fn drain(progress: watch::Receiver<Progress>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut last = *progress.borrow();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = *progress.borrow();
+        if now == last && now.cursor == now.co2 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(cursor = ?now.cursor, co2 = ?now.co2, "stopping before the calculator caught up");
+            return;
+        }
+        last = now;
+    }
 }
 
 /// Follows the stream: opens the source's gate once the calculator and the archiver are
@@ -465,6 +543,7 @@ async fn watch_stream(
     mut snapshot: Snapshot,
     path: PathBuf,
     gate: watch::Sender<bool>,
+    progress: watch::Sender<Progress>,
     dashboard: String,
     mut shutdown: ny_power::services::Shutdown,
 ) {
@@ -507,6 +586,9 @@ async fn watch_stream(
                     snapshot.insert(message.topic.clone(), value);
                 }
                 if kind == TopicKind::Cursor {
+                    if let Ok(c) = decode::<CursorPayload>(&message.topic, &message.payload) {
+                        progress.send_modify(|p| p.cursor = Some(c.ts));
+                    }
                     dirty = true;
                     if last_save.elapsed() >= Duration::from_secs(1) {
                         if let Err(e) = save_snapshot(&path, &snapshot) {
@@ -514,6 +596,13 @@ async fn watch_stream(
                         }
                         dirty = false;
                         last_save = tokio::time::Instant::now();
+                    }
+                }
+                if kind == TopicKind::Co2(ny_power::Factors::Direct) {
+                    if let Ok(c) =
+                        decode::<ny_power::stream::Co2Payload>(&message.topic, &message.payload)
+                    {
+                        progress.send_modify(|p| p.co2 = Some(c.ts));
                     }
                 }
                 if !ready && message.topic == topics.co2(ny_power::Factors::Direct) {
@@ -557,10 +646,12 @@ async fn save_final_snapshot(
 }
 
 /// A source that yields nothing until its gate opens (the calculator and archiver must be
-/// subscribed before the first reading, or they would miss the backfill).
+/// subscribed before the first reading, or they would miss the backfill) and nothing once the
+/// demo is stopping.
 struct GatedSource {
     inner: Arc<dyn Source>,
     gate: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 }
 
 #[async_trait]
@@ -570,7 +661,17 @@ impl Source for GatedSource {
         after: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Reading>, PortError> {
-        if !*self.gate.borrow() {
+        // Wait (a little) for the gate rather than return nothing, so the first readings go
+        // out the moment the calculator and archiver are subscribed, not a poll later.
+        let mut gate = self.gate.clone();
+        let mut stopping = self.stopping.clone();
+        let opened = tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(5), gate.wait_for(|open| *open)) => {
+                matches!(r, Ok(Ok(_)))
+            }
+            _ = stopping.wait_for(|s| *s) => false,
+        };
+        if !opened || *self.stopping.borrow() {
             return Ok(Vec::new());
         }
         self.inner.readings_after(after, now).await

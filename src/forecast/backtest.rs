@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{best_window, Forecaster, CHARGE_HOURS, HORIZON_HOURS};
+use super::{best_window, Forecaster, Params, CHARGE_HOURS, HORIZON_HOURS};
 use crate::intensity::Factors;
 use crate::reading::Reading;
 
@@ -136,6 +136,18 @@ fn regret(choice: &[f64], truth: &[f64], hours: usize) -> Option<f64> {
 /// [`BacktestError::Unsorted`] when the readings are out of order;
 /// [`BacktestError::TooShort`] when no hour can be evaluated.
 pub fn backtest(readings: &[Reading], factors: Factors) -> Result<BacktestReport, BacktestError> {
+    backtest_with(readings, factors, Params::default())
+}
+
+/// [`backtest`] with other tuning of the method.
+///
+/// # Errors
+/// As [`backtest`].
+pub fn backtest_with(
+    readings: &[Reading],
+    factors: Factors,
+    params: Params,
+) -> Result<BacktestReport, BacktestError> {
     if let Some(i) = (1..readings.len()).find(|i| readings[*i].ts <= readings[i - 1].ts) {
         return Err(BacktestError::Unsorted {
             index: i,
@@ -162,7 +174,7 @@ pub fn backtest(readings: &[Reading], factors: Factors) -> Result<BacktestReport
     };
 
     let horizon = HORIZON_HOURS as i64;
-    let mut fc = Forecaster::new(factors);
+    let mut fc = Forecaster::with_params(factors, params);
     let mut next = 0usize;
     let mut mae = Acc::default();
     let mut by_lead: Vec<Acc> = (0..HORIZON_HOURS).map(|_| Acc::default()).collect();

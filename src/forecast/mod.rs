@@ -69,6 +69,27 @@ impl HourStat {
     }
 }
 
+/// The method's tuning (defaults chosen on the February 2025 backtest, `docs/forecast.md`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Days that make up the diurnal profile.
+    pub profile_days: i64,
+    /// Weight of each older day in the profile relative to the day after it.
+    pub day_weight: f64,
+    /// Hourly persistence φ of the current departure from the profile.
+    pub anomaly_persistence: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            profile_days: PROFILE_DAYS,
+            day_weight: DAY_WEIGHT,
+            anomaly_persistence: ANOMALY_PERSISTENCE,
+        }
+    }
+}
+
 /// The newest reading seen.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Latest {
@@ -267,6 +288,7 @@ fn hour_start(index: i64) -> Option<DateTime<Utc>> {
 #[derive(Debug, Clone)]
 pub struct Forecaster {
     factors: Factors,
+    params: Params,
     hours: BTreeMap<i64, HourStat>,
     latest: Option<Latest>,
 }
@@ -280,8 +302,14 @@ impl Default for Forecaster {
 impl Forecaster {
     /// An empty forecaster computing intensity with `factors` (use the calculator's `FACTORS`).
     pub fn new(factors: Factors) -> Self {
+        Forecaster::with_params(factors, Params::default())
+    }
+
+    /// An empty forecaster with other tuning (for experiments and the backtest).
+    pub fn with_params(factors: Factors, params: Params) -> Self {
         Forecaster {
             factors,
+            params,
             hours: BTreeMap::new(),
             latest: None,
         }
@@ -409,7 +437,8 @@ impl Forecaster {
         let mut prof = [0.0f64; HORIZON_HOURS];
         let mut wsum = [0.0f64; HORIZON_HOURS];
         let mut bases = Vec::new();
-        for d in 1..=PROFILE_DAYS {
+        let p = self.params;
+        for d in 1..=p.profile_days.clamp(1, RETENTION_DAYS) {
             let day: Vec<Option<f64>> = slots
                 .iter()
                 .map(|s| self.slot_mean(*s - Duration::hours(24 * d), HourStat::intensity))
@@ -422,7 +451,7 @@ impl Forecaster {
             if d == 1 {
                 bases.push(mean);
             }
-            let w = DAY_WEIGHT.powi((d - 1) as i32);
+            let w = p.day_weight.powi((d - 1) as i32);
             for (o, v) in day.iter().enumerate() {
                 if let Some(v) = v {
                     prof[o] += w * (v - mean);
@@ -437,7 +466,7 @@ impl Forecaster {
         let base = bases.first().copied().unwrap_or(current - prof_now);
         let anomaly = current - prof_now - base;
         let mut values: Vec<f64> = (0..HORIZON_HOURS)
-            .map(|k| base + prof[k] + anomaly * ANOMALY_PERSISTENCE.powf(k as f64 + 0.5))
+            .map(|k| base + prof[k] + anomaly * p.anomaly_persistence.powf(k as f64 + 0.5))
             .collect();
 
         if let Some(load) = load {

@@ -158,15 +158,16 @@ mod tests {
         let src = FolderSource::new(dir.path());
         let now = Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).unwrap();
         let all = src.readings_after(None, now).await.unwrap();
-        // 2017-11-22 has 288 complete readings; February 2025 has 28 days of 288 each.
+        // As `ny-power inspect` counts them: 289 readings on 2017-11-22 (one off-grid
+        // snapshot), 8246 in February 2025 (a 5-minute grid plus off-grid snapshots).
         let in_2017 = all.iter().filter(|r| r.ts.year() == 2017).count();
-        assert_eq!(in_2017, 288);
-        assert_eq!(all.len() - in_2017, 28 * 288);
+        assert_eq!(in_2017, 289);
+        assert_eq!(all.len() - in_2017, 8246);
         assert!(all.windows(2).all(|w| w[0].ts < w[1].ts));
-        // After 2025-02-27 23:55 EST (04:55 UTC on the 28th): the last day's 288 readings.
+        // After 2025-02-27 23:55 EST (04:55 UTC on the 28th): the last day's 293 readings.
         let after = Utc.with_ymd_and_hms(2025, 2, 28, 4, 55, 0).unwrap();
         let tail = src.readings_after(Some(after), now).await.unwrap();
-        assert_eq!(tail.len(), 288);
+        assert_eq!(tail.len(), 293);
         assert_eq!(tail[0].ts, Utc.with_ymd_and_hms(2025, 2, 28, 5, 0, 0).unwrap());
         // `now` bounds the result: up to 2025-02-01 01:00 EST.
         let early = Utc.with_ymd_and_hms(2025, 2, 1, 6, 0, 0).unwrap();

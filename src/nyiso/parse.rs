@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Cursor, Read};
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Timelike, Utc};
 
 use crate::reading::{Fuel, FuelMix, Reading};
 
@@ -306,18 +306,22 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::new(text.as_bytes());
     let mut rows = Vec::new();
     let mut header_seen = false;
     // Rows of one reading share their time stamp: convert it once.
     let mut last_time: Option<(String, String, DateTime<Utc>)> = None;
     loop {
-        let line_hint = reader.position().line();
+        let before = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(err(Some(line_hint), ParseProblem::Csv(e.to_string()))),
+            Err(e) => {
+                let line = lines.line_at(before);
+                return Err(err(Some(line), ParseProblem::Csv(e.to_string())));
+            }
         }
-        let line = record.position().map_or(line_hint, |p| p.line());
+        let line = lines.line_at(record.position().map_or(before, |p| p.byte()));
         if record.iter().all(str::is_empty) {
             continue; // blank line
         }
@@ -353,6 +357,54 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
     Ok(rows)
 }
 
+/// Line numbers as an editor shows them (`\n`, `\r\n` and a lone `\r` each end a line).
+///
+/// The csv crate's own `Position::line` is wrong for CRLF files (it counts one line too few from
+/// the second record on), and its `Position::byte` for a record can point at the `\n` of the
+/// previous record's `\r\n`; so the line is counted here from the byte offset, skipping line
+/// terminators (a record never starts with one). Counting is incremental: linear overall.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record the csv reader reports as starting at `byte`.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let text = self.text;
+        let mut start = usize::try_from(byte).map_or(text.len(), |b| b.min(text.len()));
+        while start < text.len() && matches!(text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start < self.byte {
+            // Never expected (records come in order); count again from the top.
+            self.byte = 0;
+            self.line = 1;
+        }
+        for (i, &b) in text[self.byte..start].iter().enumerate() {
+            let ends_line = match b {
+                b'\n' => true,
+                b'\r' => text.get(self.byte + i + 1) != Some(&b'\n'),
+                _ => false,
+            };
+            if ends_line {
+                self.line += 1;
+            }
+        }
+        self.byte = start;
+        self.line
+    }
+}
+
 fn check_header(record: &csv::StringRecord) -> Result<(), ParseProblem> {
     let fields: Vec<&str> = record.iter().collect();
     match fields.as_slice() {
@@ -368,10 +420,26 @@ fn to_utc(time: &str, zone: &str) -> Result<DateTime<Utc>, ParseProblem> {
         "EDT" => 4,
         _ => return Err(ParseProblem::UnknownZone(zone.to_owned())),
     };
+    parse_local(time)
+        .and_then(|naive| naive.checked_add_signed(Duration::hours(offset_hours)))
+        .map(|naive| naive.and_utc())
+        .ok_or_else(|| ParseProblem::BadTime(time.to_owned()))
+}
+
+/// `MM/DD/YYYY HH:MM:SS` or `MM/DD/YYYY HH:MM`, with a four-digit year.
+fn parse_local(time: &str) -> Option<NaiveDateTime> {
+    // chrono's `%Y` also takes a sign and more digits (`+262142`), whose instant can be out of
+    // range once the zone offset is added: only NYISO's four digits are a time stamp.
+    let year = time.split(['/', ' ']).nth(2)?;
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let naive = NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M"))
-        .map_err(|_| ParseProblem::BadTime(time.to_owned()))?;
-    Ok((naive + Duration::hours(offset_hours)).and_utc())
+        .ok()?;
+    // chrono reads second 60 as a leap second, which would fall on the same instant as second
+    // 59; NYISO never writes one.
+    (naive.nanosecond() < 1_000_000_000).then_some(naive)
 }
 
 /// Converts a NYISO local time stamp and zone to UTC (exposed for other NYISO datasets that

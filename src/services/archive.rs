@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{Common, ServiceError, Shutdown};
+use crate::adapters::backlog::BufferedArchive;
 use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient};
 use crate::archive::{points_for_message, Point};
 use crate::ports::{Archive, PortError};
@@ -63,6 +64,57 @@ impl<A: Archive> ArchiveSink for PlainSink<A> {
 
     async fn write(&self, points: &[Point]) -> Result<(), PortError> {
         self.archive.write(points).await
+    }
+}
+
+/// An archive behind an on-disk backlog ([`BufferedArchive`]): writes succeed once the points
+/// are queued on disk; [`ArchiveSink::flush`] delivers the queue when the database is back.
+pub struct BufferedSink<A: Archive> {
+    name: String,
+    archive: BufferedArchive<A>,
+}
+
+impl<A: Archive> BufferedSink<A> {
+    /// Wraps `archive`, named `name` in logs.
+    pub fn new(name: impl Into<String>, archive: BufferedArchive<A>) -> Self {
+        BufferedSink {
+            name: name.into(),
+            archive,
+        }
+    }
+
+    /// The buffered archive.
+    pub fn archive(&self) -> &BufferedArchive<A> {
+        &self.archive
+    }
+}
+
+#[async_trait]
+impl<A: Archive> ArchiveSink for BufferedSink<A> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn write(&self, points: &[Point]) -> Result<(), PortError> {
+        self.archive.write(points).await
+    }
+
+    async fn flush(&self) -> Result<(), PortError> {
+        let delivered = self.archive.flush().await?;
+        if delivered > 0 {
+            tracing::info!(sink = %self.name, points = delivered, "backlog delivered");
+        }
+        Ok(())
+    }
+}
+
+/// A boxed [`Archive`] as an [`Archive`] (to put one behind a [`BufferedArchive`]).
+pub struct DynArchive(pub Box<dyn Archive>);
+
+#[async_trait]
+impl Archive for DynArchive {
+    async fn write(&self, points: &[Point]) -> Result<(), PortError> {
+        self.0.write(points).await
     }
 }
 
@@ -161,7 +213,11 @@ async fn archive_loop(
                 tracing::warn!(error = %e, "acknowledging an archived message");
             }
         }
-        tracing::debug!(messages = batch.len(), points = points.len(), "batch archived");
+        tracing::debug!(
+            messages = batch.len(),
+            points = points.len(),
+            "batch archived"
+        );
     }
     tracing::info!("archiver stopping");
     Ok(())
@@ -192,7 +248,11 @@ fn to_points(common: &Common, batch: &[Inbound]) -> Vec<Point> {
 }
 
 /// Writes to every sink, retrying transient errors; `false` when shutdown came first.
-async fn write_all(sinks: &[Arc<dyn ArchiveSink>], points: &[Point], shutdown: &mut Shutdown) -> bool {
+async fn write_all(
+    sinks: &[Arc<dyn ArchiveSink>],
+    points: &[Point],
+    shutdown: &mut Shutdown,
+) -> bool {
     for sink in sinks {
         let mut retry = Duration::from_millis(200);
         loop {

@@ -73,7 +73,9 @@ async fn restore(
                         calc.restore(&history);
                         tracing::info!(readings = history.ts.len(), "history restored");
                     }
-                    Err(e) => tracing::warn!(error = %e, "retained history ignored; starting empty"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retained history ignored; starting empty")
+                    }
                 }
                 return Ok(true);
             }

@@ -23,7 +23,7 @@ use crate::ports::{PortError, Source};
 use crate::stream::Topics;
 
 pub use crate::replay::{Clock, SystemClock};
-pub use archive::{ArchiveSettings, ArchiveSink, PlainSink};
+pub use archive::{ArchiveSettings, ArchiveSink, BufferedSink, DynArchive, PlainSink};
 pub use co2::Co2Settings;
 pub use pump::PumpSettings;
 
@@ -174,10 +174,17 @@ pub async fn run_all(
     if let Some(settings) = config.pump.clone() {
         let client = MqttClient::start(config.common.client_options("pump"));
         readiness.push(client.connection());
-        let (common, source, clock, stop) =
-            (config.common.clone(), parts.source.clone(), parts.clock.clone(), stop_rx.clone());
+        let (common, source, clock, stop) = (
+            config.common.clone(),
+            parts.source.clone(),
+            parts.clock.clone(),
+            stop_rx.clone(),
+        );
         tasks.spawn(async move {
-            ("pump", pump::run(&client, &common, &settings, source, clock, stop).await)
+            (
+                "pump",
+                pump::run(&client, &common, &settings, source, clock, stop).await,
+            )
         });
     }
     if let Some(settings) = config.co2.clone() {
@@ -192,9 +199,13 @@ pub async fn run_all(
         } else {
             let client = MqttClient::start(archive::client_options(&config.common));
             readiness.push(client.connection());
-            let (common, sinks, stop) = (config.common.clone(), parts.sinks.clone(), stop_rx.clone());
+            let (common, sinks, stop) =
+                (config.common.clone(), parts.sinks.clone(), stop_rx.clone());
             tasks.spawn(async move {
-                ("archive", archive::run(&client, &common, &settings, sinks, stop).await)
+                (
+                    "archive",
+                    archive::run(&client, &common, &settings, sinks, stop).await,
+                )
             });
         }
     }

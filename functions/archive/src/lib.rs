@@ -6,10 +6,11 @@
 
 use async_trait::async_trait;
 use lambda_runtime::LambdaEvent;
-use ny_power::adapters::influx::InfluxWriter;
+use ny_power::adapters::influx::{InfluxConfig, InfluxWriter};
 use ny_power::archive::{points_for_message, Point};
 use ny_power::ports::{Archive, PortError};
 use ny_power::stream::Topics;
+use ny_power_aws::config::{self, Env};
 use ny_power_aws::event::split_rule_event;
 use ny_power_aws::timestream::TimestreamArchive;
 use ny_power_aws::{ErrorKind, FunctionError};
@@ -77,5 +78,29 @@ pub async fn handle<A: Archive>(
     Ok(ArchiveResponse {
         topic,
         points: points.len(),
+    })
+}
+
+/// The InfluxDB settings from the environment (the CLI's names): `INFLUX_URL` and either
+/// `INFLUX_ORG`, `INFLUX_BUCKET`, `INFLUX_TOKEN` (v2 API, e.g. Timestream for InfluxDB) or
+/// `INFLUX_DATABASE` with optional `INFLUX_USERNAME`/`INFLUX_PASSWORD` (v1 API).
+///
+/// # Errors
+/// A permanent config error naming the missing variable.
+pub fn influx_config(env: &impl Env) -> Result<InfluxConfig, FunctionError> {
+    let url = config::required(env, "INFLUX_URL")?;
+    if env.get("INFLUX_DATABASE").is_some() && env.get("INFLUX_BUCKET").is_none() {
+        return Ok(InfluxConfig::V1 {
+            url,
+            database: config::required(env, "INFLUX_DATABASE")?,
+            username: env.get("INFLUX_USERNAME"),
+            password: env.get("INFLUX_PASSWORD"),
+        });
+    }
+    Ok(InfluxConfig::V2 {
+        url,
+        org: config::required(env, "INFLUX_ORG")?,
+        bucket: config::required(env, "INFLUX_BUCKET")?,
+        token: config::required(env, "INFLUX_TOKEN")?,
     })
 }

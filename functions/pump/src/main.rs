@@ -1,1 +1,36 @@
-fn main() {}
+//! `ny-power-pump-fn`: wiring only (see the library for the handler).
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use ny_power::nyiso::http::{HttpOptions, HttpSource};
+use ny_power::nyiso::DEFAULT_BASE_URL;
+use ny_power::pump::Pump;
+use ny_power_aws::config::{self, Env, ProcessEnv};
+use ny_power_aws::iot::{IotCursor, IotPublisher};
+use ny_power_aws::{clients, logging};
+use ny_power_pump_fn::{handle, ScheduledEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init_json_logs();
+    let env = ProcessEnv;
+    let topics = config::topics(&env)?;
+    let base_url = env
+        .get("NYISO_BASE_URL")
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    // A Lambda has at most ~50 s per poll: fewer retries than the long-running pump.
+    let options = HttpOptions {
+        retries: 1,
+        ..HttpOptions::default()
+    };
+    let source = HttpSource::new(&base_url, options)?;
+    let sdk = clients::sdk_config().await;
+    let iot = clients::iot_client(&sdk, &env);
+    let pump = Pump::new(
+        source,
+        IotPublisher::new(iot.clone()),
+        IotCursor::new(iot, topics.clone()),
+        topics,
+    );
+    let pump = &pump;
+    run(service_fn(move |event: LambdaEvent<ScheduledEvent>| handle(event, pump))).await
+}

@@ -1,0 +1,102 @@
+//! `ny-power web`: the dashboard's static files and `config.json` (the Kubernetes dashboard
+//! container; the demo serves the same with its own broker URL). `/healthz` answers 200.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ny_power::adapters::web::{WebConfig, WebServer};
+
+/// Arguments of `web`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "HTTP_ADDR",
+        default_value = "0.0.0.0:8080",
+        value_name = "ADDR"
+    )]
+    http_addr: SocketAddr,
+    /// The built dashboard (`web/dist`).
+    #[arg(
+        long,
+        env = "WEB_DIR",
+        default_value = "/usr/share/ny-power/web",
+        value_name = "DIR"
+    )]
+    web_dir: PathBuf,
+    /// The broker's MQTT-over-WebSocket URL as browsers reach it (`wss://host/mqtt`, or a path
+    /// such as `/mqtt` on the page's own host), written into `config.json`.
+    #[arg(long, env = "PUBLIC_MQTT_WS_URL", value_name = "URL")]
+    public_mqtt_ws_url: String,
+    /// Root of the topic tree.
+    #[arg(long, env = "TOPIC_ROOT", default_value = ny_power::stream::DEFAULT_ROOT, value_name = "ROOT")]
+    topic_root: String,
+    /// Minutes after which the page calls a reading stale.
+    #[arg(
+        long,
+        env = "STALE_AFTER_MINUTES",
+        default_value_t = 15,
+        value_name = "MIN"
+    )]
+    stale_after_minutes: u32,
+}
+
+fn check_ws_url(url: &str) -> Result<(), String> {
+    let ok = url.starts_with("ws://")
+        || url.starts_with("wss://")
+        || (url.starts_with('/') && !url.starts_with("//"));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "PUBLIC_MQTT_WS_URL `{url}`: must be a ws:// or wss:// URL, or a path starting with /"
+        ))
+    }
+}
+
+/// Runs `web` until SIGTERM or Ctrl-C.
+pub fn run(args: Args) -> ExitCode {
+    super::demo::init_logs();
+    if let Err(e) = check_ws_url(&args.public_mqtt_ws_url) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    if args.stale_after_minutes == 0 {
+        eprintln!("error: STALE_AFTER_MINUTES must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    let config = WebConfig {
+        topic_root: args.topic_root.trim_end_matches('/').to_owned(),
+        stale_after_minutes: args.stale_after_minutes,
+        ..WebConfig::new(args.public_mqtt_ws_url.clone())
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let server = WebServer::start(
+            args.http_addr,
+            &args.web_dir,
+            config,
+            super::demo::stop_signal(),
+        )
+        .await?;
+        tracing::info!(addr = %server.addr(), dir = %args.web_dir.display(), "serving the dashboard");
+        server.stopped().await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

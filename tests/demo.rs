@@ -1,0 +1,284 @@
+//! `ny-power demo` end to end: the real binary in replay mode on free loopback ports, checked
+//! over real HTTP and real MQTT (TCP and WebSocket), stopped with SIGINT, then run again on
+//! the same data directory to check that it resumes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ny-power");
+
+struct Demo {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    dashboard: String,
+    tcp_port: u16,
+    ws_url: String,
+}
+
+impl Demo {
+    fn start(data_dir: &Path, web_dir: &Path) -> Demo {
+        let mut child = Command::new(BIN)
+            .args(["demo", "--replay", "--speed", "600"])
+            .args(["--http-port", "0", "--mqtt-port", "0", "--ws-port", "0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--web-dir")
+            .arg(web_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut demo = Demo {
+            child,
+            lines,
+            dashboard: String::new(),
+            tcp_port: 0,
+            ws_url: String::new(),
+        };
+        let dashboard = demo.wait_line("Dashboard: ");
+        assert!(
+            dashboard.contains("(replaying bundled NYISO days at 600×)"),
+            "{dashboard}"
+        );
+        demo.dashboard = dashboard["Dashboard: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        // "MQTT: mqtt://127.0.0.1:P and ws://127.0.0.1:Q/mqtt (…)"
+        let mqtt = demo.wait_line("MQTT: ");
+        let words: Vec<&str> = mqtt.split(' ').collect();
+        demo.tcp_port = words[1].rsplit(':').next().unwrap().parse().unwrap();
+        demo.ws_url = words[3].to_owned();
+        let ready = demo.wait_line("READY ");
+        assert_eq!(ready, format!("READY {}", demo.dashboard));
+        demo
+    }
+
+    fn wait_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no line starting with {prefix:?} on stdout"));
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    /// SIGINT, then the exit status (within 20 s).
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the demo did not stop within 20 s of SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ny-power inspect demo-data/*.csv`, keyed by the reading's instant.
+fn inspect_bundled() -> std::collections::BTreeMap<String, Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-data");
+    let out = Command::new(BIN)
+        .arg("inspect")
+        .arg(dir.join("20250203rtfuelmix.csv"))
+        .arg(dir.join("20250204rtfuelmix.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["ts"].as_str().unwrap().to_owned(), v)
+        })
+        .collect()
+}
+
+/// The retained message of `topic`, read by a fresh client over TCP or WebSocket.
+async fn retained(demo: &Demo, topic: &str, websocket: bool) -> Value {
+    let id = format!("test-{}", if websocket { "ws" } else { "tcp" });
+    let mut options = if websocket {
+        let port = demo.ws_url.rsplit(':').next().unwrap();
+        let port: u16 = port.trim_end_matches("/mqtt").parse().unwrap();
+        let mut o = MqttOptions::new(id, demo.ws_url.clone(), port);
+        o.set_transport(Transport::Ws);
+        o
+    } else {
+        MqttOptions::new(id, "127.0.0.1", demo.tcp_port)
+    };
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut events) = AsyncClient::new(options, 16);
+    client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+    let payload = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap() {
+                if p.topic == topic {
+                    break p.payload;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no retained message on {topic}"));
+    let _ = client.disconnect().await;
+    serde_json::from_slice(&payload).unwrap()
+}
+
+fn stub_site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>ny-power test page</title>",
+    )
+    .unwrap();
+    dir
+}
+
+/// The saved resume state: the 24 h history's instants and the cursor.
+fn saved(data_dir: &Path) -> (Vec<String>, String) {
+    let saved: Value = serde_json::from_slice(
+        &std::fs::read(data_dir.join("replay").join("retained.json")).unwrap(),
+    )
+    .unwrap();
+    let cursor = saved["ny-power/status/fuel-mix/updated"]["ts"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let history = saved["ny-power/archive/co2/24h"]["ts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    (history, cursor)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_streams_stops_and_resumes() {
+    let expected = inspect_bundled();
+    let site = stub_site();
+    let data = tempfile::tempdir().unwrap();
+
+    // First run.
+    let demo = Demo::start(data.path(), site.path());
+    let http = reqwest::Client::new();
+    let config: Value = serde_json::from_str(
+        &http
+            .get(format!("{}/config.json", demo.dashboard))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["mqtt"]["url"], Value::from(demo.ws_url.clone()));
+    assert!(demo.ws_url.starts_with("ws://127.0.0.1:") && demo.ws_url.ends_with("/mqtt"));
+    assert_eq!(config["mode"], "replay");
+    assert_eq!(config["topic_root"], "ny-power");
+    let index = http.get(&demo.dashboard).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await.unwrap().contains("ny-power test page"));
+
+    // The intensity on the broker is the one `inspect` computes for the same reading.
+    let co2 = retained(&demo, "ny-power/computed/co2", false).await;
+    let ts = co2["ts"].as_str().unwrap();
+    let want = expected[ts]["co2"]["direct"].as_f64().unwrap();
+    assert!(
+        (co2["value"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{co2} vs {want}"
+    );
+    assert_eq!(co2["factors"], "direct");
+    // Over the WebSocket listener too (what the browser uses).
+    let mix = retained(&demo, "ny-power/upstream/fuel-mix", true).await;
+    let ts = mix["ts"].as_str().unwrap();
+    assert_eq!(mix["fuels"], expected[ts]["fuels"]);
+
+    let status = demo.interrupt();
+    assert!(status.success(), "exit status {status}");
+    let (first_history, first_cursor) = saved(data.path());
+    // Stopping lost nothing: the calculator handled the pump's last reading.
+    assert_eq!(first_history.last(), Some(&first_cursor));
+
+    // Second run: resumes after the saved cursor, with the history restored.
+    let demo = Demo::start(data.path(), site.path());
+    let restored = retained(&demo, "ny-power/status/fuel-mix/updated", false).await;
+    assert!(restored["ts"].as_str().unwrap() >= first_cursor.as_str());
+    // Wait for an intensity newer than the first run's last reading.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let co2 = retained(&demo, "ny-power/computed/co2", false).await;
+        if co2["ts"].as_str().unwrap() > first_cursor.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no new reading after resuming");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = demo.interrupt();
+    assert!(status.success(), "exit status {status}");
+    let (second_history, second_cursor) = saved(data.path());
+    assert_eq!(second_history.last(), Some(&second_cursor));
+    // The restored 24 h history carries over: every first-run entry still inside the window.
+    for t in first_history.iter().filter(|t| **t >= second_history[0]) {
+        assert!(second_history.contains(t), "{t} lost from the history");
+    }
+    let new: Vec<&String> = second_history
+        .iter()
+        .filter(|t| t.as_str() > first_cursor.as_str())
+        .collect();
+    assert!(!new.is_empty(), "the second run published new readings");
+    // The first new reading is the one right after the first run's cursor: nothing skipped,
+    // nothing older republished.
+    let after: Vec<&String> = expected
+        .keys()
+        .filter(|t| t.as_str() > first_cursor.as_str())
+        .collect();
+    assert_eq!(new[0], after[0]);
+    for w in second_history.windows(2) {
+        assert!(w[0] < w[1], "history strictly increasing: {w:?}");
+    }
+}

@@ -1,0 +1,452 @@
+//! `HttpSource` against a local NYISO stand-in (a real HTTP server on 127.0.0.1): incremental
+//! polling with 304 and 206 replies, fall-backs to full downloads, failures that return
+//! nothing, midnight, and catch-up from daily files and the monthly zip.
+//!
+//! The measurement of bytes per day of polling is an ignored test; run it with
+//! `cargo test --release --test http_source -- --ignored bytes_per_day --nocapture`.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use ny_power::nyiso::http::{HttpOptions, HttpSource};
+use ny_power::nyiso::parse_bytes;
+use ny_power::ports::{PortError, Source};
+use ny_power::reading::Reading;
+
+use support::nyiso_server::NyisoServer;
+use support::{zip_member, FEB_2025_ZIP};
+
+const FEB1: &str = "rtfuelmix/20250201rtfuelmix.csv";
+const FEB2: &str = "rtfuelmix/20250202rtfuelmix.csv";
+
+/// Options for tests: no waiting between retries, short timeout.
+fn options() -> HttpOptions {
+    HttpOptions {
+        timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        ..HttpOptions::default()
+    }
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+/// A real NYISO day file as its header and its readings' row groups (each group: the rows
+/// of one time stamp), lines without line ends.
+struct DayFile {
+    header: String,
+    groups: Vec<Vec<String>>,
+}
+
+impl DayFile {
+    fn of(bytes: &[u8]) -> DayFile {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap().to_owned();
+        let mut groups: Vec<Vec<String>> = Vec::new();
+        for line in lines {
+            let stamp = line.split(',').take(2).collect::<Vec<_>>().join(",");
+            match groups.last_mut() {
+                Some(g) if g[0].starts_with(&format!("{stamp},")) => g.push(line.to_owned()),
+                _ => groups.push(vec![line.to_owned()]),
+            }
+        }
+        DayFile { header, groups }
+    }
+
+    fn feb(day: u32) -> DayFile {
+        DayFile::of(&zip_member(FEB_2025_ZIP, &format!("202502{day:02}rtfuelmix.csv")))
+    }
+
+    /// The file as NYISO serves it after `n` readings: CRLF line ends, none after the last.
+    fn first(&self, n: usize) -> Vec<u8> {
+        let mut lines = vec![self.header.clone()];
+        lines.extend(self.groups[..n].iter().flatten().cloned());
+        lines.join("\r\n").into_bytes()
+    }
+
+    /// What NYISO appends to go from `from` to `to` readings.
+    fn appended(&self, from: usize, to: usize) -> Vec<u8> {
+        let mut out = String::new();
+        for line in self.groups[from..to].iter().flatten() {
+            out.push_str("\r\n");
+            out.push_str(line);
+        }
+        out.into_bytes()
+    }
+}
+
+fn parsed(bytes: &[u8]) -> Vec<Reading> {
+    parse_bytes("expected", bytes).unwrap().readings
+}
+
+#[tokio::test]
+async fn incremental_polls_use_304_and_206() {
+    let server = NyisoServer::start().await;
+    let day = DayFile::feb(1);
+    server.put(FEB1, &day.first(12));
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    // 23:30 EST on 1 February: today's file only.
+    let now = utc(2025, 2, 2, 4, 30);
+
+    let first = source.readings_after(None, now).await.unwrap();
+    assert_eq!(first.len(), 12);
+    assert_eq!(first[0].ts, utc(2025, 2, 1, 5, 5));
+    assert_eq!(first[11].ts, utc(2025, 2, 1, 6, 0));
+    let cursor = first[11].ts;
+
+    // Unchanged: a 304, nothing new.
+    let none = source.readings_after(Some(cursor), now).await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(server.stats().status(304), 1);
+
+    // NYISO appends twelve readings: a 206 with only the tail (and the overlap).
+    server.reset_stats();
+    let tail = day.appended(12, 24);
+    server.append(FEB1, &tail);
+    let more = source.readings_after(Some(cursor), now).await.unwrap();
+    assert_eq!(more.len(), 12);
+    assert_eq!(more[0].ts, utc(2025, 2, 1, 6, 5));
+    let stats = server.stats();
+    assert_eq!(stats.status(206), 1, "{stats:?}");
+    assert_eq!(stats.status(200), 0, "{stats:?}");
+    assert!(stats.body_bytes <= tail.len() as u64 + options().range_overlap, "{stats:?}");
+    let request = &server.requests()[0];
+    assert!(request.headers.contains_key("range"), "{request:?}");
+    assert!(request.headers.contains_key("if-none-match"), "{request:?}");
+
+    // All polls together give exactly the readings of the file as it now is.
+    let mut all = first.clone();
+    all.extend(more);
+    assert_eq!(all, parsed(&day.first(24)));
+
+    let c = source.stats();
+    assert_eq!((c.full, c.not_modified, c.partial), (1, 1, 1), "{c:?}");
+    assert_eq!(c.requests, 3);
+}
+
+#[tokio::test]
+async fn last_modified_alone_also_gives_304_and_206() {
+    let server = NyisoServer::start().await;
+    server.set(|b| b.etag = false);
+    let day = DayFile::feb(1);
+    server.put(FEB1, &day.first(6));
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let now = utc(2025, 2, 2, 4, 30);
+    let first = source.readings_after(None, now).await.unwrap();
+    source.readings_after(None, now).await.unwrap();
+    server.append(FEB1, &day.appended(6, 9));
+    let all = source.readings_after(None, now).await.unwrap();
+    assert_eq!(first.len(), 6);
+    assert_eq!(all, parsed(&day.first(9)));
+    let stats = server.stats();
+    assert_eq!((stats.status(200), stats.status(304), stats.status(206)), (1, 1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_file_that_shrank_is_downloaded_whole() {
+    let server = NyisoServer::start().await;
+    let day = DayFile::feb(1);
+    server.put(FEB1, &day.first(24));
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let now = utc(2025, 2, 2, 4, 30);
+    assert_eq!(source.readings_after(None, now).await.unwrap().len(), 24);
+
+    // Shrank below the cached length: the range is unsatisfiable (416), then a full GET.
+    server.put(FEB1, &day.first(6));
+    server.reset_stats();
+    let got = source.readings_after(None, now).await.unwrap();
+    assert_eq!(got, parsed(&day.first(6)));
+    let stats = server.stats();
+    assert_eq!((stats.status(416), stats.status(200)), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_rewritten_file_with_a_valid_looking_range_is_refetched() {
+    let server = NyisoServer::start().await;
+    let day = DayFile::feb(1);
+    server.put(FEB1, &day.first(12));
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let now = utc(2025, 2, 2, 4, 30);
+    source.readings_after(None, now).await.unwrap();
+    // Same first readings, but the last reading's values revised and more appended: the
+    // ranged reply starts where asked but its overlap differs from the cached bytes.
+    let mut revised = String::from_utf8(day.first(24)).unwrap();
+    let cut = String::from_utf8(day.first(12)).unwrap().len();
+    let (head, rest) = revised.split_at(cut - 8);
+    revised = format!("{head}{}", rest.replacen(|c: char| c.is_ascii_digit(), "9", 1));
+    server.put(FEB1, revised.as_bytes());
+    server.reset_stats();
+    let got = source.readings_after(None, now).await.unwrap();
+    assert_eq!(got, parsed(revised.as_bytes()));
+    let stats = server.stats();
+    assert_eq!((stats.status(206), stats.status(200)), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn range_ignored_means_full_downloads() {
+    let server = NyisoServer::start().await;
+    server.set(|b| b.ignore_range = true);
+    let day = DayFile::feb(1);
+    server.put(FEB1, &day.first(12));
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let now = utc(2025, 2, 2, 4, 30);
+    let first = source.readings_after(None, now).await.unwrap();
+    server.append(FEB1, &day.appended(12, 20));
+    let more = source
+        .readings_after(Some(first[11].ts), now)
+        .await
+        .unwrap();
+    assert_eq!(more.len(), 8);
+    let stats = server.stats();
+    assert_eq!((stats.status(200), stats.status(206)), (2, 0), "{stats:?}");
+    assert_eq!(stats.body_bytes, (day.first(12).len() + day.first(20).len()) as u64);
+    assert_eq!(source.stats().full, 2);
+}
+
+#[tokio::test]
+async fn failures_return_nothing_and_the_next_poll_recovers() {
+    let server = NyisoServer::start().await;
+    let day = DayFile::feb(1);
+    server.put(FEB1, &day.first(12));
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let now = utc(2025, 2, 2, 4, 30);
+    let cursor = source.readings_after(None, now).await.unwrap()[11].ts;
+    let mut grown = 12;
+
+    type Switch = fn(&mut support::nyiso_server::Behaviour, bool);
+    let cases: [(&str, Switch); 4] = [
+        ("HTTP 500", |b, on| b.fail_500 = on),
+        ("HTML page", |b, on| b.html = on),
+        ("body cut short", |b, on| b.truncate = on),
+        ("no answer (timeout)", |b, on| b.hang = on),
+    ];
+    for (what, switch) in cases {
+        server.append(FEB1, &day.appended(grown, grown + 2));
+        grown += 2;
+        server.set(|b| switch(b, true));
+        let err = source
+            .readings_after(Some(cursor), now)
+            .await
+            .expect_err(what);
+        match what {
+            "HTML page" => {
+                assert!(matches!(err, PortError::Rejected(_)), "{what}: {err}");
+                assert!(err.to_string().contains("20250201rtfuelmix.csv"), "{err}");
+                assert!(err.to_string().contains("HTML"), "{err}");
+            }
+            _ => assert!(matches!(err, PortError::Transient { .. }), "{what}: {err}"),
+        }
+        server.set(|b| switch(b, false));
+        let got = source.readings_after(Some(cursor), now).await.unwrap();
+        assert_eq!(got, parsed(&day.first(grown))[12..], "{what}");
+    }
+
+    // A row cut in the middle (as if NYISO served a half-written file): rejected with file
+    // and line; the next poll, with the row complete, recovers.
+    let whole = day.first(grown + 1);
+    let cut = &whole[..whole.len() - 20];
+    server.put(FEB1, cut);
+    let err = source.readings_after(Some(cursor), now).await.unwrap_err();
+    assert!(matches!(err, PortError::Rejected(_)), "{err}");
+    assert!(err.to_string().contains("line"), "{err}");
+    server.put(FEB1, &whole);
+    let got = source.readings_after(Some(cursor), now).await.unwrap();
+    assert_eq!(got, parsed(&whole)[12..]);
+}
+
+#[tokio::test]
+async fn around_midnight_yesterday_is_read_too_and_a_split_reading_joins() {
+    let server = NyisoServer::start().await;
+    let feb1 = DayFile::feb(1);
+    let feb2 = DayFile::feb(2);
+    // The 2 February 00:00 reading (the last of 1 February's file) split over both files:
+    // four fuels in yesterday's file, three in today's.
+    let n1 = feb1.groups.len();
+    let midnight = feb1.groups[n1 - 1].clone();
+    assert!(midnight[0].starts_with("02/02/2025 00:00:00"), "{midnight:?}");
+    let mut day1 = feb1.first(n1 - 1);
+    for line in &midnight[..4] {
+        day1.extend_from_slice(format!("\r\n{line}").as_bytes());
+    }
+    let mut day2 = feb2.header.clone();
+    for line in midnight[4..].iter().chain(feb2.groups[..4].iter().flatten()) {
+        day2.push_str("\r\n");
+        day2.push_str(line);
+    }
+    server.put(FEB1, &day1);
+    server.put(FEB2, day2.as_bytes());
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+
+    // 00:30 EST on 2 February, cursor at 1 February 23:55 EST.
+    let now = utc(2025, 2, 2, 5, 30);
+    let cursor = utc(2025, 2, 2, 4, 55);
+    let got = source.readings_after(Some(cursor), now).await.unwrap();
+    let times: Vec<_> = got.iter().map(|r| r.ts).collect();
+    assert_eq!(
+        times,
+        vec![
+            utc(2025, 2, 2, 5, 0),
+            utc(2025, 2, 2, 5, 5),
+            utc(2025, 2, 2, 5, 10),
+            utc(2025, 2, 2, 5, 15),
+            utc(2025, 2, 2, 5, 20)
+        ]
+    );
+    let joined = parsed(&feb1.first(n1));
+    assert_eq!(got[0], joined[n1 - 1]);
+
+    // One bad file spoils the poll: nothing at all comes back.
+    server.put(FEB2, b"<html><body>Service Unavailable</body></html>");
+    assert!(source.readings_after(Some(cursor), now).await.is_err());
+
+    // No file for today yet, early after midnight: not an error; later it is.
+    server.remove(FEB2);
+    let got = source.readings_after(Some(cursor), now).await.unwrap();
+    assert!(got.is_empty(), "the split reading is incomplete without today's rows");
+    let late = utc(2025, 2, 2, 8, 0); // 03:00 EST
+    let err = source.readings_after(Some(cursor), late).await.unwrap_err();
+    assert!(matches!(err, PortError::Transient { .. }), "{err}");
+    assert!(err.to_string().contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn catches_up_from_the_monthly_zip_and_daily_files() {
+    let server = NyisoServer::start().await;
+    server.put("rtfuelmix/20250201rtfuelmix_csv.zip", FEB_2025_ZIP);
+    for day in 23..=28 {
+        let name = format!("202502{day}rtfuelmix.csv");
+        server.put(&format!("rtfuelmix/{name}"), &zip_member(FEB_2025_ZIP, &name));
+    }
+    // 00:30 EST on 1 March (no file for today yet); cursor at 20 February 00:00 EST.
+    let now = utc(2025, 3, 1, 5, 30);
+    let cursor = utc(2025, 2, 20, 5, 0);
+    let expected: Vec<Reading> = parsed(FEB_2025_ZIP)
+        .into_iter()
+        .filter(|r| r.ts > cursor)
+        .collect();
+    assert_eq!(expected.last().unwrap().ts, utc(2025, 3, 1, 5, 0));
+
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let got = source.readings_after(Some(cursor), now).await.unwrap();
+    assert_eq!(got, expected);
+    let mut targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    targets.sort();
+    let mut want = vec!["/rtfuelmix/20250201rtfuelmix_csv.zip".to_owned()];
+    want.extend((23..=28).map(|d| format!("/rtfuelmix/202502{d}rtfuelmix.csv")));
+    want.push("/rtfuelmix/20250301rtfuelmix.csv".to_owned());
+    assert_eq!(targets, want);
+
+    // A second poll: every file is a 304 (the zip too), same answer.
+    server.reset_stats();
+    assert_eq!(source.readings_after(Some(cursor), now).await.unwrap(), expected);
+    let stats = server.stats();
+    assert_eq!(stats.status(304), 7, "{stats:?}");
+    assert_eq!((stats.status(200), stats.status(206), stats.status(404)), (0, 0, 1), "{stats:?}");
+
+    // Daily files gone (NYISO keeps about a week): the zip stands in, fetched once.
+    for day in 23..=28 {
+        server.remove(&format!("rtfuelmix/202502{day}rtfuelmix.csv"));
+    }
+    server.reset_stats();
+    let fresh = HttpSource::new(&server.url(), options()).unwrap();
+    assert_eq!(fresh.readings_after(Some(cursor), now).await.unwrap(), expected);
+    let zip_requests = server
+        .requests()
+        .iter()
+        .filter(|r| r.target.ends_with(".zip"))
+        .count();
+    assert_eq!(zip_requests, 1);
+}
+
+#[tokio::test]
+async fn catches_up_across_daily_files() {
+    let server = NyisoServer::start().await;
+    for day in 1..=3 {
+        let name = format!("2025020{day}rtfuelmix.csv");
+        server.put(&format!("rtfuelmix/{name}"), &zip_member(FEB_2025_ZIP, &name));
+    }
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    // Cursor 1 February 12:00 EST, now 3 February 12:00 EST.
+    let cursor = utc(2025, 2, 1, 17, 0);
+    let now = utc(2025, 2, 3, 17, 0);
+    let got = source.readings_after(Some(cursor), now).await.unwrap();
+    let expected: Vec<Reading> = parsed(FEB_2025_ZIP)
+        .into_iter()
+        .filter(|r| r.ts > cursor && r.ts <= now)
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(got.first().unwrap().ts, utc(2025, 2, 1, 17, 5));
+    assert_eq!(got.last().unwrap().ts, now);
+}
+
+/// Bytes per simulated day of polling every minute while a real day file grows in five-minute
+/// steps: ranged + conditional requests against whole downloads (and conditional-only).
+#[tokio::test]
+#[ignore = "measurement; run with --ignored bytes_per_day --nocapture"]
+async fn bytes_per_day() {
+    let day = DayFile::feb(1);
+    let n = day.groups.len();
+    // The reading index available at each simulated minute: readings every 5 minutes.
+    let available = |minute: usize| ((minute / 5) + 1).min(n);
+
+    let mut results = Vec::new();
+    for (label, range) in [("range + conditional", true), ("conditional only", false)] {
+        let server = NyisoServer::start().await;
+        server.put(FEB1, &day.first(1));
+        let source = HttpSource::new(
+            &server.url(),
+            HttpOptions {
+                range_requests: range,
+                yesterday_recheck: Duration::ZERO,
+                ..options()
+            },
+        )
+        .unwrap();
+        let mut shown = 1;
+        let mut cursor = None;
+        let mut whole_file_bytes = 0u64;
+        let mut published = 0;
+        for minute in 0..(24 * 60) {
+            let want = available(minute);
+            if want > shown {
+                server.append(FEB1, &day.appended(shown, want));
+                shown = want;
+            }
+            whole_file_bytes += day.first(shown).len() as u64;
+            // Minute `minute` of 1 February, New York (EST = UTC-5).
+            let now = utc(2025, 2, 1, 5, 0) + chrono::Duration::minutes(minute as i64);
+            let got = source.readings_after(cursor, now).await.unwrap();
+            if let Some(last) = got.last() {
+                cursor = Some(last.ts);
+            }
+            published += got.len();
+        }
+        let stats = server.stats();
+        let client = source.stats();
+        results.push((label, stats, client, whole_file_bytes, published));
+    }
+    let final_size = day.first(n).len();
+    println!("day file 20250201rtfuelmix.csv: {n} readings, {final_size} bytes at the end of the day");
+    println!("1440 polls (one per simulated minute), file growing every 5 minutes");
+    for (label, stats, client, whole, published) in &results {
+        println!(
+            "{label:>22}: body {:>9} B, on the wire {:>9} B ({} requests: {} × 200, {} × 206, {} × 304); \
+             whole-file baseline {whole} B → body {:.3} %, wire {:.3} %; {published} readings",
+            stats.body_bytes,
+            stats.total_bytes,
+            stats.requests,
+            stats.status(200),
+            stats.status(206),
+            stats.status(304),
+            100.0 * stats.body_bytes as f64 / *whole as f64,
+            100.0 * stats.total_bytes as f64 / *whole as f64,
+        );
+        assert_eq!(client.requests, stats.requests);
+    }
+}
