@@ -30,7 +30,11 @@ struct Expected {
 
 fn inspect(file: &Path) -> Vec<Expected> {
     let out = Command::new(BIN).arg("inspect").arg(file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -125,11 +129,18 @@ async fn from_influx(influx: &Influxd, db: &str) -> Vec<Expected> {
     let mut co2: BTreeMap<(String, i64), f64> = BTreeMap::new();
     for row in rows {
         co2.insert(
-            (row[factors].as_str().unwrap().to_owned(), row[0].as_i64().unwrap()),
+            (
+                row[factors].as_str().unwrap().to_owned(),
+                row[0].as_i64().unwrap(),
+            ),
             row[value].as_f64().unwrap(),
         );
     }
-    assert_eq!(co2.len(), 2 * out.len(), "one direct and one lifecycle point per reading");
+    assert_eq!(
+        co2.len(),
+        2 * out.len(),
+        "one direct and one lifecycle point per reading"
+    );
     for e in &mut out {
         e.direct = co2[&("direct".to_owned(), e.ts.timestamp())];
         e.lifecycle = co2[&("lifecycle".to_owned(), e.ts.timestamp())];
@@ -176,7 +187,8 @@ async fn backfill_of_a_month_from_a_folder_matches_inspect_and_is_idempotent() {
     }
 }
 
-#[tokio::test]
+// Multi-threaded: the server must keep serving while this thread waits for the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_over_http_reads_the_monthly_zip() {
     let server = NyisoServer::start().await;
     server.put("rtfuelmix/20250201rtfuelmix_csv.zip", FEB_2025_ZIP);
@@ -212,11 +224,21 @@ async fn backfill_over_http_reads_the_monthly_zip() {
 #[test]
 fn bad_arguments_fail_clearly() {
     let out = Command::new(BIN)
-        .args(["backfill", "--from", "2025-02-10", "--to", "2025-02-01", "--sqlite-path", "/tmp/x.sqlite"])
+        .args([
+            "backfill",
+            "--from",
+            "2025-02-10",
+            "--to",
+            "2025-02-01",
+            "--sqlite-path",
+            "/tmp/x.sqlite",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--from 2025-02-10 is after --to 2025-02-01"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--from 2025-02-10 is after --to 2025-02-01")
+    );
     let out = Command::new(BIN)
         .args(["backfill", "--from", "2025-02-01", "--to", "2025-02-01"])
         .env_remove("SQLITE_PATH")

@@ -60,7 +60,10 @@ impl DayFile {
     }
 
     fn feb(day: u32) -> DayFile {
-        DayFile::of(&zip_member(FEB_2025_ZIP, &format!("202502{day:02}rtfuelmix.csv")))
+        DayFile::of(&zip_member(
+            FEB_2025_ZIP,
+            &format!("202502{day:02}rtfuelmix.csv"),
+        ))
     }
 
     /// The file as NYISO serves it after `n` readings: CRLF line ends, none after the last.
@@ -115,7 +118,10 @@ async fn incremental_polls_use_304_and_206() {
     let stats = server.stats();
     assert_eq!(stats.status(206), 1, "{stats:?}");
     assert_eq!(stats.status(200), 0, "{stats:?}");
-    assert!(stats.body_bytes <= tail.len() as u64 + options().range_overlap, "{stats:?}");
+    assert!(
+        stats.body_bytes <= tail.len() as u64 + options().range_overlap,
+        "{stats:?}"
+    );
     let request = &server.requests()[0];
     assert!(request.headers.contains_key("range"), "{request:?}");
     assert!(request.headers.contains_key("if-none-match"), "{request:?}");
@@ -145,7 +151,11 @@ async fn last_modified_alone_also_gives_304_and_206() {
     assert_eq!(first.len(), 6);
     assert_eq!(all, parsed(&day.first(9)));
     let stats = server.stats();
-    assert_eq!((stats.status(200), stats.status(304), stats.status(206)), (1, 1, 1), "{stats:?}");
+    assert_eq!(
+        (stats.status(200), stats.status(304), stats.status(206)),
+        (1, 1, 1),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]
@@ -179,7 +189,10 @@ async fn a_rewritten_file_with_a_valid_looking_range_is_refetched() {
     let mut revised = String::from_utf8(day.first(24)).unwrap();
     let cut = String::from_utf8(day.first(12)).unwrap().len();
     let (head, rest) = revised.split_at(cut - 8);
-    revised = format!("{head}{}", rest.replacen(|c: char| c.is_ascii_digit(), "9", 1));
+    revised = format!(
+        "{head}{}",
+        rest.replacen(|c: char| c.is_ascii_digit(), "9", 1)
+    );
     server.put(FEB1, revised.as_bytes());
     server.reset_stats();
     let got = source.readings_after(None, now).await.unwrap();
@@ -205,7 +218,10 @@ async fn range_ignored_means_full_downloads() {
     assert_eq!(more.len(), 8);
     let stats = server.stats();
     assert_eq!((stats.status(200), stats.status(206)), (2, 0), "{stats:?}");
-    assert_eq!(stats.body_bytes, (day.first(12).len() + day.first(20).len()) as u64);
+    assert_eq!(
+        stats.body_bytes,
+        (day.first(12).len() + day.first(20).len()) as u64
+    );
     assert_eq!(source.stats().full, 2);
 }
 
@@ -269,13 +285,19 @@ async fn around_midnight_yesterday_is_read_too_and_a_split_reading_joins() {
     // four fuels in yesterday's file, three in today's.
     let n1 = feb1.groups.len();
     let midnight = feb1.groups[n1 - 1].clone();
-    assert!(midnight[0].starts_with("02/02/2025 00:00:00"), "{midnight:?}");
+    assert!(
+        midnight[0].starts_with("02/02/2025 00:00:00"),
+        "{midnight:?}"
+    );
     let mut day1 = feb1.first(n1 - 1);
     for line in &midnight[..4] {
         day1.extend_from_slice(format!("\r\n{line}").as_bytes());
     }
     let mut day2 = feb2.header.clone();
-    for line in midnight[4..].iter().chain(feb2.groups[..4].iter().flatten()) {
+    for line in midnight[4..]
+        .iter()
+        .chain(feb2.groups[..4].iter().flatten())
+    {
         day2.push_str("\r\n");
         day2.push_str(line);
     }
@@ -308,7 +330,10 @@ async fn around_midnight_yesterday_is_read_too_and_a_split_reading_joins() {
     // No file for today yet, early after midnight: not an error; later it is.
     server.remove(FEB2);
     let got = source.readings_after(Some(cursor), now).await.unwrap();
-    assert!(got.is_empty(), "the split reading is incomplete without today's rows");
+    assert!(
+        got.is_empty(),
+        "the split reading is incomplete without today's rows"
+    );
     let late = utc(2025, 2, 2, 8, 0); // 03:00 EST
     let err = source.readings_after(Some(cursor), late).await.unwrap_err();
     assert!(matches!(err, PortError::Transient { .. }), "{err}");
@@ -321,7 +346,10 @@ async fn catches_up_from_the_monthly_zip_and_daily_files() {
     server.put("rtfuelmix/20250201rtfuelmix_csv.zip", FEB_2025_ZIP);
     for day in 23..=28 {
         let name = format!("202502{day}rtfuelmix.csv");
-        server.put(&format!("rtfuelmix/{name}"), &zip_member(FEB_2025_ZIP, &name));
+        server.put(
+            &format!("rtfuelmix/{name}"),
+            &zip_member(FEB_2025_ZIP, &name),
+        );
     }
     // 00:30 EST on 1 March (no file for today yet); cursor at 20 February 00:00 EST.
     let now = utc(2025, 3, 1, 5, 30);
@@ -344,10 +372,17 @@ async fn catches_up_from_the_monthly_zip_and_daily_files() {
 
     // A second poll: every file is a 304 (the zip too), same answer.
     server.reset_stats();
-    assert_eq!(source.readings_after(Some(cursor), now).await.unwrap(), expected);
+    assert_eq!(
+        source.readings_after(Some(cursor), now).await.unwrap(),
+        expected
+    );
     let stats = server.stats();
     assert_eq!(stats.status(304), 7, "{stats:?}");
-    assert_eq!((stats.status(200), stats.status(206), stats.status(404)), (0, 0, 1), "{stats:?}");
+    assert_eq!(
+        (stats.status(200), stats.status(206), stats.status(404)),
+        (0, 0, 1),
+        "{stats:?}"
+    );
 
     // Daily files gone (NYISO keeps about a week): the zip stands in, fetched once.
     for day in 23..=28 {
@@ -355,7 +390,10 @@ async fn catches_up_from_the_monthly_zip_and_daily_files() {
     }
     server.reset_stats();
     let fresh = HttpSource::new(&server.url(), options()).unwrap();
-    assert_eq!(fresh.readings_after(Some(cursor), now).await.unwrap(), expected);
+    assert_eq!(
+        fresh.readings_after(Some(cursor), now).await.unwrap(),
+        expected
+    );
     let zip_requests = server
         .requests()
         .iter()
@@ -369,7 +407,10 @@ async fn catches_up_across_daily_files() {
     let server = NyisoServer::start().await;
     for day in 1..=3 {
         let name = format!("2025020{day}rtfuelmix.csv");
-        server.put(&format!("rtfuelmix/{name}"), &zip_member(FEB_2025_ZIP, &name));
+        server.put(
+            &format!("rtfuelmix/{name}"),
+            &zip_member(FEB_2025_ZIP, &name),
+        );
     }
     let source = HttpSource::new(&server.url(), options()).unwrap();
     // Cursor 1 February 12:00 EST, now 3 February 12:00 EST.
@@ -432,7 +473,9 @@ async fn bytes_per_day() {
         results.push((label, stats, client, whole_file_bytes, published));
     }
     let final_size = day.first(n).len();
-    println!("day file 20250201rtfuelmix.csv: {n} readings, {final_size} bytes at the end of the day");
+    println!(
+        "day file 20250201rtfuelmix.csv: {n} readings, {final_size} bytes at the end of the day"
+    );
     println!("1440 polls (one per simulated minute), file growing every 5 minutes");
     for (label, stats, client, whole, published) in &results {
         println!(

@@ -68,8 +68,18 @@ async fn writes_points_queryable_and_idempotent() {
 
     let db = "ny_power_t1";
     assert_eq!(influx.count(db, "fuel_mix", "total_mw", "").await, 12);
-    assert_eq!(influx.count(db, "co2", "value", "WHERE factors = 'direct'").await, 12);
-    assert_eq!(influx.count(db, "co2", "value", "WHERE factors = 'lifecycle'").await, 12);
+    assert_eq!(
+        influx
+            .count(db, "co2", "value", "WHERE factors = 'direct'")
+            .await,
+        12
+    );
+    assert_eq!(
+        influx
+            .count(db, "co2", "value", "WHERE factors = 'lifecycle'")
+            .await,
+        12
+    );
 
     // Values read back as written: 1 February 00:05 EST (DESIGN §4 check values).
     let (cols, rows) = influx
@@ -91,7 +101,14 @@ async fn writes_points_queryable_and_idempotent() {
         .select(db, "SELECT dual_fuel, total_mw FROM fuel_mix LIMIT 1")
         .await;
     assert_eq!(cols, vec!["time", "dual_fuel", "total_mw"]);
-    assert_eq!(rows[0][0].as_i64(), Some(Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap().timestamp()));
+    assert_eq!(
+        rows[0][0].as_i64(),
+        Some(
+            Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0)
+                .unwrap()
+                .timestamp()
+        )
+    );
     assert_eq!(rows[0][1].as_f64(), Some(4613.0));
 
     // Writing the same points again changes nothing.
@@ -135,10 +152,16 @@ async fn v2_request_shape_and_errors() {
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(r.method, "POST");
-    assert_eq!(r.target, "/api/v2/write?org=my+org&bucket=ny-power&precision=s");
+    assert_eq!(
+        r.target,
+        "/api/v2/write?org=my+org&bucket=ny-power&precision=s"
+    );
     assert_eq!(r.headers["authorization"], "Token tok-123");
     assert!(r.headers["content-type"].starts_with("text/plain"));
-    assert_eq!(String::from_utf8(r.body.clone()).unwrap(), line_protocol(&pts));
+    assert_eq!(
+        String::from_utf8(r.body.clone()).unwrap(),
+        line_protocol(&pts)
+    );
 
     // 400 with InfluxDB's JSON error: permanent, not retried, message kept.
     server.reset_stats();
@@ -163,7 +186,11 @@ async fn v2_request_shape_and_errors() {
         assert_eq!(server.requests().len(), 2, "one try and one retry");
     }
     // The token never appears in errors or debug output.
-    assert!(!format!("{err:?} {writer:?}", err = writer.write(&pts).await.unwrap_err()).contains("tok-123"));
+    assert!(!format!(
+        "{err:?} {writer:?}",
+        err = writer.write(&pts).await.unwrap_err()
+    )
+    .contains("tok-123"));
 }
 
 #[tokio::test]

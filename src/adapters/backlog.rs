@@ -109,8 +109,10 @@ impl<A: Archive> BufferedArchive<A> {
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS queue (
                 id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -226,9 +228,7 @@ impl<A: Archive> BufferedArchive<A> {
                 conn.execute("DELETE FROM queue WHERE id <= ?1", params![last_id])
             })
             .await?;
-            if let Err(e) = result {
-                return Err(e);
-            }
+            result?;
         }
     }
 
@@ -334,7 +334,8 @@ mod tests {
             measurement: "co2".into(),
             tags: BTreeMap::from([("factors".to_owned(), "direct".to_owned())]),
             fields: vec![("value".to_owned(), 200.0 + i as f64)],
-            ts: Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(5 * i),
+            ts: Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap()
+                + chrono::Duration::minutes(5 * i),
         }
     }
 
@@ -350,7 +351,9 @@ mod tests {
         b.write(&[point(0)]).await.unwrap();
         assert_eq!(inner.store.points().len(), 1);
         inner.down.store(true, Ordering::SeqCst);
-        b.write(&(1..8).map(point).collect::<Vec<_>>()).await.unwrap();
+        b.write(&(1..8).map(point).collect::<Vec<_>>())
+            .await
+            .unwrap();
         assert_eq!(b.pending().await.unwrap(), 7);
         assert!(b.flush().await.is_err());
         drop(b);
@@ -377,7 +380,9 @@ mod tests {
             },
         )
         .unwrap();
-        b.write(&(0..8).map(point).collect::<Vec<_>>()).await.unwrap();
+        b.write(&(0..8).map(point).collect::<Vec<_>>())
+            .await
+            .unwrap();
         assert_eq!(b.pending().await.unwrap(), 5);
         inner.down.store(false, Ordering::SeqCst);
         b.flush().await.unwrap();

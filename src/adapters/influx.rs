@@ -378,7 +378,10 @@ mod tests {
         for c in [v1, v2] {
             let w = InfluxWriter::new(c.clone()).unwrap();
             let shown = format!("{c:?} {w:?} {}", c.describe());
-            assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+                "{shown}"
+            );
             assert!(shown.contains("<redacted>"), "{shown}");
         }
     }
@@ -418,7 +421,11 @@ mod tests {
         let c = || "ctx".to_owned();
         assert!(classify(StatusCode::SERVICE_UNAVAILABLE, c(), "").is_retryable());
         assert!(classify(StatusCode::TOO_MANY_REQUESTS, c(), "").is_retryable());
-        let e = classify(StatusCode::BAD_REQUEST, c(), r#"{"error":"unable to parse 'x'"}"#);
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            c(),
+            r#"{"error":"unable to parse 'x'"}"#,
+        );
         assert!(!e.is_retryable());
         assert!(e.to_string().contains("unable to parse"), "{e}");
         assert!(!classify(StatusCode::UNAUTHORIZED, c(), "").is_retryable());

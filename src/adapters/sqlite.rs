@@ -61,7 +61,9 @@ pub struct SqliteArchive {
 
 impl std::fmt::Debug for SqliteArchive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteArchive").field("path", &self.path).finish()
+        f.debug_struct("SqliteArchive")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -165,7 +167,8 @@ impl SqliteArchive {
                 .map_err(|source| query_err(path, source))?;
             let mut out = Vec::new();
             for row in rows {
-                let (measurement, tags, ts, fields) = row.map_err(|source| query_err(path, source))?;
+                let (measurement, tags, ts, fields) =
+                    row.map_err(|source| query_err(path, source))?;
                 out.push(
                     decode_point(measurement, &tags, ts, &fields).map_err(|problem| {
                         SqliteError::Corrupt {
@@ -209,7 +212,8 @@ impl SqliteArchive {
                 .map_err(|source| query_err(path, source))?;
             let mut out = Vec::new();
             for row in rows {
-                let (measurement, tags, ts, fields) = row.map_err(|source| query_err(path, source))?;
+                let (measurement, tags, ts, fields) =
+                    row.map_err(|source| query_err(path, source))?;
                 let point = decode_point(measurement, &tags, ts, &fields).map_err(|problem| {
                     SqliteError::Corrupt {
                         path: path.to_path_buf(),
@@ -313,7 +317,8 @@ pub(crate) fn decode_point(
         serde_json::from_str(tags).map_err(|e| format!("tags `{tags}`: {e}"))?;
     let fields: Vec<(String, f64)> =
         serde_json::from_str(fields).map_err(|e| format!("fields `{fields}`: {e}"))?;
-    let ts = DateTime::from_timestamp(ts, 0).ok_or_else(|| format!("timestamp {ts} out of range"))?;
+    let ts =
+        DateTime::from_timestamp(ts, 0).ok_or_else(|| format!("timestamp {ts} out of range"))?;
     Ok(Point {
         measurement,
         tags,
@@ -350,7 +355,15 @@ mod tests {
     fn reading(minute: u32) -> Reading {
         Reading {
             ts: Utc.with_ymd_and_hms(2025, 2, 1, 5, minute, 0).unwrap(),
-            mix: FuelMix([4613.0, 3487.0, 3357.0, 2.0, 220.0, 853.0, 1592.5 + f64::from(minute)]),
+            mix: FuelMix([
+                4613.0,
+                3487.0,
+                3357.0,
+                2.0,
+                220.0,
+                853.0,
+                1592.5 + f64::from(minute),
+            ]),
         }
     }
 
@@ -389,19 +402,23 @@ mod tests {
         // Readings come back as stored; reopening keeps everything.
         drop(db);
         let db = SqliteArchive::open(&path).unwrap();
-        let got = db
-            .latest_fuel_mix_readings(reading(10).ts)
-            .await
-            .unwrap();
+        let got = db.latest_fuel_mix_readings(reading(10).ts).await.unwrap();
         assert_eq!(got, vec![reading(10)]);
-        assert_eq!(db.newest(FUEL_MIX_MEASUREMENT).await.unwrap(), Some(reading(10).ts));
+        assert_eq!(
+            db.newest(FUEL_MIX_MEASUREMENT).await.unwrap(),
+            Some(reading(10).ts)
+        );
     }
 
     #[test]
     fn not_a_database_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.sqlite");
-        std::fs::write(&path, b"this is not a database file at all, not even close......").unwrap();
+        std::fs::write(
+            &path,
+            b"this is not a database file at all, not even close......",
+        )
+        .unwrap();
         let e = SqliteArchive::open(&path).unwrap_err();
         assert!(e.to_string().contains("x.sqlite"), "{e}");
     }

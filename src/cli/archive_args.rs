@@ -30,7 +30,12 @@ pub struct ArchiveArgs {
     #[arg(long, env = "INFLUX_BUCKET", value_name = "BUCKET")]
     pub influx_bucket: Option<String>,
     /// InfluxDB API token (v2 API; prefer INFLUX_TOKEN_FILE).
-    #[arg(long, env = "INFLUX_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "INFLUX_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub influx_token: Option<String>,
     /// File holding the InfluxDB API token (e.g. a mounted Secret).
     #[arg(long, env = "INFLUX_TOKEN_FILE", value_name = "PATH")]
@@ -39,7 +44,12 @@ pub struct ArchiveArgs {
     #[arg(long, env = "INFLUX_USERNAME", value_name = "USER")]
     pub influx_username: Option<String>,
     /// InfluxDB password (v1 API; prefer INFLUX_PASSWORD_FILE).
-    #[arg(long, env = "INFLUX_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "INFLUX_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub influx_password: Option<String>,
     /// File holding the InfluxDB password.
     #[arg(long, env = "INFLUX_PASSWORD_FILE", value_name = "PATH")]
@@ -203,20 +213,43 @@ mod tests {
 
     #[test]
     fn v1_v2_and_missing_settings() {
-        let a = parse(&["--influx-url", "http://127.0.0.1:8086", "--influx-database", "d"]);
-        assert!(matches!(a.influx_config().unwrap(), Some(InfluxConfig::V1 { .. })));
+        let a = parse(&[
+            "--influx-url",
+            "http://127.0.0.1:8086",
+            "--influx-database",
+            "d",
+        ]);
+        assert!(matches!(
+            a.influx_config().unwrap(),
+            Some(InfluxConfig::V1 { .. })
+        ));
         let a = parse(&[
             "--influx-url=http://h",
             "--influx-org=o",
             "--influx-bucket=b",
             "--influx-token=secret-token",
         ]);
-        assert!(matches!(a.influx_config().unwrap(), Some(InfluxConfig::V2 { .. })));
+        assert!(matches!(
+            a.influx_config().unwrap(),
+            Some(InfluxConfig::V2 { .. })
+        ));
         assert!(!format!("{a:?}").contains("secret-token"));
-        let a = parse(&["--influx-url=http://h", "--influx-org=o", "--influx-bucket=b"]);
-        assert!(a.influx_config().unwrap_err().to_string().contains("INFLUX_TOKEN"));
+        let a = parse(&[
+            "--influx-url=http://h",
+            "--influx-org=o",
+            "--influx-bucket=b",
+        ]);
+        assert!(a
+            .influx_config()
+            .unwrap_err()
+            .to_string()
+            .contains("INFLUX_TOKEN"));
         let a = parse(&["--influx-url=http://h"]);
-        assert!(a.influx_config().unwrap_err().to_string().contains("INFLUX_DATABASE"));
+        assert!(a
+            .influx_config()
+            .unwrap_err()
+            .to_string()
+            .contains("INFLUX_DATABASE"));
         let a = parse(&["--influx-database=d"]);
         assert!(a.influx_config().is_err());
         assert!(parse(&[]).influx_config().unwrap().is_none());
@@ -235,7 +268,9 @@ mod tests {
             f.to_str().unwrap(),
         ]);
         match a.influx_config().unwrap() {
-            Some(InfluxConfig::V1 { password, .. }) => assert_eq!(password.as_deref(), Some("hunter2")),
+            Some(InfluxConfig::V1 { password, .. }) => {
+                assert_eq!(password.as_deref(), Some("hunter2"))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -46,7 +46,12 @@ pub struct Args {
     #[arg(long, env = "NYISO_BASE_URL", value_name = "URL", default_value = DEFAULT_BASE_URL)]
     pub nyiso_base_url: String,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "LOG_FORMAT", value_name = "FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
     pub log_format: String,
     #[command(flatten)]
     pub archive: ArchiveArgs,
@@ -217,12 +222,21 @@ mod tests {
                 (d(2025, 2, 1), d(2025, 2, 3))
             ]
         );
-        assert_eq!(months(d(2025, 2, 5), d(2025, 2, 5)), vec![(d(2025, 2, 5), d(2025, 2, 5))]);
+        assert_eq!(
+            months(d(2025, 2, 5), d(2025, 2, 5)),
+            vec![(d(2025, 2, 5), d(2025, 2, 5))]
+        );
     }
 
     #[test]
     fn days_start_at_new_york_midnight() {
-        assert_eq!(start_of(d(2025, 2, 1)).unwrap().to_rfc3339(), "2025-02-01T05:00:00+00:00");
-        assert_eq!(start_of(d(2025, 7, 1)).unwrap().to_rfc3339(), "2025-07-01T04:00:00+00:00");
+        assert_eq!(
+            start_of(d(2025, 2, 1)).unwrap().to_rfc3339(),
+            "2025-02-01T05:00:00+00:00"
+        );
+        assert_eq!(
+            start_of(d(2025, 7, 1)).unwrap().to_rfc3339(),
+            "2025-07-01T04:00:00+00:00"
+        );
     }
 }

@@ -11,10 +11,10 @@
 //! ŷ(k) = base + P(k) + (now − P(−½) − base) · φ^(k+½)
 //! ```
 //!
-//! where `P` is the *diurnal anomaly profile* (for each of the last 7 days, the hourly means of
-//! the 24 hours that day at the same time minus that day's mean, averaged with weight
-//! `DAY_WEIGHT^(d−1)`, so recent days count more), `base` the mean of the last 24 hours, `now`
-//! the newest reading and `φ` the hourly persistence of today's departure from the profile.
+//! where `P` is the *diurnal anomaly profile* (for each of the last 14 days, the hourly means of
+//! the 24 hours that day at the same time minus that day's mean, averaged), `P(−½)` its value at
+//! the current instant, `base` the mean of the last 24 hours, `now` the newest reading and
+//! `φ = 0.92` the hourly persistence of today's departure from the profile.
 //! When NYISO's load forecast is at hand, the shape is blended with a regression of the
 //! intensity on total generation over the last 7 days, driven by the load forecast
 //! ([`Forecaster::forecast`]).
@@ -37,12 +37,14 @@ use crate::stream::{
 pub const RETENTION_DAYS: i64 = 31;
 /// Days the band compares against.
 pub const BAND_WINDOW_DAYS: u32 = 30;
-/// Days that make up the diurnal profile (and the load regression).
-pub const PROFILE_DAYS: i64 = 7;
-/// Weight of each older day in the profile relative to the day after it.
-pub const DAY_WEIGHT: f64 = 0.8;
+/// Days that make up the diurnal profile.
+pub const PROFILE_DAYS: i64 = 14;
+/// Weight of each older day in the profile relative to the day after it (1: equal weights).
+pub const DAY_WEIGHT: f64 = 1.0;
 /// Hourly persistence φ of the current departure from the profile.
-pub const ANOMALY_PERSISTENCE: f64 = 0.97;
+pub const ANOMALY_PERSISTENCE: f64 = 0.92;
+/// Days of hourly (generation, intensity) pairs the load regression is fitted on.
+pub const LOAD_REGRESSION_DAYS: i64 = 7;
 /// Hours in a forecast.
 pub const HORIZON_HOURS: usize = 24;
 /// Charge lengths for which windows are published.
@@ -487,7 +489,7 @@ impl Forecaster {
     }
 
     /// The load-driven forecast and its blend weight per slot: intensity regressed on total
-    /// generation over the last [`PROFILE_DAYS`] days (`y = a + b·g`), and generation projected
+    /// generation over the last [`LOAD_REGRESSION_DAYS`] days (`y = a + b·g`), and generation projected
     /// from the load forecast scaled by the current ratio of generation to forecast load. The
     /// weight is half the regression's R² (0 when it explains nothing).
     fn load_shape(
@@ -502,7 +504,7 @@ impl Forecaster {
         let end = hour_index(now);
         let pairs: Vec<(f64, f64)> = self
             .hours
-            .range(end - PROFILE_DAYS * 24..end)
+            .range(end - LOAD_REGRESSION_DAYS * 24..end)
             .filter_map(|(_, s)| Some((s.mw()?, s.intensity()?)))
             .collect();
         if pairs.len() < 48 {
@@ -539,7 +541,7 @@ impl Forecaster {
         let intensity: Vec<Option<f64>> = (first..=last)
             .map(|i| self.hours.get(&i).and_then(HourStat::intensity).map(round1))
             .collect();
-        let mw_first = (last - PROFILE_DAYS * 24 + 1).max(first);
+        let mw_first = (last - LOAD_REGRESSION_DAYS * 24 + 1).max(first);
         let total_mw: Vec<Option<f64>> = (mw_first..=last)
             .map(|i| self.hours.get(&i).and_then(HourStat::mw).map(f64::round))
             .collect();
@@ -609,4 +611,167 @@ impl Forecaster {
 /// The top of the hour at or before `ts`.
 pub fn top_of_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts.duration_trunc(Duration::hours(1)).unwrap_or(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nyiso::isolf::LoadPoint;
+    use crate::reading::FuelMix;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap()
+    }
+
+    /// A reading with `gas_share` of `total` MW from natural gas, the rest nuclear: intensity
+    /// is `417.21 × gas_share` with the direct table.
+    fn reading(ts: DateTime<Utc>, gas_share: f64, total: f64) -> Reading {
+        let gas = gas_share * total;
+        Reading {
+            ts,
+            mix: FuelMix([0.0, gas, total - gas, 0.0, 0.0, 0.0, 0.0]),
+        }
+    }
+
+    /// Every 5 minutes for `days`, gas share `share(hours since t0)`.
+    fn feed(fc: &mut Forecaster, days: i64, share: impl Fn(f64) -> f64, total: impl Fn(f64) -> f64) {
+        for i in 0..days * 288 {
+            let ts = t0() + Duration::minutes(5 * i);
+            let h = i as f64 / 12.0;
+            assert!(fc.update(&reading(ts, share(h), total(h))));
+        }
+    }
+
+    #[test]
+    fn flat_history_gives_a_flat_forecast_and_now() {
+        let mut fc = Forecaster::default();
+        feed(&mut fc, 3, |_| 0.5, |_| 10_000.0);
+        let now = fc.newest().unwrap();
+        let f = fc.forecast(now, None).unwrap();
+        assert_eq!(f.values.len(), 24);
+        assert_eq!(f.ts[0], now);
+        assert_eq!(f.ts[23], now + Duration::hours(23));
+        for v in &f.values {
+            assert!((v - 208.605).abs() < 1e-6, "{v}");
+        }
+        let w = charge_windows(&f);
+        assert_eq!(w.iter().map(|w| w.hours).collect::<Vec<_>>(), [1, 2, 4, 8]);
+        for w in &w {
+            assert_eq!(w.start, now, "a flat forecast says start now");
+            assert_eq!(w.end, now + Duration::hours(i64::from(w.hours)));
+            assert_eq!(w.cleaner_than_now_pct, 0.0);
+        }
+    }
+
+    #[test]
+    fn diurnal_pattern_finds_the_trough() {
+        // Gas share peaks at 18:00 UTC and bottoms out at 06:00 UTC, every day.
+        let share = |h: f64| 0.5 + 0.3 * ((h - 12.0) / 24.0 * std::f64::consts::TAU).sin();
+        let mut fc = Forecaster::default();
+        feed(&mut fc, 10, share, |_| 10_000.0);
+        let now = t0() + Duration::days(10); // midnight, falling towards the trough
+        assert!(fc.update(&reading(now, share(240.0), 10_000.0)));
+        let f = fc.forecast(now, None).unwrap();
+        // The forecast follows the pattern within a few g/kWh.
+        for (ts, v) in f.ts.iter().zip(&f.values) {
+            let h = (*ts - t0()).num_minutes() as f64 / 60.0 + 0.5;
+            let truth = 417.21 * share(h);
+            assert!((v - truth).abs() < 6.0, "{ts}: {v} vs {truth}");
+        }
+        let w = charge_window(&f, 4).unwrap();
+        // The 4 h window centred on the 06:00 trough starts at 04:00.
+        assert_eq!(w.start, now + Duration::hours(4));
+        assert!(w.cleaner_than_now_pct > 40.0, "{}", w.cleaner_than_now_pct);
+        let p = charge_window_payload(&f);
+        assert_eq!(p.windows.len(), 4);
+        assert_eq!(p.windows[2].hours, 4);
+        assert_eq!(p.windows[2].start, w.start);
+    }
+
+    #[test]
+    fn load_forecast_moves_the_shape() {
+        // History: intensity rises with generation (gas is the marginal fuel).
+        let total = |h: f64| 12_000.0 + 3_000.0 * ((h - 12.0) / 24.0 * std::f64::consts::TAU).sin();
+        let share = |h: f64| 0.2 + 0.4 * (total(h) - 9_000.0) / 6_000.0;
+        let mut fc = Forecaster::default();
+        feed(&mut fc, 8, share, total);
+        let now = fc.newest().unwrap();
+        let without = fc.forecast(now, None).unwrap();
+        // Usually load falls after midnight; NYISO expects it to rise 25 % within three hours
+        // and stay there (only the load forecast's shape matters: it is scaled to now).
+        let load = LoadForecast::from_points((-1..30).map(|k| LoadPoint {
+            ts: top_of_hour(now) + Duration::hours(k),
+            mw: 12_000.0 * (1.0 + 0.25 * (k.clamp(0, 3) as f64) / 3.0),
+        }));
+        let with = fc.forecast(now, Some(&load)).unwrap();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(
+            mean(&with.values) > mean(&without.values) + 10.0,
+            "{} vs {}",
+            mean(&with.values),
+            mean(&without.values)
+        );
+        // A load forecast that does not cover now is not used.
+        let stale = LoadForecast::from_points([LoadPoint {
+            ts: now - Duration::days(3),
+            mw: 15_000.0,
+        }]);
+        assert_eq!(fc.forecast(now, Some(&stale)).unwrap(), without);
+    }
+
+    #[test]
+    fn band_by_terciles() {
+        let hist: Vec<f64> = (0..30).map(f64::from).collect(); // 0..29
+        let b = band(5.0, &hist).unwrap();
+        assert_eq!(b.level, BandLevel::Low);
+        assert!((b.low_below - 29.0 / 3.0).abs() < 1e-9);
+        assert!((b.high_above - 58.0 / 3.0).abs() < 1e-9);
+        assert_eq!(band(15.0, &hist).unwrap().level, BandLevel::Moderate);
+        assert_eq!(band(25.0, &hist).unwrap().level, BandLevel::High);
+        assert_eq!(band(25.0, &hist[..10]), None);
+        assert_eq!(band(f64::NAN, &hist), None);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_replays_ignored() {
+        let mut fc = Forecaster::default();
+        feed(&mut fc, 40, |h| (h % 24.0) / 48.0, |_| 10_000.0);
+        assert!(fc.hours_held() <= (RETENTION_DAYS * 24 + 1) as usize, "{}", fc.hours_held());
+        let newest = fc.newest().unwrap();
+        assert!(!fc.update(&reading(newest, 0.9, 1.0)));
+        assert!(!fc.update(&reading(newest - Duration::hours(1), 0.9, 1.0)));
+        let p = fc.band_payload().unwrap();
+        assert_eq!(p.window_days, 30);
+        assert_eq!(p.ts, newest);
+    }
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let share = |h: f64| 0.5 + 0.3 * (h / 24.0 * std::f64::consts::TAU).sin();
+        let mut fc = Forecaster::default();
+        feed(&mut fc, 31, share, |_| 10_000.0);
+        let state = fc.state().unwrap();
+        let json = serde_json::to_vec(&state).unwrap();
+        assert!(json.len() < 8_000, "state is {} bytes", json.len());
+        let back: ForecasterStatePayload = serde_json::from_slice(&json).unwrap();
+        let mut restored = Forecaster::default();
+        assert!(restored.restore(&back));
+        let now = fc.newest().unwrap();
+        let a = fc.forecast(now, None).unwrap();
+        let b = restored.forecast(now, None).unwrap();
+        for (x, y) in a.values.iter().zip(&b.values) {
+            assert!((x - y).abs() < 0.1, "{x} vs {y}");
+        }
+        let mut other = Forecaster::new(Factors::Lifecycle);
+        assert!(!other.restore(&back), "another table's state is refused");
+        assert_eq!(other.hours_held(), 0);
+    }
+
+    #[test]
+    fn ties_go_to_the_earliest_window() {
+        assert_eq!(best_window(&[3.0, 1.0, 1.0, 3.0], 1), Some((1, 1.0)));
+        assert_eq!(best_window(&[1.0, 1.0], 3), None);
+        assert_eq!(best_window(&[1.0], 0), None);
+    }
 }

@@ -44,7 +44,8 @@ impl FolderSource {
     /// The fuel-mix files in the folder, zips first, each group by date.
     fn files(&self) -> Result<Vec<Found>, PortError> {
         let context = || format!("reading folder {}", self.dir.display());
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| PortError::permanent(context(), e))?;
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| PortError::permanent(context(), e))?;
         let suffix = Dataset::RtFuelMix.suffix();
         let mut out = Vec::new();
         for entry in entries {
@@ -82,7 +83,9 @@ impl Source for FolderSource {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.read(after, now))
             .await
-            .map_err(|e| PortError::transient(format!("reading folder {}", self.dir.display()), e))?
+            .map_err(|e| {
+                PortError::transient(format!("reading folder {}", self.dir.display()), e)
+            })?
     }
 }
 
@@ -102,7 +105,10 @@ impl FolderSource {
             let (from, to) = if found.is_daily {
                 (found.date, found.date)
             } else {
-                (found.date.with_day(1).unwrap_or(found.date), last_of_month(found.date))
+                (
+                    found.date.with_day(1).unwrap_or(found.date),
+                    last_of_month(found.date),
+                )
             };
             if from > last || first.is_some_and(|f| to < f) {
                 continue;
@@ -119,7 +125,7 @@ impl FolderSource {
         Ok(parsed
             .readings
             .into_iter()
-            .filter(|r| after.is_none_or(|a| r.ts > a) && r.ts <= now)
+            .filter(|r| after.map_or(true, |a| r.ts > a) && r.ts <= now)
             .collect())
     }
 }
@@ -168,11 +174,17 @@ mod tests {
         let after = Utc.with_ymd_and_hms(2025, 2, 28, 4, 55, 0).unwrap();
         let tail = src.readings_after(Some(after), now).await.unwrap();
         assert_eq!(tail.len(), 293);
-        assert_eq!(tail[0].ts, Utc.with_ymd_and_hms(2025, 2, 28, 5, 0, 0).unwrap());
+        assert_eq!(
+            tail[0].ts,
+            Utc.with_ymd_and_hms(2025, 2, 28, 5, 0, 0).unwrap()
+        );
         // `now` bounds the result: up to 2025-02-01 01:00 EST.
         let early = Utc.with_ymd_and_hms(2025, 2, 1, 6, 0, 0).unwrap();
         let first = src
-            .readings_after(Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()), early)
+            .readings_after(
+                Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()),
+                early,
+            )
             .await
             .unwrap();
         assert_eq!(first.len(), 12);
@@ -181,7 +193,11 @@ mod tests {
     #[tokio::test]
     async fn a_bad_file_rejects_the_call() {
         let dir = folder();
-        std::fs::write(dir.path().join("20250301rtfuelmix.csv"), b"<html>oops</html>").unwrap();
+        std::fs::write(
+            dir.path().join("20250301rtfuelmix.csv"),
+            b"<html>oops</html>",
+        )
+        .unwrap();
         let src = FolderSource::new(dir.path());
         let now = Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).unwrap();
         let err = src.readings_after(None, now).await.unwrap_err();
@@ -189,6 +205,10 @@ mod tests {
         assert!(err.to_string().contains("20250301rtfuelmix.csv"), "{err}");
         // A missing folder is a permanent error.
         let gone = FolderSource::new(dir.path().join("nope"));
-        assert!(!gone.readings_after(None, now).await.unwrap_err().is_retryable());
+        assert!(!gone
+            .readings_after(None, now)
+            .await
+            .unwrap_err()
+            .is_retryable());
     }
 }

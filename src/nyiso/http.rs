@@ -32,7 +32,7 @@ use reqwest::header::{
 };
 use reqwest::StatusCode;
 
-use crate::nyiso::{daily_url, monthly_zip_url, FuelMixAccumulator, Dataset, NEW_YORK};
+use crate::nyiso::{daily_url, monthly_zip_url, Dataset, FuelMixAccumulator, NEW_YORK};
 use crate::ports::{PortError, Source};
 use crate::reading::Reading;
 
@@ -273,12 +273,17 @@ impl HttpSource {
         Ok(parsed
             .readings
             .into_iter()
-            .filter(|r| after.is_none_or(|a| r.ts > a) && r.ts <= until)
+            .filter(|r| after.map_or(true, |a| r.ts > a) && r.ts <= until)
             .collect())
     }
 
     /// The files to read, oldest first (zips before daily files of the same days).
-    fn plan(&self, after: Option<DateTime<Utc>>, last: NaiveDate, now: DateTime<Utc>) -> Vec<Wanted> {
+    fn plan(
+        &self,
+        after: Option<DateTime<Utc>>,
+        last: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Vec<Wanted> {
         let today = now.with_timezone(&NEW_YORK).date_naive();
         let mut first = match after {
             Some(a) => a.with_timezone(&NEW_YORK).date_naive(),
@@ -538,7 +543,10 @@ fn first_of_month(day: NaiveDate) -> NaiveDate {
 /// Time since the last New York midnight at `now`.
 fn since_local_midnight(now: DateTime<Utc>) -> Duration {
     let local = now.with_timezone(&NEW_YORK);
-    let secs = local.time().signed_duration_since(NaiveTime::MIN).num_seconds();
+    let secs = local
+        .time()
+        .signed_duration_since(NaiveTime::MIN)
+        .num_seconds();
     Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
@@ -600,7 +608,10 @@ mod tests {
         );
         // 01:30 EST: yesterday is done.
         let now = Utc.with_ymd_and_hms(2025, 2, 10, 6, 30, 0).unwrap();
-        assert_eq!(s.plan(None, d(2025, 2, 10), now), vec![Wanted::Day(d(2025, 2, 10))]);
+        assert_eq!(
+            s.plan(None, d(2025, 2, 10), now),
+            vec![Wanted::Day(d(2025, 2, 10))]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{Common, ServiceError, Shutdown};
-use crate::adapters::mqtt::{ClientOptions, MqttClient, MqttError};
+use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient, MqttError};
 use crate::co2::Co2Calculator;
 use crate::intensity::Factors;
 use crate::ports::Publisher;
@@ -97,6 +97,14 @@ async fn restore(
     }
 }
 
+async fn acknowledge(client: &MqttClient, processed: &mut Vec<Inbound>) {
+    for message in processed.drain(..) {
+        if let Err(e) = client.ack(&message).await {
+            tracing::warn!(error = %e, "acknowledging a fuel-mix message");
+        }
+    }
+}
+
 async fn handle(
     client: &MqttClient,
     common: &Common,
@@ -108,10 +116,24 @@ async fn handle(
         return Ok(());
     }
     tracing::info!(factors = settings.factors.name(), "co2 calculator started");
+    // Acknowledgements wait until no further message is queued: a PUBACK followed at once by
+    // a PUBLISH would sit in the socket (Nagle) until the broker's delayed TCP ACK, ~40 ms per
+    // reading while catching up. Acknowledged only after the results were published.
+    let mut processed = Vec::new();
     loop {
-        let message = tokio::select! {
-            m = client.recv() => m,
-            _ = shutdown.wait() => break,
+        let message = if processed.is_empty() {
+            tokio::select! {
+                m = client.recv() => m,
+                _ = shutdown.wait() => break,
+            }
+        } else {
+            match client.try_recv().await {
+                Some(m) => Some(m),
+                None => {
+                    acknowledge(client, &mut processed).await;
+                    continue;
+                }
+            }
         };
         let Some(message) = message else { break };
         match decode_fuel_mix(&message.topic, &message.payload) {
@@ -121,7 +143,8 @@ async fn handle(
                     while let Err(e) = client.publish(&out).await {
                         tracing::warn!(error = %e, "publishing the intensity; retrying");
                         if !shutdown.sleep(retry).await {
-                            // Not acknowledged: the broker delivers the reading again.
+                            // This reading is not acknowledged: the broker delivers it again.
+                            acknowledge(client, &mut processed).await;
                             return Ok(());
                         }
                         retry = (retry * 2).min(Duration::from_secs(5));
@@ -131,10 +154,9 @@ async fn handle(
             }
             Err(e) => tracing::warn!(error = %e, "fuel-mix message ignored"),
         }
-        if let Err(e) = client.ack(&message).await {
-            tracing::warn!(error = %e, "acknowledging a fuel-mix message");
-        }
+        processed.push(message);
     }
+    acknowledge(client, &mut processed).await;
     tracing::info!("co2 calculator stopping");
     Ok(())
 }

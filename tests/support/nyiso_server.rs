@@ -122,7 +122,8 @@ impl Drop for NyisoServer {
 
 impl NyisoServer {
     /// Starts a server on 127.0.0.1 at a free port, serving an empty temp folder. Call from
-    /// inside a Tokio runtime.
+    /// inside a Tokio runtime; it runs on that runtime, so a test that blocks its thread
+    /// (e.g. waiting for a child process) needs `#[tokio::test(flavor = "multi_thread")]`.
     pub async fn start() -> NyisoServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = TcpListener::bind("127.0.0.1:0")
