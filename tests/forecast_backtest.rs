@@ -13,7 +13,7 @@ use ny_power::forecast::{charge_window_payload, Forecaster};
 use ny_power::homeassistant::{discovery_messages, DiscoveryConfig, OBJECT_IDS};
 use ny_power::nyiso::isolf::{parse_isolf, LoadForecast};
 use ny_power::nyiso::parse_bytes;
-use ny_power::reading::{FuelMix, Reading};
+use ny_power::reading::Reading;
 use ny_power::stream::{
     decode, decode_forecast, ChargeWindowPayload, Co2BandPayload, Co2Payload, FuelMixPayload,
     ServiceState, ServiceStatusPayload, TopicKind, Topics,
@@ -37,8 +37,9 @@ fn method_beats_both_baselines_on_window_regret_in_february_2025() {
     let readings = feb_2025();
     let r = backtest(&readings, Factors::Direct).unwrap();
     assert_eq!(r.readings, 8246);
-    // 28 days of hourly issue times, less the first and last day.
-    assert!(r.hours > 600 && r.hours <= 26 * 24, "{} hours", r.hours);
+    // Readings from 2025-02-01T05:05Z to 2025-03-01T05:00Z: issue hours from 02-02T05:00Z to
+    // 02-28T06:00Z (whose last hour of truth, 03-01T05:00Z, holds only the final reading).
+    assert_eq!(r.hours, 626);
     for s in [r.mae, r.window_regret_4h] {
         for v in [s.method, s.persistence, s.yesterday] {
             assert!(v.is_finite() && v >= 0.0, "{s:?}");
@@ -323,11 +324,9 @@ fn discovery_templates_render_against_real_payloads() {
         .iter()
         .map(|m| serde_json::from_slice(&m.payload).unwrap())
         .collect();
-    // 2025-02-01 00:05 EST (DESIGN §3 check values): 248.75 g/kWh direct.
-    let reading = Reading {
-        ts: Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap(),
-        mix: FuelMix([4613.0, 3487.0, 3357.0, 2.0, 220.0, 853.0, 1592.0]),
-    };
+    // The real 2025-02-01 00:05 EST reading (DESIGN §3 check value: 248.75 g/kWh direct).
+    let reading = feb_2025()[0];
+    assert_eq!(reading.ts, Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap());
     let co2 = Co2Payload {
         ts: reading.ts,
         value: Factors::Direct.intensity(&reading.mix).unwrap(),
@@ -363,13 +362,12 @@ fn discovery_templates_render_against_real_payloads() {
     let out = render(&cases);
     let mut it = out.iter();
     // Intensity: the value, rounded; availability; attributes from the band.
-    let v: f64 = it.next().unwrap().parse().unwrap();
-    assert!((v - 248.75).abs() < 0.06, "{v}");
+    assert_eq!(it.next().unwrap(), "248.7");
     assert_eq!(it.next().unwrap(), "online");
     let attrs: Value = serde_json::from_str(it.next().unwrap()).unwrap();
     assert!(["low", "moderate", "high"].contains(&attrs["band"].as_str().unwrap()), "{attrs}");
     assert!(attrs["low_below"].is_number());
-    // Fossil share: (4613 + 3487 + 2) / 14124 = 57.36 %.
+    // Fossil share: (4613 dual fuel + 3487 gas + 1 other fossil) / 14124 = 57.36 %.
     assert_eq!(it.next().unwrap(), "57.4");
     assert_eq!(it.next().unwrap(), "online");
     // Band.

@@ -116,3 +116,31 @@ fn not_ready() -> watch::Receiver<bool> {
     let (_tx, rx) = watch::channel(false);
     rx
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ready_only_when_every_connection_is_up() {
+        let server = HealthServer::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let base = format!("http://{}", server.addr());
+        let get = |path: &str| {
+            let url = format!("{base}{path}");
+            async move { reqwest::get(url).await.unwrap().status().as_u16() }
+        };
+        assert_eq!(get("/healthz").await, 200);
+        assert_eq!(get("/readyz").await, 503, "not ready before the services report");
+        let (a, a_rx) = watch::channel(true);
+        let (b, b_rx) = watch::channel(false);
+        server.set_readiness(Readiness::new(vec![a_rx, b_rx]));
+        assert_eq!(get("/readyz").await, 503);
+        b.send_replace(true);
+        assert_eq!(get("/readyz").await, 200);
+        a.send_replace(false);
+        assert_eq!(get("/readyz").await, 503);
+        assert_eq!(get("/nope").await, 404);
+        server.stop();
+    }
+}

@@ -59,7 +59,7 @@ pub struct Args {
 
 /// Where readings come from.
 enum Input {
-    Http(HttpSource),
+    Http(Box<HttpSource>),
     Folder(FolderSource),
 }
 
@@ -149,10 +149,10 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
             }
             Input::Folder(FolderSource::new(dir))
         }
-        None => Input::Http(
+        None => Input::Http(Box::new(
             HttpSource::new(&args.nyiso_base_url, HttpOptions::default())
                 .context("NYISO_BASE_URL")?,
-        ),
+        )),
     };
     let days = (args.to - args.from).num_days() + 1;
     let progress = if std::io::stderr().is_terminal() {
