@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 //! One forecast + charge windows + band with 30 days of history (what the calculator does on
 //! each reading), the band, the state snapshot and one update.
 
@@ -11,7 +12,8 @@ fn thirty_days() -> Forecaster {
     let mut fc = Forecaster::default();
     for i in 0..30 * 288 {
         let h = f64::from(i) / 12.0;
-        let gas = 4000.0 + 2000.0 * (h / 24.0 * std::f64::consts::TAU).sin() + (h * 7.3).sin() * 300.0;
+        let gas =
+            4000.0 + 2000.0 * (h / 24.0 * std::f64::consts::TAU).sin() + (h * 7.3).sin() * 300.0;
         fc.update(&Reading {
             ts: t0 + Duration::minutes(5 * i64::from(i)),
             mix: FuelMix([3000.0, gas, 3300.0, 1.0, 230.0, 700.0, 1800.0]),

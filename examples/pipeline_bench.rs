@@ -74,11 +74,35 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// A minimal static server for the start-up runs: every GET gets `body` in a single write
+/// with TCP_NODELAY (the test server writes headers and body separately, which on loopback
+/// can add a 40 ms delayed-ACK stall that is the server's, not the pump's).
+fn one_file_server(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_nodelay(true);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let mut reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            reply.extend_from_slice(&body);
+            let _ = stream.write_all(&reply);
+        }
+    });
+    url
+}
+
 async fn startup(bin: &str, runs: usize) {
     let broker = mosquitto::Mosquitto::start();
-    let server = nyiso_server::NyisoServer::start().await;
     let all = lines();
-    server.put(REL, all[..1 + 7].concat().as_bytes());
+    let server_url = one_file_server(all[..1 + 7].concat().into_bytes());
     let services = MqttClient::connect(ClientOptions::new(broker.services_config(), "bench-reset"))
         .await
         .unwrap();
@@ -89,12 +113,17 @@ async fn startup(bin: &str, runs: usize) {
             .publish_qos1("ny-power/status/fuel-mix/updated", b"", true)
             .await
             .unwrap();
-        let sub = subscriber(&broker, &format!("bench-sub-{i}"), "ny-power/status/fuel-mix/updated").await;
+        let sub = subscriber(
+            &broker,
+            &format!("bench-sub-{i}"),
+            "ny-power/status/fuel-mix/updated",
+        )
+        .await;
         let t0 = Instant::now();
         let mut child = std::process::Command::new(bin)
             .arg("pump")
             .envs(broker.services_env())
-            .env("NYISO_BASE_URL", server.url())
+            .env("NYISO_BASE_URL", &server_url)
             .env("NYPOWER_NOW", NOW)
             .env("RUST_LOG", "warn")
             .spawn()
@@ -106,12 +135,17 @@ async fn startup(bin: &str, runs: usize) {
         first.push(t0.elapsed().as_secs_f64() * 1e3);
         assert!(!msg.payload.is_empty());
         rss.push(vm_hwm_kb(child.id()).unwrap_or(0) as f64 / 1024.0);
-        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let _ = child.wait();
         sub.close().await;
 
         let t0 = Instant::now();
-        std::process::Command::new(bin).arg("--version").output().unwrap();
+        std::process::Command::new(bin)
+            .arg("--version")
+            .output()
+            .unwrap();
         baseline.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     services.close().await;
@@ -162,7 +196,9 @@ async fn append_latency(samples: usize) {
         co2: Some(Co2Settings::default()),
         archive: None,
     };
-    let now = DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&Utc);
+    let now = DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&Utc);
     let parts = Parts {
         source: source.clone(),
         clock: Arc::new(FixedClock(now)),
@@ -171,7 +207,9 @@ async fn append_latency(samples: usize) {
     let task = tokio::spawn(run_all(config, parts, shutdown, None));
     let sub = subscriber(&broker, "bench-co2", "ny-power/computed/co2").await;
     // The first reading (retained or live).
-    let first = tokio::time::timeout(Duration::from_secs(10), sub.recv()).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), sub.recv())
+        .await
+        .unwrap();
     assert!(first.is_some());
     let mut latencies = Vec::new();
     for k in 1..=samples {
@@ -204,18 +242,27 @@ async fn append_latency(samples: usize) {
     let mut rtt = Vec::new();
     for _ in 0..samples {
         let t0 = Instant::now();
-        publisher.publish_qos1("ny-power/bench/echo", b"{}", false).await.unwrap();
+        publisher
+            .publish_qos1("ny-power/bench/echo", b"{}", false)
+            .await
+            .unwrap();
         echo.recv().await.unwrap();
         rtt.push(t0.elapsed().as_secs_f64() * 1e3);
     }
-    stats("append -> computed/co2 at subscriber, poll wait excluded (ms)", latencies);
+    stats(
+        "append -> computed/co2 at subscriber, poll wait excluded (ms)",
+        latencies,
+    );
     stats("baseline: one QoS 1 publish -> subscriber (ms)", rtt);
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let bin = std::env::var("NYPOWER_BIN").unwrap_or_else(|_| "target/release/ny-power".to_owned());
-    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(10);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
     if !mosquitto::available() {
         eprintln!("needs Mosquitto: apt-get install mosquitto mosquitto-clients");
         std::process::exit(2);

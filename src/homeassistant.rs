@@ -51,11 +51,19 @@ pub fn node_id(root: &str) -> String {
 
 /// `{prefix}/sensor/{node_id}/{object_id}/config`.
 pub fn discovery_topic(config: &DiscoveryConfig, object_id: &str) -> String {
-    format!("{}/sensor/{}/{}/config", config.prefix, config.node_id, object_id)
+    format!(
+        "{}/sensor/{}/{}/config",
+        config.prefix, config.node_id, object_id
+    )
 }
 
 /// The object ids of the sensors, in publish order.
-pub const OBJECT_IDS: [&str; 4] = ["co2_intensity", "fossil_share", "co2_band", "charge_window_4h_start"];
+pub const OBJECT_IDS: [&str; 4] = [
+    "co2_intensity",
+    "fossil_share",
+    "co2_band",
+    "charge_window_4h_start",
+];
 
 /// An availability entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,14 +143,22 @@ fn availability(topics: &Topics, service: &str) -> Vec<Availability> {
 const WINDOW_4H: &str = "value_json.windows | selectattr('hours', 'equalto', 4) | first";
 
 /// The sensors' discovery payloads, keyed by object id (see [`OBJECT_IDS`]).
-pub fn sensor_configs(topics: &Topics, config: &DiscoveryConfig) -> Vec<(&'static str, SensorConfig)> {
+pub fn sensor_configs(
+    topics: &Topics,
+    config: &DiscoveryConfig,
+) -> Vec<(&'static str, SensorConfig)> {
     let device = Device {
         identifiers: vec![config.node_id.clone()],
         name: format!("NY grid ({})", topics.root()),
         manufacturer: "ny-power".to_owned(),
         model: "NYISO fuel mix and CO2 intensity".to_owned(),
     };
-    let sensor = |object_id: &str, name: &str, state_topic: String, value_template: &str, icon: &str, service: &str| {
+    let sensor = |object_id: &str,
+                  name: &str,
+                  state_topic: String,
+                  value_template: &str,
+                  icon: &str,
+                  service: &str| {
         SensorConfig {
             name: name.to_owned(),
             unique_id: format!("{}_{object_id}", config.node_id),

@@ -3,6 +3,9 @@
 //! and the Home Assistant discovery payloads (keys as Home Assistant documents them; templates
 //! rendered by real Jinja2 against real payloads).
 
+// Test helpers outside `#[test]` fns may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -49,7 +52,11 @@ fn method_beats_both_baselines_on_window_regret_in_february_2025() {
     assert!(w.method < w.persistence, "{w:?}");
     assert!(w.method < w.yesterday, "{w:?}");
     // The method also forecasts better on average than either baseline.
-    assert!(r.mae.method < r.mae.persistence && r.mae.method < r.mae.yesterday, "{:?}", r.mae);
+    assert!(
+        r.mae.method < r.mae.persistence && r.mae.method < r.mae.yesterday,
+        "{:?}",
+        r.mae
+    );
     assert_eq!(r.mae_by_lead.method.len(), 24);
     // Persistence is good an hour ahead and degrades with the lead.
     assert!(r.mae_by_lead.persistence[0] < r.mae_by_lead.persistence[23]);
@@ -61,18 +68,35 @@ fn binary_prints_the_json_object() {
         .args(["backtest", "--json", FEB_2025])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, BTreeSet::from(["readings", "mae", "window_regret_4h"]));
+    assert_eq!(
+        keys,
+        BTreeSet::from(["readings", "mae", "window_regret_4h"])
+    );
     assert_eq!(v["readings"], 8246);
     for part in ["mae", "window_regret_4h"] {
-        let keys: BTreeSet<&str> = v[part].as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: BTreeSet<&str> = v[part]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys, BTreeSet::from(["method", "persistence", "yesterday"]));
     }
     let lib = backtest(&feb_2025(), Factors::Direct).unwrap();
-    assert_eq!(v["window_regret_4h"]["method"].as_f64(), Some(lib.window_regret_4h.method));
-    assert!(v["window_regret_4h"]["method"].as_f64() < v["window_regret_4h"]["persistence"].as_f64());
+    assert_eq!(
+        v["window_regret_4h"]["method"].as_f64(),
+        Some(lib.window_regret_4h.method)
+    );
+    assert!(
+        v["window_regret_4h"]["method"].as_f64() < v["window_regret_4h"]["persistence"].as_f64()
+    );
 
     // The human table, and a clear error for bad input.
     let out = Command::new(env!("CARGO_BIN_EXE_ny-power"))
@@ -108,16 +132,34 @@ fn february_forecaster() -> Forecaster {
 fn forecast_window_and_band_payloads_follow_the_contract() {
     let fc = february_forecaster();
     let now = fc.newest().unwrap();
-    assert_eq!(now, Utc.with_ymd_and_hms(2025, 3, 1, 5, 0, 0).unwrap(), "last reading");
+    assert_eq!(
+        now,
+        Utc.with_ymd_and_hms(2025, 3, 1, 5, 0, 0).unwrap(),
+        "last reading"
+    );
     let f = fc.forecast(now, None).unwrap();
     let t = Topics::default();
-    assert_eq!(t.classify("ny-power/computed/co2/forecast"), Some(TopicKind::Co2Forecast));
-    assert_eq!(t.classify("ny-power/computed/charge-window"), Some(TopicKind::ChargeWindow));
-    assert_eq!(t.classify("ny-power/computed/co2/band"), Some(TopicKind::Co2Band));
+    assert_eq!(
+        t.classify("ny-power/computed/co2/forecast"),
+        Some(TopicKind::Co2Forecast)
+    );
+    assert_eq!(
+        t.classify("ny-power/computed/charge-window"),
+        Some(TopicKind::ChargeWindow)
+    );
+    assert_eq!(
+        t.classify("ny-power/computed/co2/band"),
+        Some(TopicKind::Co2Band)
+    );
 
     let bytes = serde_json::to_vec(&f.payload()).unwrap();
     let raw: Value = serde_json::from_slice(&bytes).unwrap();
-    let keys: BTreeSet<&str> = raw.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = raw
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, BTreeSet::from(["issued", "ts", "values", "units"]));
     assert_eq!(raw["units"], "g/kWh");
     assert_eq!(raw["issued"], "2025-03-01T05:00:00Z");
@@ -126,17 +168,30 @@ fn forecast_window_and_band_payloads_follow_the_contract() {
     assert_eq!(p.ts[0], now);
     assert!(p.ts.windows(2).all(|w| w[1] - w[0] == Duration::hours(1)));
     // February 2025 intensities stay between 100 and 400 g/kWh (direct factors).
-    assert!(p.values.iter().all(|v| (100.0..400.0).contains(v)), "{:?}", p.values);
+    assert!(
+        p.values.iter().all(|v| (100.0..400.0).contains(v)),
+        "{:?}",
+        p.values
+    );
 
     let bytes = serde_json::to_vec(&charge_window_payload(&f)).unwrap();
     let w: ChargeWindowPayload = decode(&t.charge_window(), &bytes).unwrap();
     assert_eq!(w.issued, now);
     assert_eq!(w.units, "g/kWh");
-    assert_eq!(w.windows.iter().map(|w| w.hours).collect::<Vec<_>>(), [1, 2, 4, 8]);
+    assert_eq!(
+        w.windows.iter().map(|w| w.hours).collect::<Vec<_>>(),
+        [1, 2, 4, 8]
+    );
     for x in &w.windows {
         assert_eq!(x.end - x.start, Duration::hours(i64::from(x.hours)));
-        assert!(x.start >= now && x.end <= now + Duration::hours(24), "{x:?}");
-        assert!(x.mean <= x.now_mean && x.cleaner_than_now_pct >= 0.0, "{x:?}");
+        assert!(
+            x.start >= now && x.end <= now + Duration::hours(24),
+            "{x:?}"
+        );
+        assert!(
+            x.mean <= x.now_mean && x.cleaner_than_now_pct >= 0.0,
+            "{x:?}"
+        );
         let pct = (x.now_mean - x.mean) / x.now_mean * 100.0;
         assert!((pct - x.cleaner_than_now_pct).abs() < 0.1, "{x:?}");
     }
@@ -155,7 +210,11 @@ fn load_forecast_files_convert_across_dst_by_row_order() {
         let path = format!("tests/fixtures/nyiso/{name}");
         parse_isolf(&path, &std::fs::read(&path).unwrap()).unwrap()
     };
-    let hourly = |f: &LoadForecast| f.points().windows(2).all(|w| w[1].ts - w[0].ts == Duration::hours(1));
+    let hourly = |f: &LoadForecast| {
+        f.points()
+            .windows(2)
+            .all(|w| w[1].ts - w[0].ts == Duration::hours(1))
+    };
 
     // Fall back: 01:00 twice (EDT then EST) -> 05:00Z and 06:00Z; 145 rows, no gap.
     let f = read("20191103isolf.csv");
@@ -163,7 +222,10 @@ fn load_forecast_files_convert_across_dst_by_row_order() {
     assert!(hourly(&f));
     let p = f.points();
     assert_eq!(p[0].ts, utc(2019, 11, 3, 4)); // 00:00 EDT
-    assert_eq!((p[0].mw, p[1].ts, p[1].mw), (13373.0, utc(2019, 11, 3, 5), 12791.0));
+    assert_eq!(
+        (p[0].mw, p[1].ts, p[1].mw),
+        (13373.0, utc(2019, 11, 3, 5), 12791.0)
+    );
     assert_eq!((p[2].ts, p[2].mw), (utc(2019, 11, 3, 6), 12791.0));
     assert_eq!((p[3].ts, p[3].mw), (utc(2019, 11, 3, 7), 12506.0)); // 02:00 EST
     assert_eq!(p[144].ts, utc(2019, 11, 9, 4)); // 11/08 23:00 EST
@@ -174,43 +236,97 @@ fn load_forecast_files_convert_across_dst_by_row_order() {
     assert!(hourly(&f));
     let p = f.points();
     assert_eq!((p[0].ts, p[0].mw), (utc(2019, 3, 10, 5), 15047.0));
-    assert_eq!((p[1].ts, p[2].ts, p[2].mw), (utc(2019, 3, 10, 6), utc(2019, 3, 10, 7), 14039.0));
+    assert_eq!(
+        (p[1].ts, p[2].ts, p[2].mw),
+        (utc(2019, 3, 10, 6), utc(2019, 3, 10, 7), 14039.0)
+    );
 
     // An ordinary November file: 144 hours from 00:00 EST.
     let f = read("20171122isolf.csv");
     assert_eq!(f.len(), 144);
     assert!(hourly(&f));
-    assert_eq!((f.points()[0].ts, f.points()[0].mw), (utc(2017, 11, 22, 5), 13962.0));
-    assert_eq!(f.at(utc(2017, 11, 22, 5) + Duration::minutes(30)), Some((13962.0 + 13449.0) / 2.0));
+    assert_eq!(
+        (f.points()[0].ts, f.points()[0].mw),
+        (utc(2017, 11, 22, 5), 13962.0)
+    );
+    assert_eq!(
+        f.at(utc(2017, 11, 22, 5) + Duration::minutes(30)),
+        Some((13962.0 + 13449.0) / 2.0)
+    );
     let f = read("20190701isolf.csv");
     assert_eq!(f.len(), 144);
     assert!(hourly(&f));
     assert_eq!(f.points()[0].ts, utc(2019, 7, 1, 4)); // 00:00 EDT
 
     // A fuel-mix file is not a load forecast.
-    let e = parse_isolf("20171122rtfuelmix.csv", &std::fs::read("tests/fixtures/nyiso/20171122rtfuelmix.csv").unwrap())
-        .unwrap_err();
-    assert!(e.to_string().starts_with("20171122rtfuelmix.csv: line 1: not an isolf CSV"), "{e}");
+    let e = parse_isolf(
+        "20171122rtfuelmix.csv",
+        &std::fs::read("tests/fixtures/nyiso/20171122rtfuelmix.csv").unwrap(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("20171122rtfuelmix.csv: line 1: not an isolf CSV"),
+        "{e}"
+    );
 }
 
 // --- Home Assistant -------------------------------------------------------------------------
 
 /// Keys Home Assistant documents for an MQTT sensor (integrations/sensor.mqtt).
 const HA_SENSOR_KEYS: &[&str] = &[
-    "availability", "availability_mode", "availability_template", "availability_topic",
-    "default_entity_id", "device", "device_class", "enabled_by_default", "encoding",
-    "entity_category", "entity_picture", "expire_after", "force_update", "icon",
-    "json_attributes_template", "json_attributes_topic", "last_reset_value_template", "name",
-    "object_id", "options", "payload_available", "payload_not_available", "platform", "qos",
-    "state_class", "state_topic", "suggested_display_precision", "unique_id",
-    "unit_of_measurement", "value_template",
+    "availability",
+    "availability_mode",
+    "availability_template",
+    "availability_topic",
+    "default_entity_id",
+    "device",
+    "device_class",
+    "enabled_by_default",
+    "encoding",
+    "entity_category",
+    "entity_picture",
+    "expire_after",
+    "force_update",
+    "icon",
+    "json_attributes_template",
+    "json_attributes_topic",
+    "last_reset_value_template",
+    "name",
+    "object_id",
+    "options",
+    "payload_available",
+    "payload_not_available",
+    "platform",
+    "qos",
+    "state_class",
+    "state_topic",
+    "suggested_display_precision",
+    "unique_id",
+    "unit_of_measurement",
+    "value_template",
 ];
 /// Keys of one `availability` entry.
-const HA_AVAILABILITY_KEYS: &[&str] = &["payload_available", "payload_not_available", "topic", "value_template"];
+const HA_AVAILABILITY_KEYS: &[&str] = &[
+    "payload_available",
+    "payload_not_available",
+    "topic",
+    "value_template",
+];
 /// Keys of `device`.
 const HA_DEVICE_KEYS: &[&str] = &[
-    "configuration_url", "connections", "hw_version", "identifiers", "manufacturer", "model",
-    "model_id", "name", "serial_number", "suggested_area", "sw_version", "via_device",
+    "configuration_url",
+    "connections",
+    "hw_version",
+    "identifiers",
+    "manufacturer",
+    "model",
+    "model_id",
+    "name",
+    "serial_number",
+    "suggested_area",
+    "sw_version",
+    "via_device",
 ];
 /// Sensor state classes.
 const HA_STATE_CLASSES: &[&str] = &["measurement", "total", "total_increasing"];
@@ -223,7 +339,10 @@ fn keys_of(v: &Value) -> BTreeSet<String> {
 
 fn subset(v: &Value, allowed: &[&str], what: &str) {
     for k in keys_of(v) {
-        assert!(allowed.contains(&k.as_str()), "{what}: `{k}` is not a documented key");
+        assert!(
+            allowed.contains(&k.as_str()),
+            "{what}: `{k}` is not a documented key"
+        );
     }
 }
 
@@ -247,11 +366,26 @@ fn discovery_payloads_use_only_documented_keys() {
     for m in &msgs {
         let v: Value = serde_json::from_slice(&m.payload).unwrap();
         subset(&v, HA_SENSOR_KEYS, &m.topic);
-        for required in ["name", "unique_id", "state_topic", "value_template", "availability", "device"] {
+        for required in [
+            "name",
+            "unique_id",
+            "state_topic",
+            "value_template",
+            "availability",
+            "device",
+        ] {
             assert!(v.get(required).is_some(), "{}: no `{required}`", m.topic);
         }
-        assert!(unique.insert(v["unique_id"].as_str().unwrap().to_owned()), "unique ids");
-        assert!(topics.classify(v["state_topic"].as_str().unwrap()).is_some(), "state topic in the contract");
+        assert!(
+            unique.insert(v["unique_id"].as_str().unwrap().to_owned()),
+            "unique ids"
+        );
+        assert!(
+            topics
+                .classify(v["state_topic"].as_str().unwrap())
+                .is_some(),
+            "state topic in the contract"
+        );
         subset(&v["device"], HA_DEVICE_KEYS, "device");
         assert_eq!(v["device"]["identifiers"], json!(["ny_power"]));
         for key in ["name", "manufacturer", "model"] {
@@ -262,13 +396,23 @@ fn discovery_payloads_use_only_documented_keys() {
         subset(&avail[0], HA_AVAILABILITY_KEYS, "availability");
         assert_eq!(
             topics.classify(avail[0]["topic"].as_str().unwrap()),
-            Some(TopicKind::ServiceStatus(if m.topic.contains("fossil") { "pump" } else { "co2" }.into()))
+            Some(TopicKind::ServiceStatus(
+                if m.topic.contains("fossil") {
+                    "pump"
+                } else {
+                    "co2"
+                }
+                .into()
+            ))
         );
         assert_eq!(avail[0]["payload_available"], "online");
         assert_eq!(avail[0]["payload_not_available"], "offline");
         if let Some(sc) = v.get("state_class") {
             assert!(HA_STATE_CLASSES.contains(&sc.as_str().unwrap()));
-            assert!(v.get("unit_of_measurement").is_some(), "numeric sensors have a unit");
+            assert!(
+                v.get("unit_of_measurement").is_some(),
+                "numeric sensors have a unit"
+            );
         }
         if let Some(dc) = v.get("device_class") {
             assert!(HA_DEVICE_CLASSES.contains(&dc.as_str().unwrap()), "{dc}");
@@ -312,7 +456,11 @@ json.dump(out, sys.stdout)
         .write_all(&serde_json::to_vec(cases).unwrap())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -326,7 +474,10 @@ fn discovery_templates_render_against_real_payloads() {
         .collect();
     // The real 2025-02-01 00:05 EST reading (DESIGN §3 check value: 248.75 g/kWh direct).
     let reading = feb_2025()[0];
-    assert_eq!(reading.ts, Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap());
+    assert_eq!(
+        reading.ts,
+        Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap()
+    );
     let co2 = Co2Payload {
         ts: reading.ts,
         value: Factors::Direct.intensity(&reading.mix).unwrap(),
@@ -353,10 +504,22 @@ fn discovery_templates_render_against_real_payloads() {
     };
     let mut cases = Vec::new();
     for s in &sensors {
-        cases.push((s["value_template"].as_str().unwrap().to_owned(), payload_of(s["state_topic"].as_str().unwrap())));
-        cases.push((s["availability"][0]["value_template"].as_str().unwrap().to_owned(), status.clone()));
+        cases.push((
+            s["value_template"].as_str().unwrap().to_owned(),
+            payload_of(s["state_topic"].as_str().unwrap()),
+        ));
+        cases.push((
+            s["availability"][0]["value_template"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            status.clone(),
+        ));
         if let Some(t) = s.get("json_attributes_template") {
-            cases.push((t.as_str().unwrap().to_owned(), payload_of(s["json_attributes_topic"].as_str().unwrap())));
+            cases.push((
+                t.as_str().unwrap().to_owned(),
+                payload_of(s["json_attributes_topic"].as_str().unwrap()),
+            ));
         }
     }
     let out = render(&cases);
@@ -365,7 +528,10 @@ fn discovery_templates_render_against_real_payloads() {
     assert_eq!(it.next().unwrap(), "248.7");
     assert_eq!(it.next().unwrap(), "online");
     let attrs: Value = serde_json::from_str(it.next().unwrap()).unwrap();
-    assert!(["low", "moderate", "high"].contains(&attrs["band"].as_str().unwrap()), "{attrs}");
+    assert!(
+        ["low", "moderate", "high"].contains(&attrs["band"].as_str().unwrap()),
+        "{attrs}"
+    );
     assert!(attrs["low_below"].is_number());
     // Fossil share: (4613 dual fuel + 3487 gas + 1 other fossil) / 14124 = 57.36 %.
     assert_eq!(it.next().unwrap(), "57.4");
@@ -378,7 +544,10 @@ fn discovery_templates_render_against_real_payloads() {
     // are the 4 h window's object.
     let w: ChargeWindowPayload = serde_json::from_str(&window).unwrap();
     let start = it.next().unwrap();
-    assert_eq!(DateTime::parse_from_rfc3339(start).unwrap(), w.windows[2].start);
+    assert_eq!(
+        DateTime::parse_from_rfc3339(start).unwrap(),
+        w.windows[2].start
+    );
     assert_eq!(it.next().unwrap(), "online");
     let attrs: Value = serde_json::from_str(it.next().unwrap()).unwrap();
     assert_eq!(attrs["hours"], 4);

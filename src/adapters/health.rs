@@ -124,14 +124,20 @@ mod tests {
 
     #[tokio::test]
     async fn ready_only_when_every_connection_is_up() {
-        let server = HealthServer::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let server = HealthServer::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         let base = format!("http://{}", server.addr());
         let get = |path: &str| {
             let url = format!("{base}{path}");
             async move { reqwest::get(url).await.unwrap().status().as_u16() }
         };
         assert_eq!(get("/healthz").await, 200);
-        assert_eq!(get("/readyz").await, 503, "not ready before the services report");
+        assert_eq!(
+            get("/readyz").await,
+            503,
+            "not ready before the services report"
+        );
         let (a, a_rx) = watch::channel(true);
         let (b, b_rx) = watch::channel(false);
         server.set_readiness(Readiness::new(vec![a_rx, b_rx]));

@@ -79,15 +79,23 @@ pub enum MqttError {
     /// The client was closed.
     #[error("MQTT client closed")]
     Closed,
+    /// A message larger than the packet limit.
+    #[error("publish to {topic}: {bytes} bytes is over the {MAX_PACKET}-byte packet limit")]
+    TooLarge {
+        /// The topic.
+        topic: String,
+        /// The payload size.
+        bytes: usize,
+    },
 }
 
 impl MqttError {
     /// As a port error: refusals are permanent, the rest transient.
     pub fn into_port(self, context: impl Into<String>) -> PortError {
         match self {
-            MqttError::Refused { .. } | MqttError::SubscribeRefused { .. } => {
-                PortError::permanent(context, self)
-            }
+            MqttError::Refused { .. }
+            | MqttError::SubscribeRefused { .. }
+            | MqttError::TooLarge { .. } => PortError::permanent(context, self),
             _ => PortError::transient(context, self),
         }
     }
@@ -390,6 +398,13 @@ impl MqttClient {
         payload: &[u8],
         retain: bool,
     ) -> Result<(), MqttError> {
+        if topic.len() + payload.len() + 16 > MAX_PACKET {
+            // rumqttc would drop the connection over it and the waiters would fall out of step.
+            return Err(MqttError::TooLarge {
+                topic: topic.to_owned(),
+                bytes: payload.len(),
+            });
+        }
         let _one_at_a_time = self.inner.publish_lock.lock().await;
         let rx = self.send(Kind::Publish, |c| {
             c.try_publish(topic, QoS::AtLeastOnce, retain, payload.to_vec())

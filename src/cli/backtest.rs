@@ -30,8 +30,14 @@ fn table(r: &BacktestReport) -> String {
         r.readings, r.hours
     );
     s += "g/kWh                      method  persistence  yesterday\n";
-    let row = |label: &str, m: f64, p: f64, y: f64| format!("{label:<24} {m:>8.2} {p:>12.2} {y:>10.2}\n");
-    s += &row("MAE, leads 1-24 h", r.mae.method, r.mae.persistence, r.mae.yesterday);
+    let row =
+        |label: &str, m: f64, p: f64, y: f64| format!("{label:<24} {m:>8.2} {p:>12.2} {y:>10.2}\n");
+    s += &row(
+        "MAE, leads 1-24 h",
+        r.mae.method,
+        r.mae.persistence,
+        r.mae.yesterday,
+    );
     for lead in [1usize, 2, 4, 8, 12, 24] {
         let i = lead - 1;
         s += &row(
@@ -83,7 +89,11 @@ pub fn run(args: Args) -> ExitCode {
         table(&report)
     };
     let mut out = std::io::stdout().lock();
-    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

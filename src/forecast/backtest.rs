@@ -158,7 +158,9 @@ pub fn backtest_with(
     let mut buckets: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
     for r in readings {
         if let Some(v) = factors.intensity(&r.mix) {
-            let e = buckets.entry(r.ts.timestamp().div_euclid(3600)).or_default();
+            let e = buckets
+                .entry(r.ts.timestamp().div_euclid(3600))
+                .or_default();
             e.0 += v;
             e.1 += 1;
         }

@@ -462,7 +462,11 @@ impl Forecaster {
             }
         }
         for o in 0..HORIZON_HOURS {
-            prof[o] = if wsum[o] > 0.0 { prof[o] / wsum[o] } else { 0.0 };
+            prof[o] = if wsum[o] > 0.0 {
+                prof[o] / wsum[o]
+            } else {
+                0.0
+            };
         }
         let prof_now = (prof[0] + prof[HORIZON_HOURS - 1]) / 2.0;
         let base = bases.first().copied().unwrap_or(current - prof_now);
@@ -563,7 +567,10 @@ impl Forecaster {
     /// and the snapshot's hours are added where missing. Returns `false` (and changes nothing)
     /// when the snapshot is for another factor table or is inconsistent.
     pub fn restore(&mut self, state: &ForecasterStatePayload) -> bool {
-        if state.v != 1 || state.factors != self.factors.name() || state.total_mw.len() > state.intensity.len() {
+        if state.v != 1
+            || state.factors != self.factors.name()
+            || state.total_mw.len() > state.intensity.len()
+        {
             return false;
         }
         let first = hour_index(state.hour0);
@@ -575,7 +582,13 @@ impl Forecaster {
         for (k, v) in state.intensity.iter().enumerate() {
             let i = first + k as i64;
             let mw = (i >= mw_first)
-                .then(|| state.total_mw.get((i - mw_first) as usize).copied().flatten())
+                .then(|| {
+                    state
+                        .total_mw
+                        .get((i - mw_first) as usize)
+                        .copied()
+                        .flatten()
+                })
                 .flatten();
             if self.hours.contains_key(&i) {
                 continue;
@@ -635,7 +648,12 @@ mod tests {
     }
 
     /// Every 5 minutes for `days`, gas share `share(hours since t0)`.
-    fn feed(fc: &mut Forecaster, days: i64, share: impl Fn(f64) -> f64, total: impl Fn(f64) -> f64) {
+    fn feed(
+        fc: &mut Forecaster,
+        days: i64,
+        share: impl Fn(f64) -> f64,
+        total: impl Fn(f64) -> f64,
+    ) {
         for i in 0..days * 288 {
             let ts = t0() + Duration::minutes(5 * i);
             let h = i as f64 / 12.0;
@@ -737,7 +755,11 @@ mod tests {
     fn memory_is_bounded_and_replays_ignored() {
         let mut fc = Forecaster::default();
         feed(&mut fc, 40, |h| (h % 24.0) / 48.0, |_| 10_000.0);
-        assert!(fc.hours_held() <= (RETENTION_DAYS * 24 + 1) as usize, "{}", fc.hours_held());
+        assert!(
+            fc.hours_held() <= (RETENTION_DAYS * 24 + 1) as usize,
+            "{}",
+            fc.hours_held()
+        );
         let newest = fc.newest().unwrap();
         assert!(!fc.update(&reading(newest, 0.9, 1.0)));
         assert!(!fc.update(&reading(newest - Duration::hours(1), 0.9, 1.0)));

@@ -72,10 +72,16 @@ impl fmt::Display for IsolfProblem {
                 "not an isolf CSV: header is `{h}`, expected `Time Stamp,<zones>…,NYISO`"
             ),
             IsolfProblem::FieldCount { expected, found } => {
-                write!(f, "expected {expected} fields (as in the header), found {found}")
+                write!(
+                    f,
+                    "expected {expected} fields (as in the header), found {found}"
+                )
             }
             IsolfProblem::BadTime(v) => {
-                write!(f, "field `Time Stamp`: bad time `{v}` (expected MM/DD/YYYY HH:MM)")
+                write!(
+                    f,
+                    "field `Time Stamp`: bad time `{v}` (expected MM/DD/YYYY HH:MM)"
+                )
             }
             IsolfProblem::NonexistentTime(v) => write!(
                 f,
@@ -138,7 +144,8 @@ impl LoadForecast {
 
     /// Adds a newer forecast: its hours replace the ones held.
     pub fn merge(&mut self, newer: &LoadForecast) {
-        self.points.extend(newer.points.iter().map(|(k, v)| (*k, *v)));
+        self.points
+            .extend(newer.points.iter().map(|(k, v)| (*k, *v)));
     }
 
     /// Drops hours before `cutoff` (keep memory bounded in a long-running service).
@@ -297,10 +304,22 @@ mod tests {
     #[test]
     fn bad_rows_name_file_line_and_field() {
         let cases = [
-            ("\"03/10/2019 02:00\",1,10\n", "line 2: field `Time Stamp`: `03/10/2019 02:00` does not exist"),
-            ("\"03/10/2019 01:00\",1,x\n", "line 2: field `NYISO`: bad number `x`"),
-            ("\"3/10/2019\",1,1\n", "line 2: field `Time Stamp`: bad time `3/10/2019`"),
-            ("\"03/10/2019 01:00\",1\n", "line 2: expected 3 fields (as in the header), found 2"),
+            (
+                "\"03/10/2019 02:00\",1,10\n",
+                "line 2: field `Time Stamp`: `03/10/2019 02:00` does not exist",
+            ),
+            (
+                "\"03/10/2019 01:00\",1,x\n",
+                "line 2: field `NYISO`: bad number `x`",
+            ),
+            (
+                "\"3/10/2019\",1,1\n",
+                "line 2: field `Time Stamp`: bad time `3/10/2019`",
+            ),
+            (
+                "\"03/10/2019 01:00\",1\n",
+                "line 2: expected 3 fields (as in the header), found 2",
+            ),
             (
                 "\"03/11/2019 01:00\",1,1\n\"03/11/2019 01:00\",1,1\n",
                 "line 3: field `Time Stamp`: `03/11/2019 01:00` repeated",
@@ -316,14 +335,23 @@ mod tests {
         ];
         for (rows, want) in cases {
             let e = parse_isolf("f.csv", (HEADER.to_owned() + rows).as_bytes()).unwrap_err();
-            assert!(e.to_string().starts_with(&format!("f.csv: {want}")), "{e} vs {want}");
+            assert!(
+                e.to_string().starts_with(&format!("f.csv: {want}")),
+                "{e} vs {want}"
+            );
         }
         let e = parse_isolf("f.csv", b"<html>oops</html>").unwrap_err();
         assert_eq!(e.problem, IsolfProblem::NotCsv);
         let e = parse_isolf("f.csv", b"Time Stamp,Time Zone,Fuel Category,Gen MW\n").unwrap_err();
         assert!(matches!(e.problem, IsolfProblem::WrongHeader(_)), "{e}");
-        assert_eq!(parse_isolf("f.csv", HEADER.as_bytes()).unwrap_err().problem, IsolfProblem::NoRows);
-        assert_eq!(parse_isolf("f.csv", b"").unwrap_err().problem, IsolfProblem::Empty);
+        assert_eq!(
+            parse_isolf("f.csv", HEADER.as_bytes()).unwrap_err().problem,
+            IsolfProblem::NoRows
+        );
+        assert_eq!(
+            parse_isolf("f.csv", b"").unwrap_err().problem,
+            IsolfProblem::Empty
+        );
     }
 
     #[test]

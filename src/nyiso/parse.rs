@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Cursor, Read};
 
-use chrono::{DateTime, Duration, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
 use crate::reading::{Fuel, FuelMix, Reading};
 
@@ -108,18 +108,20 @@ pub struct ParsedFile {
     pub incomplete: Vec<Incomplete>,
 }
 
+/// Consecutive rows of one instant in one input, merged (the later row of a fuel wins).
 #[derive(Debug, Clone)]
-struct Row {
+struct Group {
     ts: DateTime<Utc>,
-    fuel: Fuel,
-    mw: f64,
+    mw: [Option<f64>; 7],
+    /// Line of the group's first row.
     line: u64,
 }
 
 #[derive(Debug, Clone)]
 struct Partial {
     mw: [Option<f64>; 7],
-    file: String,
+    /// Index into [`FuelMixAccumulator::files`] of the input of its first row.
+    file: usize,
     line: u64,
 }
 
@@ -129,6 +131,8 @@ struct Partial {
 #[derive(Debug, Clone, Default)]
 pub struct FuelMixAccumulator {
     partials: BTreeMap<DateTime<Utc>, Partial>,
+    /// Names of the inputs added, in order.
+    files: Vec<String>,
 }
 
 impl FuelMixAccumulator {
@@ -143,8 +147,8 @@ impl FuelMixAccumulator {
     /// [`ParseError`] naming `name`, the line and the value when the input is not a fuel-mix
     /// CSV; nothing of it is kept.
     pub fn add_csv(&mut self, name: &str, bytes: &[u8]) -> Result<(), ParseError> {
-        let rows = read_rows(name, bytes)?;
-        self.apply(name, rows);
+        let groups = read_rows(name, bytes)?;
+        self.apply(name, groups);
         Ok(())
     }
 
@@ -157,11 +161,11 @@ impl FuelMixAccumulator {
         let mut parsed = Vec::with_capacity(members.len());
         for (member, data) in &members {
             let label = format!("{name}!{member}");
-            let rows = read_rows(&label, data)?;
-            parsed.push((label, rows));
+            let groups = read_rows(&label, data)?;
+            parsed.push((label, groups));
         }
-        for (label, rows) in parsed {
-            self.apply(&label, rows);
+        for (label, groups) in parsed {
+            self.apply(&label, groups);
         }
         Ok(())
     }
@@ -178,14 +182,20 @@ impl FuelMixAccumulator {
         }
     }
 
-    fn apply(&mut self, name: &str, rows: Vec<Row>) {
-        for row in rows {
-            let partial = self.partials.entry(row.ts).or_insert_with(|| Partial {
+    fn apply(&mut self, name: &str, groups: Vec<Group>) {
+        let file = self.files.len();
+        self.files.push(name.to_owned());
+        for group in groups {
+            let partial = self.partials.entry(group.ts).or_insert_with(|| Partial {
                 mw: [None; 7],
-                file: name.to_owned(),
-                line: row.line,
+                file,
+                line: group.line,
             });
-            partial.mw[row.fuel.index()] = Some(row.mw);
+            for (slot, mw) in partial.mw.iter_mut().zip(group.mw) {
+                if mw.is_some() {
+                    *slot = mw;
+                }
+            }
         }
     }
 
@@ -207,7 +217,7 @@ impl FuelMixAccumulator {
                 out.incomplete.push(Incomplete {
                     ts,
                     missing,
-                    file: p.file,
+                    file: self.files.get(p.file).cloned().unwrap_or_default(),
                     line: p.line,
                 });
             }
@@ -275,7 +285,8 @@ fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ParseErr
     Ok(members)
 }
 
-fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
+/// Reads one CSV into groups of rows, all or nothing.
+fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
     let err = |line: Option<u64>, problem| ParseError {
         file: name.to_owned(),
         line,
@@ -300,17 +311,20 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
         return Err(err(Some(line), ParseProblem::Html(start)));
     }
 
+    // Fields are trimmed here rather than by the csv reader: its `Trim::All` allocates a new
+    // record for every row.
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::new(text.as_bytes());
-    let mut rows = Vec::new();
+    // About 40 bytes a row, 7 rows a reading.
+    let mut groups: Vec<Group> = Vec::with_capacity(text.len() / 280 + 1);
     let mut header_seen = false;
     // Rows of one reading share their time stamp: convert it once.
-    let mut last_time: Option<(String, String, DateTime<Utc>)> = None;
+    let (mut last_time, mut last_zone) = (String::new(), String::new());
+    let mut last_ts: Option<DateTime<Utc>> = None;
     loop {
         let before = reader.position().byte();
         match reader.read_record(&mut record) {
@@ -322,7 +336,7 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
             }
         }
         let line = lines.line_at(record.position().map_or(before, |p| p.byte()));
-        if record.iter().all(str::is_empty) {
+        if record.iter().all(|f| f.trim().is_empty()) {
             continue; // blank line
         }
         if !header_seen {
@@ -333,12 +347,21 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
         if record.len() != 4 {
             return Err(err(Some(line), ParseProblem::FieldCount(record.len())));
         }
-        let (time, zone, fuel, mw) = (&record[0], &record[1], &record[2], &record[3]);
-        let ts = match &last_time {
-            Some((t, z, ts)) if t == time && z == zone => *ts,
+        let (time, zone, fuel, mw) = (
+            record[0].trim(),
+            record[1].trim(),
+            record[2].trim(),
+            record[3].trim(),
+        );
+        let ts = match last_ts {
+            Some(ts) if last_time == time && last_zone == zone => ts,
             _ => {
                 let ts = to_utc(time, zone).map_err(|p| err(Some(line), p))?;
-                last_time = Some((time.to_owned(), zone.to_owned(), ts));
+                last_time.clear();
+                last_time.push_str(time);
+                last_zone.clear();
+                last_zone.push_str(zone);
+                last_ts = Some(ts);
                 ts
             }
         };
@@ -349,12 +372,23 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Row>, ParseError> {
             .ok()
             .filter(|v| v.is_finite())
             .ok_or_else(|| err(Some(line), ParseProblem::BadNumber(mw.to_owned())))?;
-        rows.push(Row { ts, fuel, mw, line });
+        match groups.last_mut() {
+            Some(group) if group.ts == ts => group.mw[fuel.index()] = Some(mw),
+            _ => {
+                let mut group = Group {
+                    ts,
+                    mw: [None; 7],
+                    line,
+                };
+                group.mw[fuel.index()] = Some(mw);
+                groups.push(group);
+            }
+        }
     }
     if !header_seen {
         return Err(err(None, ParseProblem::Empty));
     }
-    Ok(rows)
+    Ok(groups)
 }
 
 /// Line numbers as an editor shows them (`\n`, `\r\n` and a lone `\r` each end a line).
@@ -406,7 +440,7 @@ impl<'a> LineCounter<'a> {
 }
 
 fn check_header(record: &csv::StringRecord) -> Result<(), ParseProblem> {
-    let fields: Vec<&str> = record.iter().collect();
+    let fields: Vec<&str> = record.iter().map(str::trim).collect();
     match fields.as_slice() {
         ["Time Stamp", "Time Zone", "Fuel Category", "Gen MW" | "Gen MWh"] => Ok(()),
         _ => Err(ParseProblem::WrongHeader(fields.join(","))),
@@ -426,20 +460,33 @@ fn to_utc(time: &str, zone: &str) -> Result<DateTime<Utc>, ParseProblem> {
         .ok_or_else(|| ParseProblem::BadTime(time.to_owned()))
 }
 
-/// `MM/DD/YYYY HH:MM:SS` or `MM/DD/YYYY HH:MM`, with a four-digit year.
+/// `MM/DD/YYYY HH:MM:SS` or `MM/DD/YYYY HH:MM`: a four-digit year; month, day, hour, minute and
+/// second of one or two digits. Written by hand: this runs once per reading and chrono's
+/// `parse_from_str` (which also takes signed, longer years) was most of the parse time.
 fn parse_local(time: &str) -> Option<NaiveDateTime> {
-    // chrono's `%Y` also takes a sign and more digits (`+262142`), whose instant can be out of
-    // range once the zone offset is added: only NYISO's four digits are a time stamp.
-    let year = time.split(['/', ' ']).nth(2)?;
-    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+    fn number(s: &str, min_len: usize, max_len: usize) -> Option<u32> {
+        if s.len() < min_len || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(s.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
+    }
+    let (date, clock) = time.split_once(' ')?;
+    let mut date = date.split('/');
+    let month = number(date.next()?, 1, 2)?;
+    let day = number(date.next()?, 1, 2)?;
+    let year = number(date.next()?, 4, 4)?;
+    let mut clock = clock.split(':');
+    let hour = number(clock.next()?, 1, 2)?;
+    let minute = number(clock.next()?, 1, 2)?;
+    let second = match clock.next() {
+        Some(s) => number(s, 1, 2)?,
+        None => 0,
+    };
+    if date.next().is_some() || clock.next().is_some() {
         return None;
     }
-    let naive = NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M"))
-        .ok()?;
-    // chrono reads second 60 as a leap second, which would fall on the same instant as second
-    // 59; NYISO never writes one.
-    (naive.nanosecond() < 1_000_000_000).then_some(naive)
+    // `and_hms_opt` refuses second 60 (a leap second would share the instant of second 59).
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?.and_hms_opt(hour, minute, second)
 }
 
 /// Converts a NYISO local time stamp and zone to UTC (exposed for other NYISO datasets that

@@ -397,7 +397,11 @@ pub fn decode_forecast(topic: &str, payload: &[u8]) -> Result<Co2ForecastPayload
         problem,
     };
     if p.ts.len() != p.values.len() {
-        return Err(bad(format!("{} instants but {} values", p.ts.len(), p.values.len())));
+        return Err(bad(format!(
+            "{} instants but {} values",
+            p.ts.len(),
+            p.values.len()
+        )));
     }
     if p.ts.windows(2).any(|w| w[0] >= w[1]) {
         return Err(bad("instants are not strictly increasing".to_owned()));
@@ -631,8 +635,14 @@ mod tests {
         assert_eq!(t.forecaster_state(), "ny-power/state/co2/forecaster");
         assert_eq!(t.classify(&t.co2_forecast()), Some(TopicKind::Co2Forecast));
         assert_eq!(t.classify(&t.co2_band()), Some(TopicKind::Co2Band));
-        assert_eq!(t.classify(&t.charge_window()), Some(TopicKind::ChargeWindow));
-        assert_eq!(t.classify(&t.forecaster_state()), Some(TopicKind::ForecasterState));
+        assert_eq!(
+            t.classify(&t.charge_window()),
+            Some(TopicKind::ChargeWindow)
+        );
+        assert_eq!(
+            t.classify(&t.forecaster_state()),
+            Some(TopicKind::ForecasterState)
+        );
         assert_eq!(t.classify("ny-power/computed/co2/forecast/x"), None);
         assert!(!t.archived().contains(&t.co2_forecast()));
     }
@@ -652,8 +662,11 @@ mod tests {
             r#"{"issued":"2025-02-01T05:05:00Z","ts":["2025-02-01T05:05:00Z","2025-02-01T06:05:00Z"],"values":[250.5,240.0],"units":"g/kWh"}"#
         );
         assert_eq!(decode_forecast("t", s.as_bytes()).unwrap(), f);
-        let e = decode_forecast("t", br#"{"issued":"2025-02-01T05:05:00Z","ts":[],"values":[1],"units":"g/kWh"}"#)
-            .unwrap_err();
+        let e = decode_forecast(
+            "t",
+            br#"{"issued":"2025-02-01T05:05:00Z","ts":[],"values":[1],"units":"g/kWh"}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("0 instants but 1 values"), "{e}");
 
         let w = ChargeWindowPayload {
@@ -708,7 +721,10 @@ mod tests {
             s,
             r#"{"v":1,"factors":"direct","hour0":"2025-02-01T05:05:00Z","intensity":[1.5,null],"total_mw":[null],"latest":{"ts":"2025-02-01T05:05:00Z","value":1.5}}"#
         );
-        assert_eq!(decode::<ForecasterStatePayload>("t", s.as_bytes()).unwrap(), st);
+        assert_eq!(
+            decode::<ForecasterStatePayload>("t", s.as_bytes()).unwrap(),
+            st
+        );
     }
 
     #[test]

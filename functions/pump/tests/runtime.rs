@@ -32,8 +32,12 @@ struct Guard(Child);
 impl Drop for Guard {
     fn drop(&mut self) {
         // cargo lambda watch runs the functions as its own children: end the whole group.
-        let pgid = self.0.id() as i32;
-        let _ = Command::new("kill").args(["-TERM", &format!("-{pgid}")]).status();
+        let pgid = self.0.id();
+        if pgid > 1 {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", "--", &format!("-{pgid}")])
+                .status();
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -50,7 +54,8 @@ fn invoke(port: u16, function: &str, payload: &Value, dir: &Path) -> (bool, Stri
     std::fs::write(&file, serde_json::to_vec(payload).unwrap()).unwrap();
     let start = Instant::now();
     let mut child = Command::new("cargo")
-        .args(["lambda", "invoke", function, "-P", &port.to_string(), "--data-file"])
+        .args(["lambda", "invoke", function, "-A", "127.0.0.1", "-P", &port.to_string()])
+        .arg("--data-file")
         .arg(&file)
         .args(["-o", "json"])
         .stdout(Stdio::piped())
@@ -136,37 +141,48 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
     );
     wait_for_port(http_port, Duration::from_secs(20));
 
-    // The runtime emulator.
-    let port = free_port();
-    let _watch = spawn_group(
-        Command::new("cargo")
-            .args(["lambda", "watch", "--ignore-changes", "-P", &port.to_string()])
-            .current_dir(repo_root())
-            .env("AWS_ENDPOINT_URL", moto.url())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .env("TOPIC_ROOT", ROOT)
-            .env("NYISO_BASE_URL", format!("http://127.0.0.1:{http_port}"))
-            .env("ARCHIVE_BACKEND", "timestream")
-            .env("TIMESTREAM_DATABASE", "nypower")
-            .env("TIMESTREAM_TABLE", "readings")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for_port(port, Duration::from_secs(120));
+    // The runtime emulator: one `cargo lambda watch` per function package (cargo cannot
+    // `run --bin` another package's binary from the workspace root), on loopback.
+    let mut ports = std::collections::HashMap::new();
+    let mut watchers = Vec::new();
+    for function in ["ny-power-pump-fn", "ny-power-co2-fn", "ny-power-archive-fn"] {
+        let port = free_port();
+        watchers.push(spawn_group(
+            Command::new("cargo")
+                .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+                .args(["-P", &port.to_string(), "-p", function])
+                .current_dir(repo_root())
+                .env("AWS_ENDPOINT_URL", moto.url())
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env_remove("AWS_PROFILE")
+                .env("TOPIC_ROOT", ROOT)
+                .env("NYISO_BASE_URL", format!("http://127.0.0.1:{http_port}"))
+                .env("ARCHIVE_BACKEND", "timestream")
+                .env("TIMESTREAM_DATABASE", "nypower")
+                .env("TIMESTREAM_TABLE", "readings")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        ));
+        ports.insert(function, port);
+    }
+    for port in ports.values() {
+        wait_for_port(*port, Duration::from_secs(120));
+    }
+    let port = |f: &str| ports[f];
 
     // Pump, as EventBridge Scheduler invokes it: 2025-02-01 00:20 EST.
     let sched = json!({"scheduled_time": "2025-02-01T05:20:00Z"});
-    let (first, cold) = ok_json(port, "ny-power-pump-fn", &sched, tmp.path());
+    let (first, cold) = ok_json(port("ny-power-pump-fn"), "ny-power-pump-fn", &sched, tmp.path());
     assert_eq!(first, json!({"published": 4, "cursor": "2025-02-01T05:20:00Z"}));
     // A Lambda retry of the same event: nothing new.
-    let (again, warm) = ok_json(port, "ny-power-pump-fn", &sched, tmp.path());
+    let (again, warm) = ok_json(port("ny-power-pump-fn"), "ny-power-pump-fn", &sched, tmp.path());
     assert_eq!(again, json!({"published": 0, "cursor": "2025-02-01T05:20:00Z"}));
     let (later, _) = ok_json(
-        port,
+        port("ny-power-pump-fn"),
         "ny-power-pump-fn",
         &json!({"scheduled_time": "2025-02-01T05:30:00Z"}),
         tmp.path(),
@@ -189,10 +205,10 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
     for (topic, payload) in &mixes {
         let mut event = payload.clone();
         event["topic"] = json!(topic);
-        let (out, took) = ok_json(port, "ny-power-co2-fn", &event, tmp.path());
+        let (out, took) = ok_json(port("ny-power-co2-fn"), "ny-power-co2-fn", &event, tmp.path());
         co2_times.push(took);
         assert_eq!(out["published"][0], json!(format!("{ROOT}/computed/co2")));
-        let (out, _) = ok_json(port, "ny-power-archive-fn", &event, tmp.path());
+        let (out, _) = ok_json(port("ny-power-archive-fn"), "ny-power-archive-fn", &event, tmp.path());
         assert_eq!(out["points"], json!(1));
     }
     println!("co2: first invoke {:?}, warm {:?}", co2_times[0], co2_times[1]);
@@ -207,7 +223,7 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
     for (topic, _, body) in &computed {
         let mut event: Value = serde_json::from_slice(body).unwrap();
         event["topic"] = json!(topic);
-        let (out, took) = ok_json(port, "ny-power-archive-fn", &event, tmp.path());
+        let (out, took) = ok_json(port("ny-power-archive-fn"), "ny-power-archive-fn", &event, tmp.path());
         archive_times.push(took);
         assert_eq!(out["points"], json!(1));
     }
@@ -233,7 +249,7 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
     // A payload that breaks the contract: a permanent, stable error type, nothing written.
     let bad = json!({"ts": "2025-02-01T05:05:00Z", "value": "high", "units": "g/kWh",
                      "factors": "direct", "topic": format!("{ROOT}/computed/co2")});
-    let (ok, out, _) = invoke(port, "ny-power-archive-fn", &bad, tmp.path());
+    let (ok, out, _) = invoke(port("ny-power-archive-fn"), "ny-power-archive-fn", &bad, tmp.path());
     assert!(!ok, "{out}");
     assert!(out.contains("Permanent.Input"), "{out}");
     assert_eq!(moto.timestream_records("nypower", "readings").await.len(), 18);
@@ -242,4 +258,5 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
         println!("peak RSS {name}: {kb} kB");
     }
     println!("runtime test total {:?}", t_all.elapsed());
+    drop(watchers);
 }
