@@ -311,20 +311,53 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
         return Err(err(Some(line), ParseProblem::Html(start)));
     }
 
-    // Fields are trimmed here rather than by the csv reader: its `Trim::All` allocates a new
-    // record for every row.
+    // Almost every NYISO file has plain lines: read those with a plain line splitter; a file
+    // with quoting the splitter does not handle goes through the full CSV reader instead. Both
+    // feed the same rows to the same checks, so they give the same readings and errors.
+    match read_plain_lines(name, text) {
+        Some(result) => result,
+        None => read_csv_records(name, text),
+    }
+}
+
+/// Reads a file whose lines are all plain: every field either free of `"` or wholly `"…"`
+/// with no `"` inside, lines ending in `\n` or `\r\n`. `None` as soon as a line is not plain
+/// (e.g. a quoted comma or line break, an escaped quote, a lone `\r`).
+fn read_plain_lines(name: &str, text: &str) -> Option<Result<Vec<Group>, ParseError>> {
+    let mut sink = RowSink::new(name, text.len());
+    let mut fields: Vec<&str> = Vec::with_capacity(8);
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.contains('\r') {
+            return None;
+        }
+        fields.clear();
+        for field in line.split(',') {
+            if field.contains('"') {
+                match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+                    Some(inner) if !inner.contains('"') => fields.push(inner),
+                    _ => return None,
+                }
+            } else {
+                fields.push(field);
+            }
+        }
+        if let Err(e) = sink.record(i as u64 + 1, &fields) {
+            return Some(Err(e));
+        }
+    }
+    Some(sink.finish())
+}
+
+/// Reads any file with the full CSV reader.
+fn read_csv_records(name: &str, text: &str) -> Result<Vec<Group>, ParseError> {
+    let mut sink = RowSink::new(name, text.len());
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::new(text.as_bytes());
-    // About 40 bytes a row, 7 rows a reading.
-    let mut groups: Vec<Group> = Vec::with_capacity(text.len() / 280 + 1);
-    let mut header_seen = false;
-    // Rows of one reading share their time stamp: convert it once.
-    let (mut last_time, mut last_zone) = (String::new(), String::new());
-    let mut last_ts: Option<DateTime<Utc>> = None;
     loop {
         let before = reader.position().byte();
         match reader.read_record(&mut record) {
@@ -332,47 +365,82 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
             Ok(true) => {}
             Err(e) => {
                 let line = lines.line_at(before);
-                return Err(err(Some(line), ParseProblem::Csv(e.to_string())));
+                return Err(sink.error(Some(line), ParseProblem::Csv(e.to_string())));
             }
         }
         let line = lines.line_at(record.position().map_or(before, |p| p.byte()));
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue; // blank line
+        let fields: Vec<&str> = record.iter().collect();
+        sink.record(line, &fields)?;
+    }
+    sink.finish()
+}
+
+/// Turns the records of one input into [`Group`]s, checking each field.
+struct RowSink<'n> {
+    name: &'n str,
+    groups: Vec<Group>,
+    header_seen: bool,
+    // Rows of one reading share their time stamp: convert it once.
+    last_time: String,
+    last_zone: String,
+    last_ts: Option<DateTime<Utc>>,
+}
+
+impl<'n> RowSink<'n> {
+    fn new(name: &'n str, text_len: usize) -> Self {
+        Self {
+            name,
+            // About 40 bytes a row, 7 rows a reading.
+            groups: Vec::with_capacity(text_len / 280 + 1),
+            header_seen: false,
+            last_time: String::new(),
+            last_zone: String::new(),
+            last_ts: None,
         }
-        if !header_seen {
-            check_header(&record).map_err(|p| err(Some(line), p))?;
-            header_seen = true;
-            continue;
+    }
+
+    fn error(&self, line: Option<u64>, problem: ParseProblem) -> ParseError {
+        ParseError {
+            file: self.name.to_owned(),
+            line,
+            problem,
         }
-        if record.len() != 4 {
-            return Err(err(Some(line), ParseProblem::FieldCount(record.len())));
+    }
+
+    /// One record (fields as read, untrimmed) on 1-based `line`.
+    fn record(&mut self, line: u64, fields: &[&str]) -> Result<(), ParseError> {
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            return Ok(()); // blank line
         }
-        let (time, zone, fuel, mw) = (
-            record[0].trim(),
-            record[1].trim(),
-            record[2].trim(),
-            record[3].trim(),
-        );
-        let ts = match last_ts {
-            Some(ts) if last_time == time && last_zone == zone => ts,
+        if !self.header_seen {
+            check_header(fields).map_err(|p| self.error(Some(line), p))?;
+            self.header_seen = true;
+            return Ok(());
+        }
+        let [time, zone, fuel, mw] = fields else {
+            return Err(self.error(Some(line), ParseProblem::FieldCount(fields.len())));
+        };
+        let (time, zone, fuel, mw) = (time.trim(), zone.trim(), fuel.trim(), mw.trim());
+        let ts = match self.last_ts {
+            Some(ts) if self.last_time == time && self.last_zone == zone => ts,
             _ => {
-                let ts = to_utc(time, zone).map_err(|p| err(Some(line), p))?;
-                last_time.clear();
-                last_time.push_str(time);
-                last_zone.clear();
-                last_zone.push_str(zone);
-                last_ts = Some(ts);
+                let ts = to_utc(time, zone).map_err(|p| self.error(Some(line), p))?;
+                self.last_time.clear();
+                self.last_time.push_str(time);
+                self.last_zone.clear();
+                self.last_zone.push_str(zone);
+                self.last_ts = Some(ts);
                 ts
             }
         };
         let fuel = Fuel::from_nyiso_name(fuel)
-            .ok_or_else(|| err(Some(line), ParseProblem::UnknownFuel(fuel.to_owned())))?;
+            .ok_or_else(|| self.error(Some(line), ParseProblem::UnknownFuel(fuel.to_owned())))?;
         let mw = mw
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
-            .ok_or_else(|| err(Some(line), ParseProblem::BadNumber(mw.to_owned())))?;
-        match groups.last_mut() {
+            .ok_or_else(|| self.error(Some(line), ParseProblem::BadNumber(mw.to_owned())))?;
+        match self.groups.last_mut() {
             Some(group) if group.ts == ts => group.mw[fuel.index()] = Some(mw),
             _ => {
                 let mut group = Group {
@@ -381,14 +449,19 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
                     line,
                 };
                 group.mw[fuel.index()] = Some(mw);
-                groups.push(group);
+                self.groups.push(group);
             }
         }
+        Ok(())
     }
-    if !header_seen {
-        return Err(err(None, ParseProblem::Empty));
+
+    fn finish(self) -> Result<Vec<Group>, ParseError> {
+        if self.header_seen {
+            Ok(self.groups)
+        } else {
+            Err(self.error(None, ParseProblem::Empty))
+        }
     }
-    Ok(groups)
 }
 
 /// Line numbers as an editor shows them (`\n`, `\r\n` and a lone `\r` each end a line).
@@ -439,8 +512,8 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-fn check_header(record: &csv::StringRecord) -> Result<(), ParseProblem> {
-    let fields: Vec<&str> = record.iter().map(str::trim).collect();
+fn check_header(fields: &[&str]) -> Result<(), ParseProblem> {
+    let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     match fields.as_slice() {
         ["Time Stamp", "Time Zone", "Fuel Category", "Gen MW" | "Gen MWh"] => Ok(()),
         _ => Err(ParseProblem::WrongHeader(fields.join(","))),
@@ -555,4 +628,36 @@ mod tests {
         assert_eq!(e.to_string(), "b.csv: line 9: field `Time Stamp`: bad time `x` (expected MM/DD/YYYY HH:MM:SS or MM/DD/YYYY HH:MM)");
         assert_eq!(acc.finish().readings.len(), 1);
     }
+
+    /// Builds a text from pieces that stress quoting and line endings around fuel-mix rows.
+    fn pieces() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![
+            ",", "\"", "\r", "\n", "\r\n", " ", "EST", "EDT", "Wind", "Hydro", "1.5", "\"\"",
+            "02/01/2025 00:05:00", "Time Stamp,Time Zone,Fuel Category,Gen MW\n",
+        ]);
+        prop::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        /// The plain-line splitter, where it takes a file, reads it exactly as the CSV reader.
+        #[test]
+        fn plain_lines_agree_with_the_csv_reader(
+            body in pieces(),
+            rows in proptest::collection::vec(proptest::sample::select(vec![0usize, 1, 2]), 0..20),
+        ) {
+            let mut text = HEADER.to_owned();
+            for (i, r) in rows.iter().enumerate() {
+                text += &full("02/01/2025 00:05:00", ["EST", "EDT", "EST"][*r], i as f64);
+            }
+            text += &body;
+            if let Some(plain) = read_plain_lines("p.csv", &text) {
+                proptest::prop_assert_eq!(
+                    format!("{plain:?}"),
+                    format!("{:?}", read_csv_records("p.csv", &text))
+                );
+            }
+        }
+    }
+
 }

@@ -22,7 +22,7 @@ pub enum Backend {
     /// Timestream for LiveAnalytics.
     Timestream(TimestreamArchive),
     /// InfluxDB v2 line protocol (Timestream for InfluxDB, or any InfluxDB 2).
-    Influx(InfluxWriter),
+    Influx(Box<InfluxWriter>),
 }
 
 #[async_trait]

@@ -23,10 +23,13 @@ async fn main() -> Result<(), Error> {
         ArchiveBackend::Influx => {
             let writer = InfluxWriter::new(influx_config(&env)?)?;
             tracing::info!(target_db = %writer.config().describe(), "archiving to InfluxDB");
-            Backend::Influx(writer)
+            Backend::Influx(Box::new(writer))
         }
     };
     let function = ArchiveFunction::new(backend, topics);
     let function = &function;
-    run(service_fn(move |event: LambdaEvent<Value>| handle(event, function))).await
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        handle(event, function)
+    }))
+    .await
 }

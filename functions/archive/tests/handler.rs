@@ -1,14 +1,15 @@
 //! The archive handler with the core's in-memory archive.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use lambda_runtime::{Context, LambdaEvent};
+use ny_power::adapters::influx::InfluxConfig;
 use ny_power::archive::Point;
 use ny_power::fakes::MemoryArchive;
 use ny_power::stream::Topics;
 use ny_power_archive_fn::{handle, influx_config, ArchiveFunction};
-use ny_power::adapters::influx::InfluxConfig;
 use serde_json::json;
 
 fn ev(v: serde_json::Value) -> LambdaEvent<serde_json::Value> {
@@ -45,14 +46,18 @@ async fn fuel_mix_and_co2_become_points_and_retries_change_nothing() {
         }
     );
     assert_eq!(points[1].measurement, "fuel_mix");
-    assert_eq!(points[1].fields.last(), Some(&("total_mw".to_owned(), 14124.0)));
+    assert_eq!(
+        points[1].fields.last(),
+        Some(&("total_mw".to_owned(), 14124.0))
+    );
 }
 
 #[tokio::test]
 async fn topics_not_archived_write_nothing_and_bad_payloads_are_permanent() {
     let archive = MemoryArchive::new();
     let f = ArchiveFunction::new(&archive, Topics::default());
-    let hist = json!({"units": "g/kWh", "ts": [], "values": [], "topic": "ny-power/archive/co2/24h"});
+    let hist =
+        json!({"units": "g/kWh", "ts": [], "values": [], "topic": "ny-power/archive/co2/24h"});
     assert_eq!(handle(ev(hist), &f).await.unwrap().points, 0);
     let bad = json!({"ts": "2025-02-01T05:05:00Z", "value": "high", "units": "g/kWh",
                      "factors": "direct", "topic": "ny-power/computed/co2"});
@@ -65,15 +70,21 @@ async fn topics_not_archived_write_nothing_and_bad_payloads_are_permanent() {
 #[test]
 fn influx_settings_use_the_cli_names() {
     let v2 = influx_config(&[
-        ("INFLUX_URL", "https://x.timestream-influxdb.us-east-1.on.aws:8086"),
+        (
+            "INFLUX_URL",
+            "https://x.timestream-influxdb.us-east-1.on.aws:8086",
+        ),
         ("INFLUX_ORG", "ny"),
         ("INFLUX_BUCKET", "ny_power"),
         ("INFLUX_TOKEN", "t"),
     ])
     .unwrap();
     assert!(matches!(v2, InfluxConfig::V2 { ref bucket, .. } if bucket == "ny_power"));
-    let v1 = influx_config(&[("INFLUX_URL", "http://127.0.0.1:8086"), ("INFLUX_DATABASE", "db")])
-        .unwrap();
+    let v1 = influx_config(&[
+        ("INFLUX_URL", "http://127.0.0.1:8086"),
+        ("INFLUX_DATABASE", "db"),
+    ])
+    .unwrap();
     assert!(matches!(v1, InfluxConfig::V1 { .. }));
     let e = influx_config(&[("INFLUX_URL", "http://h"), ("INFLUX_ORG", "o")]).unwrap_err();
     assert!(e.message.contains("INFLUX_BUCKET"), "{e}");

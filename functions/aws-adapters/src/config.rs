@@ -34,7 +34,10 @@ impl<const N: usize> Env for [(&str, &str); N] {
 }
 
 fn bad(name: &str, problem: impl std::fmt::Display) -> FunctionError {
-    FunctionError::permanent(ErrorKind::Config, format!("environment variable {name}: {problem}"))
+    FunctionError::permanent(
+        ErrorKind::Config,
+        format!("environment variable {name}: {problem}"),
+    )
 }
 
 /// `TOPIC_ROOT` (default `ny-power`): the topic tree.
@@ -42,7 +45,9 @@ fn bad(name: &str, problem: impl std::fmt::Display) -> FunctionError {
 /// # Errors
 /// A config error when the root contains MQTT wildcards or is only slashes.
 pub fn topics(env: &impl Env) -> Result<Topics, FunctionError> {
-    let root = env.get("TOPIC_ROOT").unwrap_or_else(|| DEFAULT_ROOT.to_owned());
+    let root = env
+        .get("TOPIC_ROOT")
+        .unwrap_or_else(|| DEFAULT_ROOT.to_owned());
     let trimmed = root.trim_end_matches('/');
     if trimmed.is_empty() || trimmed.contains(['#', '+']) || trimmed.starts_with('/') {
         return Err(bad(
@@ -69,7 +74,8 @@ pub fn factors(env: &impl Env) -> Result<Factors, FunctionError> {
 /// # Errors
 /// A config error when it is unset or empty.
 pub fn required(env: &impl Env, name: &str) -> Result<String, FunctionError> {
-    env.get(name).ok_or_else(|| bad(name, "is required but not set"))
+    env.get(name)
+        .ok_or_else(|| bad(name, "is required but not set"))
 }
 
 /// The endpoint override for a service: `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL`
@@ -134,11 +140,17 @@ mod tests {
         let empty: [(&str, &str); 0] = [];
         assert_eq!(topics(&empty).unwrap().root(), "ny-power");
         assert_eq!(factors(&empty).unwrap(), Factors::Direct);
-        assert_eq!(topics(&[("TOPIC_ROOT", "dev/ny-power/")]).unwrap().root(), "dev/ny-power");
+        assert_eq!(
+            topics(&[("TOPIC_ROOT", "dev/ny-power/")]).unwrap().root(),
+            "dev/ny-power"
+        );
         let e = topics(&[("TOPIC_ROOT", "ny-power/#")]).unwrap_err();
         assert!(e.message.contains("TOPIC_ROOT"), "{e}");
         let e = factors(&[("FACTORS", "coal")]).unwrap_err();
-        assert!(e.message.contains("FACTORS") && e.message.contains("coal"), "{e}");
+        assert!(
+            e.message.contains("FACTORS") && e.message.contains("coal"),
+            "{e}"
+        );
         let e = archive_backend(&[("TIMESTREAM_DATABASE", "db")]).unwrap_err();
         assert!(e.message.contains("TIMESTREAM_TABLE"), "{e}");
         assert_eq!(
@@ -148,7 +160,10 @@ mod tests {
         let e = archive_backend(&[("ARCHIVE_BACKEND", "s3")]).unwrap_err();
         assert!(!e.retryable && e.message.contains("`s3`"), "{e}");
         assert_eq!(
-            endpoint_override(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")], "IOT_DATA_PLANE"),
+            endpoint_override(
+                &[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")],
+                "IOT_DATA_PLANE"
+            ),
             Some("http://127.0.0.1:5000".into())
         );
         assert_eq!(

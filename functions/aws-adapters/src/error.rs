@@ -82,7 +82,11 @@ impl FunctionError {
 
     /// The stable Lambda `errorType`: `Retryable.<Kind>` or `Permanent.<Kind>`.
     pub fn error_type(&self) -> String {
-        let class = if self.retryable { "Retryable" } else { "Permanent" };
+        let class = if self.retryable {
+            "Retryable"
+        } else {
+            "Permanent"
+        };
         format!("{class}.{}", self.kind)
     }
 }

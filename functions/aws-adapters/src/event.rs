@@ -22,16 +22,13 @@ pub fn split_rule_event(event: Value) -> Result<(String, Vec<u8>), FunctionError
     };
     let topic = match fields.remove(TOPIC_FIELD) {
         Some(Value::String(t)) => t,
-        _ => {
-            return Err(FunctionError::permanent(
-                ErrorKind::Input,
-                "IoT rule event has no string `topic` field (the rule must select `topic() AS topic`)",
-            ))
-        }
+        _ => return Err(FunctionError::permanent(
+            ErrorKind::Input,
+            "IoT rule event has no string `topic` field (the rule must select `topic() AS topic`)",
+        )),
     };
-    let payload = serde_json::to_vec(&Value::Object(fields)).map_err(|e| {
-        FunctionError::permanent(ErrorKind::Input, format!("topic `{topic}`: {e}"))
-    })?;
+    let payload = serde_json::to_vec(&Value::Object(fields))
+        .map_err(|e| FunctionError::permanent(ErrorKind::Input, format!("topic `{topic}`: {e}")))?;
     Ok((topic, payload))
 }
 

@@ -9,8 +9,9 @@ use aws_sdk_iotdataplane::Client;
 use chrono::{DateTime, Utc};
 use ny_power::fakes::MemoryBroker;
 use ny_power::ports::{CursorStore, PortError, Publisher};
-use ny_power::stream::{cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload,
-    Message, Topics};
+use ny_power::stream::{
+    cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload, Message, Topics,
+};
 
 use crate::sdk_error::port_error;
 
@@ -99,7 +100,9 @@ impl IotRetained {
     pub async fn get(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
         match self.client.get_retained_message().topic(topic).send().await {
             Ok(out) => Ok(Some(
-                out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+                out.payload()
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default(),
             )),
             Err(e)
                 if e.as_service_error()
@@ -115,12 +118,15 @@ impl IotRetained {
 /// The pump's cursor kept as the retained status message `{root}/status/fuel-mix/updated`
 /// (DESIGN §5): loading reads it back with `GetRetainedMessage`, saving publishes it. It
 /// survives cold starts, and a retried invocation resumes from the last reading whose
-/// messages were all acknowledged, so nothing is lost or repeated.
-#[derive(Debug, Clone)]
+/// messages were all acknowledged, so nothing is lost or repeated. While the container stays
+/// warm the cursor it saved last is also kept in memory, and `load` returns the newer of the
+/// two, so a retained read that lags a just-acknowledged publish cannot move it back.
+#[derive(Debug)]
 pub struct IotCursor {
     retained: IotRetained,
     publisher: IotPublisher,
     topics: Topics,
+    saved: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl IotCursor {
@@ -130,7 +136,12 @@ impl IotCursor {
             retained: IotRetained::new(client.clone()),
             publisher: IotPublisher::new(client),
             topics,
+            saved: std::sync::Mutex::new(None),
         }
+    }
+
+    fn saved(&self) -> Option<DateTime<Utc>> {
+        *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -149,7 +160,9 @@ impl CursorStore for IotCursor {
     }
 
     async fn save(&self, ts: DateTime<Utc>) -> Result<(), PortError> {
-        self.publisher.publish(&cursor_message(&self.topics, ts)).await
+        self.publisher
+            .publish(&cursor_message(&self.topics, ts))
+            .await
     }
 }
 

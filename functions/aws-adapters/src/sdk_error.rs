@@ -28,7 +28,10 @@ pub fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) ->
             let status = se.raw().status().as_u16();
             status >= 500
                 || status == 429
-                || se.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+                || se
+                    .err()
+                    .code()
+                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
         }
         // Timeouts, connection failures, unparsable responses.
         _ => true,

@@ -51,7 +51,10 @@ impl TimestreamArchive {
     }
 
     fn context(&self) -> String {
-        format!("write records to Timestream {}.{}", self.database, self.table)
+        format!(
+            "write records to Timestream {}.{}",
+            self.database, self.table
+        )
     }
 }
 
@@ -63,7 +66,10 @@ impl TimestreamArchive {
 pub fn record_for(point: &Point) -> Result<Record, PortError> {
     let context = || format!("encode point {} at {}", point.measurement, point.ts);
     if point.fields.is_empty() {
-        return Err(PortError::permanent(context(), "a point needs at least one field"));
+        return Err(PortError::permanent(
+            context(),
+            "a point needs at least one field",
+        ));
     }
     let mut builder = Record::builder()
         .measure_name(&point.measurement)
@@ -204,17 +210,27 @@ mod tests {
         assert_eq!(r.time(), Some("1738386300"));
         assert_eq!(r.time_unit(), Some(&TimeUnit::Seconds));
         assert_eq!(r.version(), Some(1));
-        let dims: Vec<_> = r.dimensions().iter().map(|d| (d.name(), d.value())).collect();
+        let dims: Vec<_> = r
+            .dimensions()
+            .iter()
+            .map(|d| (d.name(), d.value()))
+            .collect();
         assert_eq!(dims, [("source", "nyiso"), ("factors", "direct")]);
         let mv = &r.measure_values()[0];
-        assert_eq!((mv.name(), mv.value(), mv.r#type()), ("value", "248.75", &MeasureValueType::Double));
+        assert_eq!(
+            (mv.name(), mv.value(), mv.r#type()),
+            ("value", "248.75", &MeasureValueType::Double)
+        );
     }
 
     #[test]
     fn bad_points_are_refused() {
         let e = record_for(&point(0, f64::NAN)).unwrap_err();
         assert!(!e.is_retryable());
-        assert!(e.to_string().contains("field value is not a finite number"), "{e}");
+        assert!(
+            e.to_string().contains("field value is not a finite number"),
+            "{e}"
+        );
         let mut p = point(0, 1.0);
         p.fields.clear();
         assert!(record_for(&p).is_err());
@@ -226,14 +242,21 @@ mod tests {
         points.push(point(3, 99.0)); // same key as #3: the later one wins
         let b = batches(&points);
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
-        let three: Vec<_> = b.iter().flatten().filter(|p| p.ts == point(3, 0.0).ts).collect();
+        let three: Vec<_> = b
+            .iter()
+            .flatten()
+            .filter(|p| p.ts == point(3, 0.0).ts)
+            .collect();
         assert_eq!(three.len(), 1);
         assert_eq!(three[0].fields[0].1, 99.0);
     }
 
     #[test]
     fn only_a_higher_existing_version_is_a_duplicate() {
-        let dup = RejectedRecord::builder().record_index(0).existing_version(2).build();
+        let dup = RejectedRecord::builder()
+            .record_index(0)
+            .existing_version(2)
+            .build();
         assert!(is_identical_duplicate(&dup));
         let conflict = RejectedRecord::builder()
             .record_index(0)
@@ -241,7 +264,10 @@ mod tests {
             .reason("different measure value")
             .build();
         assert!(!is_identical_duplicate(&conflict));
-        let old = RejectedRecord::builder().record_index(0).reason("outside retention").build();
+        let old = RejectedRecord::builder()
+            .record_index(0)
+            .reason("outside retention")
+            .build();
         assert!(!is_identical_duplicate(&old));
     }
 }

@@ -7,6 +7,7 @@
 //! record of retained publishes) so the cursor round-trips here. The adapter's handling of the
 //! real response shapes is covered separately with the SDK's replay client
 //! (`retained_replay.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/mod.rs"]
 mod support;
@@ -45,7 +46,12 @@ async fn pump_publishes_each_reading_once_retained_qos1_and_the_cursor_survives(
     // A fresh container: no cursor yet.
     let cursor = IotCursor::new(client.clone(), topics.clone());
     assert_eq!(cursor.load().await.unwrap(), None);
-    let pump = Pump::new(&source, IotPublisher::new(client.clone()), cursor, topics.clone());
+    let pump = Pump::new(
+        &source,
+        IotPublisher::new(client.clone()),
+        cursor,
+        topics.clone(),
+    );
     assert_eq!(pump.poll_once(now).await.unwrap().published, 3);
 
     // A cold start (new clients, nothing in memory) — same data, nothing published again.
@@ -70,7 +76,10 @@ async fn pump_publishes_each_reading_once_retained_qos1_and_the_cursor_survives(
     for ((topic, query, body), want) in published.iter().zip(&expected) {
         assert_eq!(topic, &want.topic);
         assert_eq!(body, &want.payload, "payload of {topic}");
-        assert!(query.contains("qos=1") && query.contains("retain=true"), "{topic}: {query}");
+        assert!(
+            query.contains("qos=1") && query.contains("retain=true"),
+            "{topic}: {query}"
+        );
     }
     // The first combined message is exactly what `ny-power inspect` prints for 2025-02-01
     // 00:05 EST (minus its co2 field).
@@ -91,7 +100,12 @@ async fn timestream_archive_stores_multi_measure_records_in_calls_of_at_most_100
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let client = aws_sdk_timestreamwrite::Client::new(&sdk);
-    client.create_database().database_name("nypower").send().await.unwrap();
+    client
+        .create_database()
+        .database_name("nypower")
+        .send()
+        .await
+        .unwrap();
     client
         .create_table()
         .database_name("nypower")
@@ -141,8 +155,12 @@ async fn timestream_archive_stores_multi_measure_records_in_calls_of_at_most_100
         .flat_map(|i| {
             let payload = json!({"ts": t0 + chrono::Duration::minutes(5 * i), "value": i as f64,
                 "units": "g/kWh", "factors": "lifecycle"});
-            points_for_message(&topics, "ny-power/computed/co2/lifecycle",
-                &serde_json::to_vec(&payload).unwrap()).unwrap()
+            points_for_message(
+                &topics,
+                "ny-power/computed/co2/lifecycle",
+                &serde_json::to_vec(&payload).unwrap(),
+            )
+            .unwrap()
         })
         .collect();
     archive.write(&many).await.unwrap();
@@ -154,5 +172,8 @@ async fn timestream_archive_stores_multi_measure_records_in_calls_of_at_most_100
         .count();
     // create_database, create_table, 1 call for the first two points, 3 for the 250.
     assert_eq!(writes, 2 + 1 + 3);
-    assert_eq!(moto.timestream_records("nypower", "readings").await.len(), 2 + 250);
+    assert_eq!(
+        moto.timestream_records("nypower", "readings").await.len(),
+        2 + 250
+    );
 }

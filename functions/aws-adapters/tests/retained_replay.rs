@@ -7,6 +7,7 @@
 //!   (IoT data-plane API reference, GetRetainedMessage);
 //! - `WriteRecords` → 419 `RejectedRecordsException` with `RejectedRecords[{RecordIndex,
 //!   Reason, ExistingVersion}]` (Timestream Write API reference).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use chrono::{TimeZone, Utc};
@@ -30,7 +31,9 @@ fn not_found() -> aws_smithy_mocks::Rule {
         .sequence()
         .http_status(
             404,
-            Some(r#"{"__type":"ResourceNotFoundException","message":"No retained message"}"#.into()),
+            Some(
+                r#"{"__type":"ResourceNotFoundException","message":"No retained message"}"#.into(),
+            ),
         )
         .times(2)
         .build()
@@ -57,26 +60,42 @@ async fn no_retained_message_means_no_cursor_and_no_history() {
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::MatchAny, [&rule]);
     let cursor = IotCursor::new(client.clone(), Topics::default());
     assert_eq!(cursor.load().await.unwrap(), None);
-    let history = load_history(&IotRetained::new(client), &Topics::default()).await.unwrap();
+    let history = load_history(&IotRetained::new(client), &Topics::default())
+        .await
+        .unwrap();
     assert_eq!(history, None);
 }
 
 #[tokio::test]
 async fn a_corrupt_cursor_is_permanent_and_throttling_is_transient() {
     // payload = base64 of <html>
-    let bad = ok_json(r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"PGh0bWw+","qos":1,"lastModifiedTime":1}"#);
+    let bad = ok_json(
+        r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"PGh0bWw+","qos":1,"lastModifiedTime":1}"#,
+    );
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&bad]);
-    let e = IotCursor::new(client, Topics::default()).load().await.unwrap_err();
+    let e = IotCursor::new(client, Topics::default())
+        .load()
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable(), "{e}");
-    assert!(e.to_string().contains("ny-power/status/fuel-mix/updated"), "{e}");
+    assert!(
+        e.to_string().contains("ny-power/status/fuel-mix/updated"),
+        "{e}"
+    );
 
     let throttled = mock!(aws_sdk_iotdataplane::Client::get_retained_message)
         .sequence()
-        .http_status(429, Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()))
+        .http_status(
+            429,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        )
         .times(10)
         .build();
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&throttled]);
-    let e = IotCursor::new(client, Topics::default()).load().await.unwrap_err();
+    let e = IotCursor::new(client, Topics::default())
+        .load()
+        .await
+        .unwrap_err();
     assert!(e.is_retryable(), "{e}");
 }
 
@@ -103,7 +122,10 @@ async fn timestream_identical_duplicates_are_success_anything_else_an_error() {
     );
     let client = mock_client!(aws_sdk_timestreamwrite, RuleMode::Sequential, [&dup]);
     let archive = TimestreamArchive::new(client, "db", "t");
-    archive.write(&[co2_point(0, 1.0), co2_point(5, 2.0)]).await.unwrap();
+    archive
+        .write(&[co2_point(0, 1.0), co2_point(5, 2.0)])
+        .await
+        .unwrap();
     assert_eq!(dup.num_calls(), 1);
 
     let conflict = rejected(
@@ -111,9 +133,37 @@ async fn timestream_identical_duplicates_are_success_anything_else_an_error() {
     );
     let client = mock_client!(aws_sdk_timestreamwrite, RuleMode::Sequential, [&conflict]);
     let archive = TimestreamArchive::new(client, "db", "t");
-    let e = archive.write(&[co2_point(0, 1.0), co2_point(5, 2.0)]).await.unwrap_err();
+    let e = archive
+        .write(&[co2_point(0, 1.0), co2_point(5, 2.0)])
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable(), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("different measure value") && msg.contains("outside the time range"), "{msg}");
-    assert!(msg.contains("2025-02-01 05:05:00 UTC"), "names the point: {msg}");
+    assert!(
+        msg.contains("different measure value") && msg.contains("outside the time range"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("2025-02-01 05:05:00 UTC"),
+        "names the point: {msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_lagging_retained_read_cannot_move_a_warm_cursor_back() {
+    // The retained read still answers 05:05 right after the cursor was published at 05:10.
+    let stale = ok_json(
+        r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"eyJ0cyI6IjIwMjUtMDItMDFUMDU6MDU6MDBaIn0=","qos":1,"lastModifiedTime":1738386310000}"#,
+    );
+    let publish = mock!(aws_sdk_iotdataplane::Client::publish)
+        .match_requests(|r| r.topic() == Some("ny-power/status/fuel-mix/updated") && r.retain())
+        .sequence()
+        .http_status(200, Some("{}".into()))
+        .build();
+    let client = mock_client!(aws_sdk_iotdataplane, RuleMode::MatchAny, [&stale, &publish]);
+    let cursor = IotCursor::new(client, Topics::default());
+    let t = Utc.with_ymd_and_hms(2025, 2, 1, 5, 10, 0).unwrap();
+    cursor.save(t).await.unwrap();
+    assert_eq!(cursor.load().await.unwrap(), Some(t));
+    assert_eq!((publish.num_calls(), stale.num_calls()), (1, 1));
 }

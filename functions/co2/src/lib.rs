@@ -60,7 +60,10 @@ pub async fn handle<P: Publisher, R: RetainedReader>(
     if f.topics.classify(&topic) != Some(TopicKind::FuelMix) {
         return Err(FunctionError::permanent(
             ErrorKind::Input,
-            format!("topic `{topic}` is not {} (check the topic rule)", f.topics.fuel_mix()),
+            format!(
+                "topic `{topic}` is not {} (check the topic rule)",
+                f.topics.fuel_mix()
+            ),
         ));
     }
     let mix = decode_fuel_mix(&topic, &payload)?;

@@ -23,5 +23,8 @@ async fn main() -> Result<(), Error> {
         Co2Calculator::new(topics, factors),
     );
     let function = &function;
-    run(service_fn(move |event: LambdaEvent<Value>| handle(event, function))).await
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        handle(event, function)
+    }))
+    .await
 }

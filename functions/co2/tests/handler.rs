@@ -1,11 +1,12 @@
 //! The CO2 handler with the core's in-memory broker (which also answers retained reads).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{Duration, TimeZone, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use ny_power::co2::Co2Calculator;
 use ny_power::fakes::MemoryBroker;
 use ny_power::ports::Publisher;
-use ny_power::stream::{decode, decode_history, Co2Payload, Co2HistoryPayload, Message, Topics};
+use ny_power::stream::{decode, decode_history, Co2HistoryPayload, Co2Payload, Message, Topics};
 use ny_power::Factors;
 use ny_power_co2_fn::{handle, Co2Function};
 use serde_json::{json, Value};
@@ -25,7 +26,12 @@ fn rule_event(ts: &str) -> Value {
 
 fn function(broker: &MemoryBroker) -> Co2Function<&MemoryBroker, &MemoryBroker> {
     let topics = Topics::default();
-    Co2Function::new(broker, broker, topics.clone(), Co2Calculator::new(topics, Factors::Direct))
+    Co2Function::new(
+        broker,
+        broker,
+        topics.clone(),
+        Co2Calculator::new(topics, Factors::Direct),
+    )
 }
 
 #[tokio::test]
@@ -43,12 +49,19 @@ async fn publishes_intensities_and_restores_the_window_from_retained_history() {
         .await
         .unwrap();
     let f = function(&broker);
-    let out = handle(LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()), &f)
-        .await
-        .unwrap();
+    let out = handle(
+        LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
+        &f,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         out.published,
-        ["ny-power/computed/co2", "ny-power/computed/co2/lifecycle", "ny-power/archive/co2/24h"]
+        [
+            "ny-power/computed/co2",
+            "ny-power/computed/co2/lifecycle",
+            "ny-power/archive/co2/24h"
+        ]
     );
     assert_eq!(out.window, 3);
     let retained = broker.retained();
@@ -57,14 +70,20 @@ async fn publishes_intensities_and_restores_the_window_from_retained_history() {
     let life: Co2Payload = decode("t", &retained["ny-power/computed/co2/lifecycle"]).unwrap();
     assert!((life.value - 326.08).abs() < 0.005, "{}", life.value);
     let h = decode_history("t", &retained["ny-power/archive/co2/24h"]).unwrap();
-    assert_eq!(h.ts, vec![t0 - Duration::minutes(10), t0 - Duration::minutes(5), t0]);
+    assert_eq!(
+        h.ts,
+        vec![t0 - Duration::minutes(10), t0 - Duration::minutes(5), t0]
+    );
     assert_eq!(&h.values[..2], &[250.0, 249.0]);
 
     // A retry of the same event republishes the same retained values.
     let before = broker.retained();
-    handle(LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()), &f)
-        .await
-        .unwrap();
+    handle(
+        LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
+        &f,
+    )
+    .await
+    .unwrap();
     assert_eq!(broker.retained(), before);
 }
 
@@ -84,7 +103,9 @@ async fn bad_events_are_permanent_errors_and_publish_nothing() {
         (extra, "unknown field `coal`"),
         (json!({"ts": "2025-02-01T05:05:00Z"}), "topic"),
     ] {
-        let e = handle(LambdaEvent::new(event, Context::default()), &f).await.unwrap_err();
+        let e = handle(LambdaEvent::new(event, Context::default()), &f)
+            .await
+            .unwrap_err();
         assert!(!e.retryable, "{e}");
         assert_eq!(e.error_type(), "Permanent.Input");
         assert!(e.message.contains(says), "{e} should say {says}");
@@ -96,13 +117,19 @@ async fn bad_events_are_permanent_errors_and_publish_nothing() {
 async fn a_corrupt_retained_history_is_a_state_error_and_publishes_nothing() {
     let broker = MemoryBroker::new();
     broker
-        .publish(&Message { topic: Topics::default().co2_history(), payload: b"<html>".to_vec() })
+        .publish(&Message {
+            topic: Topics::default().co2_history(),
+            payload: b"<html>".to_vec(),
+        })
         .await
         .unwrap();
     let f = function(&broker);
-    let e = handle(LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()), &f)
-        .await
-        .unwrap_err();
+    let e = handle(
+        LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
+        &f,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.error_type(), "Permanent.State");
     assert!(e.message.contains("ny-power/archive/co2/24h"), "{e}");
     assert_eq!(broker.published().len(), 1);

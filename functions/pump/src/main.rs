@@ -32,5 +32,8 @@ async fn main() -> Result<(), Error> {
         topics,
     );
     let pump = &pump;
-    run(service_fn(move |event: LambdaEvent<ScheduledEvent>| handle(event, pump))).await
+    run(service_fn(move |event: LambdaEvent<ScheduledEvent>| {
+        handle(event, pump)
+    }))
+    .await
 }

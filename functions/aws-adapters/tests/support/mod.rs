@@ -14,12 +14,19 @@ use serde_json::Value;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something listens on `port`.
@@ -27,7 +34,10 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listening on 127.0.0.1:{port} after {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listening on 127.0.0.1:{port} after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -56,7 +66,11 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 with moto[server] installed (pip install 'moto[server]')");
-        let moto = Moto { child, port, recording };
+        let moto = Moto {
+            child,
+            port,
+            recording,
+        };
         wait_for_port(port, Duration::from_secs(30));
         moto
     }
@@ -67,7 +81,12 @@ impl Moto {
     }
 
     async fn get(&self, path: &str) -> String {
-        reqwest::get(format!("{}{path}", self.url())).await.unwrap().text().await.unwrap()
+        reqwest::get(format!("{}{path}", self.url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Every `Publish` moto recorded, in order: (topic, query string, payload).
@@ -98,7 +117,12 @@ impl Moto {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .map(|r| (r["method"].as_str().unwrap().to_owned(), r["url"].as_str().unwrap().to_owned()))
+            .map(|r| {
+                (
+                    r["method"].as_str().unwrap().to_owned(),
+                    r["url"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     }
 
