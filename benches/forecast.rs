@@ -1,6 +1,7 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 //! One forecast + charge windows + band with 30 days of history (what the calculator does on
 //! each reading), the band, the state snapshot and one update.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};

@@ -4,6 +4,7 @@
 //!
 //! `scripts/bench-parse.sh` runs this and the same work in pandas
 //! (`scripts/bench_parse_pandas.py`) and prints both medians and the ratio.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn`.
 

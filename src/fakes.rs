@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::archive::Point;
+use crate::archive::{Point, PointKey};
 use crate::ports::{Archive, CursorStore, PortError, Publisher, Source};
 use crate::reading::Reading;
 use crate::stream::Message;
@@ -158,7 +158,7 @@ impl Source for &MemorySource {
 /// An archive in memory, keyed like the real ones (measurement + tags + timestamp).
 #[derive(Debug, Default)]
 pub struct MemoryArchive {
-    points: Mutex<BTreeMap<(String, BTreeMap<String, String>, DateTime<Utc>), Point>>,
+    points: Mutex<BTreeMap<PointKey, Point>>,
     writes: Mutex<usize>,
 }
 

@@ -2,6 +2,7 @@
 //! file, from a folder holding the monthly zip and from the local NYISO stand-in over HTTP:
 //! the archives hold exactly the readings `ny-power inspect` prints, and running it again
 //! changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod support;
 

@@ -4,6 +4,7 @@
 //!
 //! The measurement of bytes per day of polling is an ignored test; run it with
 //! `cargo test --release --test http_source -- --ignored bytes_per_day --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! `InfluxWriter` against a real `influxd` (1.6, v1 API) started by the test, the v2 request
 //! shape against the local HTTP test server (InfluxDB 1.6 has no `/api/v2`), and
 //! `BufferedArchive` keeping points while `influxd` is down.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod support;
 

@@ -20,6 +20,9 @@ pub const FUEL_MIX_MEASUREMENT: &str = "fuel_mix";
 /// Measurement of intensity points.
 pub const CO2_MEASUREMENT: &str = "co2";
 
+/// The identity of a point: measurement, tags, timestamp.
+pub type PointKey = (String, BTreeMap<String, String>, DateTime<Utc>);
+
 /// One time-series point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
@@ -35,7 +38,7 @@ pub struct Point {
 
 impl Point {
     /// The identity of the point: a write with the same key overwrites.
-    pub fn key(&self) -> (String, BTreeMap<String, String>, DateTime<Utc>) {
+    pub fn key(&self) -> PointKey {
         (self.measurement.clone(), self.tags.clone(), self.ts)
     }
 

@@ -125,7 +125,7 @@ impl FolderSource {
         Ok(parsed
             .readings
             .into_iter()
-            .filter(|r| after.map_or(true, |a| r.ts > a) && r.ts <= now)
+            .filter(|r| after.is_none_or(|a| r.ts > a) && r.ts <= now)
             .collect())
     }
 }

@@ -273,7 +273,7 @@ impl HttpSource {
         Ok(parsed
             .readings
             .into_iter()
-            .filter(|r| after.map_or(true, |a| r.ts > a) && r.ts <= until)
+            .filter(|r| after.is_none_or(|a| r.ts > a) && r.ts <= until)
             .collect())
     }
 
