@@ -5,7 +5,6 @@
 //! `scripts/bench-parse.sh` runs this and the same work in pandas
 //! (`scripts/bench_parse_pandas.py`) and prints both medians and the ratio.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
-
 #![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn`.
 
 use std::hint::black_box;
@@ -42,7 +41,9 @@ fn unzip(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
     };
     let mut out = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
-        let Ok(mut f) = archive.by_index(i) else { panic!("member {i}") };
+        let Ok(mut f) = archive.by_index(i) else {
+            panic!("member {i}")
+        };
         let mut data = Vec::with_capacity(usize::try_from(f.size()).unwrap_or(0));
         if let Err(e) = f.read_to_end(&mut data) {
             panic!("member {i}: {e}");
@@ -83,8 +84,12 @@ fn bench(c: &mut Criterion) {
     let members = unzip(ZIP);
     let readings = parse_csvs(&members);
     group.bench_function("part_unzip", |b| b.iter(|| unzip(black_box(ZIP))));
-    group.bench_function("part_parse_csvs", |b| b.iter(|| parse_csvs(black_box(&members))));
-    group.bench_function("part_intensities", |b| b.iter(|| intensities(black_box(&readings))));
+    group.bench_function("part_parse_csvs", |b| {
+        b.iter(|| parse_csvs(black_box(&members)))
+    });
+    group.bench_function("part_intensities", |b| {
+        b.iter(|| intensities(black_box(&readings)))
+    });
     group.finish();
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The build commands of the ny-power image. infra/Dockerfile RUNs this script, and the tests run
-# the very same script outside Docker (tests/helm/test_image.py), so what the image contains is
+# the very same script outside Docker (tests/helm/test_helm_image.py), so what the image contains is
 # what was tested.
 #
 # Usage: infra/docker-build.sh {rust|web|all} OUT_DIR

@@ -90,7 +90,10 @@ impl Co2Calculator {
                 }
             }
         }
-        out.push(Message::json(self.topics.co2_history(), &self.history_payload()));
+        out.push(Message::json(
+            self.topics.co2_history(),
+            &self.history_payload(),
+        ));
         out
     }
 
@@ -135,7 +138,11 @@ mod tests {
         let topics: Vec<_> = out.iter().map(|m| m.topic.as_str()).collect();
         assert_eq!(
             topics,
-            ["ny-power/computed/co2", "ny-power/computed/co2/lifecycle", "ny-power/archive/co2/24h"]
+            [
+                "ny-power/computed/co2",
+                "ny-power/computed/co2/lifecycle",
+                "ny-power/archive/co2/24h"
+            ]
         );
         let direct: Co2Payload = decode("t", &out[0].payload).unwrap();
         assert!((direct.value - 417.21 / 2.0).abs() < 1e-9);

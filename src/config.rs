@@ -1,7 +1,8 @@
 //! Typed configuration pieces shared by the commands and the embedded services: the broker
 //! address (`MQTT_URL`), secrets read from a value or a `*_FILE`, the log format, the poll
-//! interval and the fixed "now" (`NYPOWER_NOW`). Each is parsed once, failing with a message
-//! that names the setting; secrets never appear in `Debug` output or logs.
+//! interval, the fixed "now" (`NYPOWER_NOW`), the load-forecast source (`LOAD_FORECAST`) and
+//! the Home Assistant discovery prefix (`HA_DISCOVERY_PREFIX`). Each is parsed once, failing
+//! with a message that names the setting; secrets never appear in `Debug` output or logs.
 
 use std::fmt;
 use std::path::Path;
@@ -375,6 +376,48 @@ pub fn parse_now(s: &str) -> Result<DateTime<Utc>, ConfigError> {
         })
 }
 
+/// Where the calculator takes a load forecast from (`LOAD_FORECAST`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadForecastSource {
+    /// None: the forecast uses the intensity history alone (the default).
+    #[default]
+    Off,
+    /// NYISO's state-wide load forecast (`{NYISO_BASE_URL}/isolf/{YYYYMMDD}isolf.csv`).
+    Nyiso,
+}
+
+impl FromStr for LoadForecastSource {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(LoadForecastSource::Off),
+            "nyiso" => Ok(LoadForecastSource::Nyiso),
+            other => Err(ConfigError::invalid(
+                "LOAD_FORECAST",
+                format!("`{other}` is not `off` or `nyiso`"),
+            )),
+        }
+    }
+}
+
+/// Parses `HA_DISCOVERY_PREFIX`: a topic prefix without wildcards (a trailing `/` is
+/// dropped), e.g. `homeassistant`.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for an empty prefix or one with `#` or `+`.
+pub fn parse_discovery_prefix(s: &str) -> Result<String, ConfigError> {
+    let prefix = s.trim().trim_end_matches('/');
+    if prefix.is_empty() || prefix.contains(['#', '+']) {
+        return Err(ConfigError::invalid(
+            "HA_DISCOVERY_PREFIX",
+            format!(
+                "`{s}` must be a non-empty topic prefix without wildcards (e.g. homeassistant)"
+            ),
+        ));
+    }
+    Ok(prefix.to_owned())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -473,6 +516,33 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("NYPOWER_NOW"));
+        assert_eq!(
+            " NYISO ".parse::<LoadForecastSource>().unwrap(),
+            LoadForecastSource::Nyiso
+        );
+        assert_eq!(
+            "off".parse::<LoadForecastSource>().unwrap(),
+            LoadForecastSource::Off
+        );
+        assert!("isolf"
+            .parse::<LoadForecastSource>()
+            .unwrap_err()
+            .to_string()
+            .starts_with("LOAD_FORECAST: `isolf`"));
+        assert_eq!(
+            parse_discovery_prefix("homeassistant/").unwrap(),
+            "homeassistant"
+        );
+        assert_eq!(parse_discovery_prefix("ha/dev").unwrap(), "ha/dev");
+        for bad in ["", " / ", "ha/#", "+"] {
+            assert!(
+                parse_discovery_prefix(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("HA_DISCOVERY_PREFIX: "),
+                "{bad:?}"
+            );
+        }
         assert_eq!("JSON".parse::<LogFormat>().unwrap(), LogFormat::Json);
         assert!("xml".parse::<LogFormat>().is_err());
     }

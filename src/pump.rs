@@ -128,8 +128,11 @@ mod tests {
 
     #[tokio::test]
     async fn publishes_in_order_and_twice_is_once() {
-        let (source, broker, cursor) =
-            (MemorySource::new(readings(3)), MemoryBroker::new(), MemoryCursor::default());
+        let (source, broker, cursor) = (
+            MemorySource::new(readings(3)),
+            MemoryBroker::new(),
+            MemoryCursor::default(),
+        );
         let pump = Pump::new(&source, &broker, &cursor, Topics::default());
         let now = Utc.with_ymd_and_hms(2025, 2, 2, 0, 0, 0).unwrap();
         let out = pump.poll_once(now).await.unwrap();
@@ -144,8 +147,11 @@ mod tests {
 
     #[tokio::test]
     async fn failure_mid_reading_keeps_the_cursor_on_the_last_whole_reading() {
-        let (source, broker, cursor) =
-            (MemorySource::new(readings(3)), MemoryBroker::new(), MemoryCursor::default());
+        let (source, broker, cursor) = (
+            MemorySource::new(readings(3)),
+            MemoryBroker::new(),
+            MemoryCursor::default(),
+        );
         broker.fail_after(Some(8 + 3));
         let pump = Pump::new(&source, &broker, &cursor, Topics::default());
         let now = Utc.with_ymd_and_hms(2025, 2, 2, 0, 0, 0).unwrap();

@@ -175,7 +175,9 @@ impl<'de> Deserialize<'de> for FuelMix {
                         .ok_or_else(|| de::Error::custom(format!("unknown fuel `{key}`")))?;
                     let mw: f64 = map.next_value()?;
                     if !mw.is_finite() {
-                        return Err(de::Error::custom(format!("fuel `{key}`: not a finite number")));
+                        return Err(de::Error::custom(format!(
+                            "fuel `{key}`: not a finite number"
+                        )));
                     }
                     if values[fuel.index()].replace(mw).is_some() {
                         return Err(de::Error::custom(format!("fuel `{key}` given twice")));
@@ -235,10 +237,14 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<FuelMix>(&json).unwrap(), mix);
         let missing = r#"{"dual_fuel":1.0}"#;
-        let err = serde_json::from_str::<FuelMix>(missing).unwrap_err().to_string();
+        let err = serde_json::from_str::<FuelMix>(missing)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("natural_gas` missing"), "{err}");
         let unknown = json.replace("hydro", "coal");
-        let err = serde_json::from_str::<FuelMix>(&unknown).unwrap_err().to_string();
+        let err = serde_json::from_str::<FuelMix>(&unknown)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown fuel `coal`"), "{err}");
     }
 

@@ -23,7 +23,9 @@ const SLUGS: [&str; 7] = [
 const TABLES: [&str; 3] = ["direct", "lifecycle", "ny-power-2016"];
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nyiso").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nyiso")
+        .join(name)
 }
 
 fn ny_power(args: &[&str]) -> Output {
@@ -78,7 +80,10 @@ fn assert_matches_expected(lines: &[Value], expected_file: &str) {
         for (k, table) in TABLES.iter().enumerate() {
             let expected: f64 = row[8 + k].parse().unwrap();
             let got = line["co2"][table].as_f64().unwrap();
-            assert!((got - expected).abs() <= 0.5e-4 + 1e-9, "{at}: {table}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() <= 0.5e-4 + 1e-9,
+                "{at}: {table}: {got} vs {expected}"
+            );
         }
     }
 }
@@ -88,11 +93,18 @@ fn every_real_fuel_mix_fixture_gives_exactly_the_policy_readings() {
     for (input, expected) in [
         ("20160119rtfuelmix.csv", "20160119rtfuelmix.readings.csv"),
         ("20171122rtfuelmix.csv", "20171122rtfuelmix.readings.csv"),
-        ("20250201rtfuelmix_csv.zip", "20250201rtfuelmix_csv.readings.csv"),
+        (
+            "20250201rtfuelmix_csv.zip",
+            "20250201rtfuelmix_csv.readings.csv",
+        ),
     ] {
         let out = inspect(&[&fixture(input)]);
         assert!(out.status.success(), "{input}: {}", stderr(&out));
-        assert_eq!(stderr(&out), "", "{input}: all readings are complete: no warnings");
+        assert_eq!(
+            stderr(&out),
+            "",
+            "{input}: all readings are complete: no warnings"
+        );
         let lines = stdout_lines(&out);
         assert_matches_expected(&lines, expected);
     }
@@ -101,7 +113,12 @@ fn every_real_fuel_mix_fixture_gives_exactly_the_policy_readings() {
 #[test]
 fn first_line_of_the_month_is_the_design_check_value() {
     let out = inspect(&[&fixture("20250201rtfuelmix_csv.zip")]);
-    let first = String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_owned();
+    let first = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
     let v: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(v["ts"], "2025-02-01T05:05:00Z");
     assert_eq!(
@@ -111,12 +128,18 @@ fn first_line_of_the_month_is_the_design_check_value() {
     );
     assert_eq!(v["total_mw"], 14124.0);
     let co2 = |t: &str| format!("{:.2}", v["co2"][t].as_f64().unwrap());
-    assert_eq!([co2("direct"), co2("lifecycle"), co2("ny-power-2016")], ["248.75", "326.08", "277.27"]);
+    assert_eq!(
+        [co2("direct"), co2("lifecycle"), co2("ny-power-2016")],
+        ["248.75", "326.08", "277.27"]
+    );
 }
 
 #[test]
 fn files_in_any_order_come_out_in_utc_order() {
-    let (d2016, d2017) = (fixture("20160119rtfuelmix.csv"), fixture("20171122rtfuelmix.csv"));
+    let (d2016, d2017) = (
+        fixture("20160119rtfuelmix.csv"),
+        fixture("20171122rtfuelmix.csv"),
+    );
     let out = inspect(&[&d2017, &d2016]);
     assert!(out.status.success());
     let lines = stdout_lines(&out);
@@ -138,19 +161,27 @@ fn incomplete_readings_are_warnings_on_stderr() {
     let err = stderr(&out);
     let warnings: Vec<&str> = err.lines().collect();
     assert_eq!(warnings.len(), 300);
-    let path = fixture("excerpts/rtfuelmix_20251102.csv").display().to_string();
+    let path = fixture("excerpts/rtfuelmix_20251102.csv")
+        .display()
+        .to_string();
     let missing = "(missing dual_fuel, natural_gas, other_fossil_fuels, other_renewables, hydro)";
     assert_eq!(
         warnings[0],
         format!("warning: {path}: line 2: incomplete reading at 2025-11-02T04:05:00Z left out {missing}")
     );
     // 01:00 EDT (line 24) and 01:00 EST (line 48) are two instants an hour apart.
-    assert!(warnings.contains(&format!(
+    assert!(warnings.contains(
+        &format!(
         "warning: {path}: line 24: incomplete reading at 2025-11-02T05:00:00Z left out {missing}"
-    ).as_str()));
-    assert!(warnings.contains(&format!(
+    )
+        .as_str()
+    ));
+    assert!(warnings.contains(
+        &format!(
         "warning: {path}: line 48: incomplete reading at 2025-11-02T06:00:00Z left out {missing}"
-    ).as_str()));
+    )
+        .as_str()
+    ));
     assert!(warnings[299].contains("incomplete reading at 2025-11-03T05:00:00Z"));
 }
 
@@ -172,7 +203,10 @@ fn a_rejected_file_prints_its_error_and_nothing_of_it() {
     let bad = write_bad_day(dir.path());
     let out = inspect(&[&bad]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty(), "nothing of a rejected file on stdout");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing of a rejected file on stdout"
+    );
     assert_eq!(
         stderr(&out),
         format!(
@@ -191,12 +225,22 @@ fn a_rejected_file_prints_its_error_and_nothing_of_it() {
 
     // An HTML error page saved under a fuel-mix name.
     let html = dir.path().join("20250203rtfuelmix.csv");
-    std::fs::write(&html, "<html><head><title>404 Not Found</title></head></html>\n").unwrap();
+    std::fs::write(
+        &html,
+        "<html><head><title>404 Not Found</title></head></html>\n",
+    )
+    .unwrap();
     let out = inspect(&[&html]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
-    assert!(err.starts_with(&format!("error: {}: line 1: not a fuel-mix CSV: starts like an HTML page (`<html>", html.display())), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}: line 1: not a fuel-mix CSV: starts like an HTML page (`<html>",
+            html.display()
+        )),
+        "{err}"
+    );
 
     // A file that does not exist.
     let missing = dir.path().join("20250204rtfuelmix.csv");
@@ -221,7 +265,9 @@ fn a_reading_split_across_files_joins_up() {
     let whole = inspect(&[&fixture("20171122rtfuelmix.csv")]);
     let first_only = inspect(&[&a]);
     assert!(first_only.stdout.is_empty());
-    assert!(stderr(&first_only).contains("missing other_fossil_fuels, other_renewables, wind, hydro"));
+    assert!(
+        stderr(&first_only).contains("missing other_fossil_fuels, other_renewables, wind, hydro")
+    );
     let out = inspect(&[&a, &b]);
     assert!(out.status.success());
     assert_eq!(stderr(&out), "");
@@ -229,7 +275,11 @@ fn a_reading_split_across_files_joins_up() {
 
     // A later file's row for the same instant and fuel wins.
     let fix = dir.path().join("c.csv");
-    std::fs::write(&fix, "Time Stamp,Time Zone,Fuel Category,Gen MW\n11/22/2017 00:05:00,EST,Wind,600.0\n").unwrap();
+    std::fs::write(
+        &fix,
+        "Time Stamp,Time Zone,Fuel Category,Gen MW\n11/22/2017 00:05:00,EST,Wind,600.0\n",
+    )
+    .unwrap();
     let out = inspect(&[&a, &b, &fix]);
     let first = &stdout_lines(&out)[0];
     assert_eq!(first["fuels"]["wind"], 600.0);
@@ -249,15 +299,22 @@ fn help_explains_each_command() {
         .take_while(|l| l.starts_with("  "))
         .map(|l| {
             let l = l.trim();
-            l.split_once(char::is_whitespace).map_or((l, ""), |(c, d)| (c, d.trim()))
+            l.split_once(char::is_whitespace)
+                .map_or((l, ""), |(c, d)| (c, d.trim()))
         })
         .collect();
     assert!(commands.iter().any(|(c, _)| *c == "inspect"), "{help}");
     for (command, explanation) in &commands {
-        assert!(explanation.split_whitespace().count() >= 4, "`{command}` is not explained: {help}");
+        assert!(
+            explanation.split_whitespace().count() >= 4,
+            "`{command}` is not explained: {help}"
+        );
     }
     let inspect = commands.iter().find(|(c, _)| *c == "inspect").unwrap().1;
-    assert!(inspect.contains("JSON") && inspect.contains("UTC order"), "{inspect}");
+    assert!(
+        inspect.contains("JSON") && inspect.contains("UTC order"),
+        "{inspect}"
+    );
 
     let out = ny_power(&["inspect", "--help"]);
     assert!(out.status.success());

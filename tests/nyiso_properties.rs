@@ -215,9 +215,21 @@ fn written(whole_minutes: bool) -> impl Strategy<Value = Written> {
         prop::option::of((prop::sample::select(Fuel::ALL.to_vec()), finite_mw())),
     )
         .prop_map(move |(secs, mw, edt, order, stale)| {
-            let secs = if whole_minutes { secs - secs % 60 } else { secs };
-            let base = DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap().to_utc();
-            Written { ts: base + Duration::seconds(secs), mix: FuelMix(mw), edt, order, stale }
+            let secs = if whole_minutes {
+                secs - secs % 60
+            } else {
+                secs
+            };
+            let base = DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+                .unwrap()
+                .to_utc();
+            Written {
+                ts: base + Duration::seconds(secs),
+                mix: FuelMix(mw),
+                edt,
+                order,
+                stale,
+            }
         })
 }
 
@@ -245,15 +257,17 @@ fn style() -> impl Strategy<Value = Style> {
         any::<bool>(),
         prop::sample::select(vec![0usize, 0, 0, 5, 50]),
     )
-        .prop_map(|(layout, crlf, bom, final_newline, quote, debug_numbers, blank_every)| Style {
-            layout,
-            crlf,
-            bom,
-            final_newline,
-            quote,
-            debug_numbers,
-            blank_every,
-        })
+        .prop_map(
+            |(layout, crlf, bom, final_newline, quote, debug_numbers, blank_every)| Style {
+                layout,
+                crlf,
+                bom,
+                final_newline,
+                quote,
+                debug_numbers,
+                blank_every,
+            },
+        )
 }
 
 /// Readings with distinct instants (the later of two drawn with the same instant is dropped),
@@ -272,7 +286,13 @@ fn distinct(ws: Vec<Written>) -> Vec<Written> {
 
 /// The data rows (without header) of `ws`, each as its fields.
 fn rows(ws: &[Written], s: &Style) -> Vec<[String; 4]> {
-    let num = |v: f64| if s.debug_numbers { format!("{v:?}") } else { format!("{v}") };
+    let num = |v: f64| {
+        if s.debug_numbers {
+            format!("{v:?}")
+        } else {
+            format!("{v}")
+        }
+    };
     let mut out = Vec::new();
     for w in ws {
         let (zone, hours) = if w.edt { ("EDT", 4) } else { ("EST", 5) };
@@ -281,7 +301,14 @@ fn rows(ws: &[Written], s: &Style) -> Vec<[String; 4]> {
             Layout::Old => local.format("%m/%d/%Y %H:%M").to_string(),
             Layout::Mid | Layout::New => local.format("%m/%d/%Y %H:%M:%S").to_string(),
         };
-        let row = |f: Fuel, v: f64| [time.clone(), zone.to_owned(), f.nyiso_name().to_owned(), num(v)];
+        let row = |f: Fuel, v: f64| {
+            [
+                time.clone(),
+                zone.to_owned(),
+                f.nyiso_name().to_owned(),
+                num(v),
+            ]
+        };
         if let Some((f, v)) = w.stale {
             out.push(row(f, v));
         }
@@ -299,15 +326,29 @@ fn render(rows: &[[String; 4]], s: &Style) -> String {
         Layout::New => ["Time Stamp", "Time Zone", "Fuel Category", "Gen MW"],
     };
     let mut q = s.quote.iter().cycle();
-    let mut field = |v: &str| if *q.next().unwrap_or(&false) { format!("\"{v}\"") } else { v.to_owned() };
-    let mut lines = vec![header.iter().map(|h| field(h)).collect::<Vec<_>>().join(",")];
+    let mut field = |v: &str| {
+        if *q.next().unwrap_or(&false) {
+            format!("\"{v}\"")
+        } else {
+            v.to_owned()
+        }
+    };
+    let mut lines = vec![header
+        .iter()
+        .map(|h| field(h))
+        .collect::<Vec<_>>()
+        .join(",")];
     for (i, r) in rows.iter().enumerate() {
         lines.push(r.iter().map(|v| field(v)).collect::<Vec<_>>().join(","));
         if s.blank_every > 0 && i % s.blank_every == s.blank_every - 1 {
             lines.push(String::new());
         }
     }
-    let mut text = if s.bom { "\u{feff}".to_owned() } else { String::new() };
+    let mut text = if s.bom {
+        "\u{feff}".to_owned()
+    } else {
+        String::new()
+    };
     text += &lines.join(eol);
     if s.final_newline {
         text += eol;
@@ -317,7 +358,10 @@ fn render(rows: &[[String; 4]], s: &Style) -> String {
 
 fn expected(ws: &[Written]) -> Vec<Reading> {
     let by_ts: BTreeMap<_, _> = ws.iter().map(|w| (w.ts, w.mix)).collect();
-    by_ts.into_iter().map(|(ts, mix)| Reading { ts, mix }).collect()
+    by_ts
+        .into_iter()
+        .map(|(ts, mix)| Reading { ts, mix })
+        .collect()
 }
 
 proptest! {

@@ -69,8 +69,8 @@ fn intensity_sum(readings: &[Reading], factors: Factors) -> f64 {
 
 #[test]
 fn old_format_2016_day() {
-    let parsed = parse_fuel_mix_csv("20160119rtfuelmix.csv", &fixture("20160119rtfuelmix.csv"))
-        .unwrap();
+    let parsed =
+        parse_fuel_mix_csv("20160119rtfuelmix.csv", &fixture("20160119rtfuelmix.csv")).unwrap();
     let r = &parsed.readings;
     assert!(parsed.incomplete.is_empty(), "{:?}", parsed.incomplete);
     assert_eq!(r.len(), 290);
@@ -78,27 +78,70 @@ fn old_format_2016_day() {
 
     // `01/19/2016 00:05,EST,…` → 05:05 UTC; the file ends with the next day's 00:00.
     assert_eq!(r[0].ts, utc(2016, 1, 19, 5, 5, 0));
-    assert_eq!(mw(&r[0]), [2678.0, 1820.0, 5425.0, 169.0, 248.0, 1173.0, 2385.0]);
+    assert_eq!(
+        mw(&r[0]),
+        [2678.0, 1820.0, 5425.0, 169.0, 248.0, 1173.0, 2385.0]
+    );
     assert_eq!(r[0].total_mw(), 13898.0);
-    assert_close(Factors::Direct.intensity(&r[0].mix).unwrap(), 151.408965, 1e-6, "direct");
-    assert_close(Factors::Lifecycle.intensity(&r[0].mix).unwrap(), 205.174903, 1e-6, "lifecycle");
-    assert_close(Factors::NyPower2016.intensity(&r[0].mix).unwrap(), 171.317301, 1e-6, "2016");
+    assert_close(
+        Factors::Direct.intensity(&r[0].mix).unwrap(),
+        151.408965,
+        1e-6,
+        "direct",
+    );
+    assert_close(
+        Factors::Lifecycle.intensity(&r[0].mix).unwrap(),
+        205.174903,
+        1e-6,
+        "lifecycle",
+    );
+    assert_close(
+        Factors::NyPower2016.intensity(&r[0].mix).unwrap(),
+        171.317301,
+        1e-6,
+        "2016",
+    );
     let last = r.last().unwrap();
     assert_eq!(last.ts, utc(2016, 1, 20, 5, 0, 0));
-    assert_eq!(mw(last), [2782.0, 1914.0, 5423.0, 167.0, 248.0, 1232.0, 3195.0]);
+    assert_eq!(
+        mw(last),
+        [2782.0, 1914.0, 5423.0, 167.0, 248.0, 1232.0, 3195.0]
+    );
 
     // The two off-grid snapshots (16:38 and 16:41 EST) are kept.
-    let off_grid: Vec<_> = r.iter().filter(|r| r.ts.timestamp() % 300 != 0).map(|r| r.ts).collect();
-    assert_eq!(off_grid, [utc(2016, 1, 19, 21, 38, 0), utc(2016, 1, 19, 21, 41, 0)]);
+    let off_grid: Vec<_> = r
+        .iter()
+        .filter(|r| r.ts.timestamp() % 300 != 0)
+        .map(|r| r.ts)
+        .collect();
+    assert_eq!(
+        off_grid,
+        [utc(2016, 1, 19, 21, 38, 0), utc(2016, 1, 19, 21, 41, 0)]
+    );
 
     assert_eq!(epoch_sum(r), 421_434_688_740);
     assert_eq!(
         fuel_sums(r),
         [998971.0, 620920.0, 1572732.0, 63981.0, 70958.0, 406475.0, 930977.0]
     );
-    assert_close(intensity_sum(r, Factors::Direct), 46304.165032, 1e-5, "Σ direct");
-    assert_close(intensity_sum(r, Factors::Lifecycle), 62676.135348, 1e-5, "Σ lifecycle");
-    assert_close(intensity_sum(r, Factors::NyPower2016), 53237.765184, 1e-5, "Σ 2016");
+    assert_close(
+        intensity_sum(r, Factors::Direct),
+        46304.165032,
+        1e-5,
+        "Σ direct",
+    );
+    assert_close(
+        intensity_sum(r, Factors::Lifecycle),
+        62676.135348,
+        1e-5,
+        "Σ lifecycle",
+    );
+    assert_close(
+        intensity_sum(r, Factors::NyPower2016),
+        53237.765184,
+        1e-5,
+        "Σ 2016",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,8 +149,8 @@ fn old_format_2016_day() {
 
 #[test]
 fn new_format_2017_day() {
-    let parsed = parse_fuel_mix_csv("20171122rtfuelmix.csv", &fixture("20171122rtfuelmix.csv"))
-        .unwrap();
+    let parsed =
+        parse_fuel_mix_csv("20171122rtfuelmix.csv", &fixture("20171122rtfuelmix.csv")).unwrap();
     let r = &parsed.readings;
     assert!(parsed.incomplete.is_empty(), "{:?}", parsed.incomplete);
     assert_eq!(r.len(), 289);
@@ -115,30 +158,68 @@ fn new_format_2017_day() {
 
     // DESIGN §4 check value: 2017-11-22 00:05 EST → 05:05Z, 12752 MW, 113.782 g/kWh.
     assert_eq!(r[0].ts, utc(2017, 11, 22, 5, 5, 0));
-    assert_eq!(mw(&r[0]), [1447.0, 1565.0, 5413.0, 0.0, 271.0, 509.0, 3547.0]);
+    assert_eq!(
+        mw(&r[0]),
+        [1447.0, 1565.0, 5413.0, 0.0, 271.0, 509.0, 3547.0]
+    );
     assert_eq!(r[0].total_mw(), 12752.0);
     let v2016 = Factors::NyPower2016.intensity(&r[0].mix).unwrap();
     assert_close(v2016, 113.78195, 1e-5, "ny-power-2016");
     assert_eq!(format!("{v2016:.3}"), "113.782");
-    assert_close(Factors::Direct.intensity(&r[0].mix).unwrap(), 110.763921, 1e-6, "direct");
-    assert_close(Factors::Lifecycle.intensity(&r[0].mix).unwrap(), 153.972673, 1e-6, "lifecycle");
+    assert_close(
+        Factors::Direct.intensity(&r[0].mix).unwrap(),
+        110.763921,
+        1e-6,
+        "direct",
+    );
+    assert_close(
+        Factors::Lifecycle.intensity(&r[0].mix).unwrap(),
+        153.972673,
+        1e-6,
+        "lifecycle",
+    );
 
     // This day ends at 23:55 (no next-day 00:00 row).
     let last = r.last().unwrap();
     assert_eq!(last.ts, utc(2017, 11, 23, 4, 55, 0));
-    assert_eq!(mw(last), [1427.0, 1579.0, 5422.0, 0.0, 279.0, 473.0, 3445.0]);
+    assert_eq!(
+        mw(last),
+        [1427.0, 1579.0, 5422.0, 0.0, 279.0, 473.0, 3445.0]
+    );
 
-    let off_grid: Vec<_> = r.iter().filter(|r| r.ts.timestamp() % 300 != 0).map(|r| r.ts).collect();
-    assert_eq!(off_grid, [utc(2017, 11, 22, 5, 7, 34), utc(2017, 11, 22, 5, 9, 40)]);
+    let off_grid: Vec<_> = r
+        .iter()
+        .filter(|r| r.ts.timestamp() % 300 != 0)
+        .map(|r| r.ts)
+        .collect();
+    assert_eq!(
+        off_grid,
+        [utc(2017, 11, 22, 5, 7, 34), utc(2017, 11, 22, 5, 9, 40)]
+    );
 
     assert_eq!(epoch_sum(r), 436_785_844_634);
     assert_eq!(
         fuel_sums(r),
         [553672.0, 804204.0, 1565054.0, 12.0, 79780.0, 119197.0, 1073917.0]
     );
-    assert_close(intensity_sum(r, Factors::Direct), 41334.660983, 1e-5, "Σ direct");
-    assert_close(intensity_sum(r, Factors::Lifecycle), 56185.900478, 1e-5, "Σ lifecycle");
-    assert_close(intensity_sum(r, Factors::NyPower2016), 43910.118937, 1e-5, "Σ 2016");
+    assert_close(
+        intensity_sum(r, Factors::Direct),
+        41334.660983,
+        1e-5,
+        "Σ direct",
+    );
+    assert_close(
+        intensity_sum(r, Factors::Lifecycle),
+        56185.900478,
+        1e-5,
+        "Σ lifecycle",
+    );
+    assert_close(
+        intensity_sum(r, Factors::NyPower2016),
+        43910.118937,
+        1e-5,
+        "Σ 2016",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +284,11 @@ fn every_day_of_the_monthly_zip_parses_with_its_count() {
     for ((name, data), (_, count)) in members.iter().zip(PER_FILE) {
         let parsed = parse_fuel_mix_csv(name, data).unwrap();
         assert_eq!(parsed.readings.len(), count, "{name}");
-        assert!(parsed.incomplete.is_empty(), "{name}: {:?}", parsed.incomplete);
+        assert!(
+            parsed.incomplete.is_empty(),
+            "{name}: {:?}",
+            parsed.incomplete
+        );
         assert!(strictly_increasing(&parsed.readings), "{name}");
     }
 }
@@ -220,7 +305,10 @@ fn monthly_zip_as_a_whole() {
 
     // DESIGN §4 check values: 2025-02-01 00:05 EST.
     assert_eq!(r[0].ts, utc(2025, 2, 1, 5, 5, 0));
-    assert_eq!(mw(&r[0]), [4613.0, 3487.0, 3274.0, 1.0, 232.0, 671.0, 1846.0]);
+    assert_eq!(
+        mw(&r[0]),
+        [4613.0, 3487.0, 3274.0, 1.0, 232.0, 671.0, 1846.0]
+    );
     assert_eq!(r[0].total_mw(), 14124.0);
     let direct = Factors::Direct.intensity(&r[0].mix).unwrap();
     let lifecycle = Factors::Lifecycle.intensity(&r[0].mix).unwrap();
@@ -228,12 +316,18 @@ fn monthly_zip_as_a_whole() {
     assert_close(direct, 248.747124, 1e-6, "direct");
     assert_close(lifecycle, 326.077696, 1e-6, "lifecycle");
     assert_close(v2016, 277.273506, 1e-6, "ny-power-2016");
-    assert_eq!(format!("{direct:.2} {lifecycle:.2} {v2016:.2}"), "248.75 326.08 277.27");
+    assert_eq!(
+        format!("{direct:.2} {lifecycle:.2} {v2016:.2}"),
+        "248.75 326.08 277.27"
+    );
 
     // The last file's next-day row: 03/01/2025 00:00 EST.
     let last = r.last().unwrap();
     assert_eq!(last.ts, utc(2025, 3, 1, 5, 0, 0));
-    assert_eq!(mw(last), [3128.0, 3390.0, 3238.0, 1.0, 209.0, 2070.0, 2108.0]);
+    assert_eq!(
+        mw(last),
+        [3128.0, 3390.0, 3238.0, 1.0, 209.0, 2070.0, 2108.0]
+    );
 
     // Real off-grid snapshot named in SOURCES.md, and the day that starts at 00:01.
     assert!(r.iter().any(|x| x.ts == utc(2025, 2, 4, 13, 23, 34)));
@@ -246,9 +340,24 @@ fn monthly_zip_as_a_whole() {
         fuel_sums(r),
         [36698797.0, 32481094.0, 26859455.0, 95806.0, 2422989.0, 7815207.0, 21311805.0]
     );
-    assert_close(intensity_sum(r, Factors::Direct), 1955910.268441, 1e-4, "Σ direct");
-    assert_close(intensity_sum(r, Factors::Lifecycle), 2571951.406767, 1e-4, "Σ lifecycle");
-    assert_close(intensity_sum(r, Factors::NyPower2016), 2160650.247966, 1e-4, "Σ 2016");
+    assert_close(
+        intensity_sum(r, Factors::Direct),
+        1955910.268441,
+        1e-4,
+        "Σ direct",
+    );
+    assert_close(
+        intensity_sum(r, Factors::Lifecycle),
+        2571951.406767,
+        1e-4,
+        "Σ lifecycle",
+    );
+    assert_close(
+        intensity_sum(r, Factors::NyPower2016),
+        2160650.247966,
+        1e-4,
+        "Σ 2016",
+    );
     let max_direct = r
         .iter()
         .map(|x| Factors::Direct.intensity(&x.mix).unwrap())
@@ -316,7 +425,13 @@ fn fall_back_2025_excerpt_keeps_both_one_oclock_hours_apart() {
     for i in inc {
         assert_eq!(
             i.missing,
-            [Fuel::DualFuel, Fuel::NaturalGas, Fuel::OtherFossilFuels, Fuel::OtherRenewables, Fuel::Hydro]
+            [
+                Fuel::DualFuel,
+                Fuel::NaturalGas,
+                Fuel::OtherFossilFuels,
+                Fuel::OtherRenewables,
+                Fuel::Hydro
+            ]
         );
         assert_eq!(i.file, name);
     }
@@ -329,10 +444,14 @@ fn fall_back_2025_excerpt_keeps_both_one_oclock_hours_apart() {
         .filter(|i| i.ts >= utc(2025, 11, 2, 5, 0, 0) && i.ts < utc(2025, 11, 2, 7, 0, 0))
         .map(|i| i.ts)
         .collect();
-    let expected: Vec<_> = (0..24).map(|k| utc(2025, 11, 2, 5, 0, 0) + chrono::Duration::minutes(5 * k)).collect();
+    let expected: Vec<_> = (0..24)
+        .map(|k| utc(2025, 11, 2, 5, 0, 0) + chrono::Duration::minutes(5 * k))
+        .collect();
     assert_eq!(one_oclock, expected);
     // A regular 5-minute grid across the whole day: 300 instants, 04:05Z … 05:00Z next day.
-    assert!(inc.windows(2).all(|w| w[1].ts - w[0].ts == chrono::Duration::minutes(5)));
+    assert!(inc
+        .windows(2)
+        .all(|w| w[1].ts - w[0].ts == chrono::Duration::minutes(5)));
 }
 
 /// Distinct (time stamp, zone) pairs of a `pal` file in file order, and their UTC instants.
@@ -359,8 +478,13 @@ fn pal_instants(name: &str) -> Vec<((String, String), DateTime<Utc>)> {
 fn fall_back_2022_pal_times_convert_without_merging() {
     let stamps = pal_instants("20221106pal.csv");
     assert_eq!(stamps.len(), 302); // 288 + the repeated hour (12) + 2 off-grid snapshots
-    assert!(stamps.windows(2).all(|w| w[0].1 < w[1].1), "UTC order = file order");
-    assert!(stamps.windows(2).all(|w| w[1].1 - w[0].1 <= chrono::Duration::minutes(5)));
+    assert!(
+        stamps.windows(2).all(|w| w[0].1 < w[1].1),
+        "UTC order = file order"
+    );
+    assert!(stamps
+        .windows(2)
+        .all(|w| w[1].1 - w[0].1 <= chrono::Duration::minutes(5)));
     assert_eq!(stamps[0].1, utc(2022, 11, 6, 4, 0, 0)); // 00:00 EDT
     assert_eq!(stamps.last().unwrap().1, utc(2022, 11, 7, 4, 55, 0)); // 23:55 EST
     let find = |t: &str, z: &str| {
@@ -370,27 +494,50 @@ fn fall_back_2022_pal_times_convert_without_merging() {
             .map(|(_, ts)| *ts)
             .unwrap()
     };
-    assert_eq!(find("11/06/2022 01:00:00", "EDT"), utc(2022, 11, 6, 5, 0, 0));
-    assert_eq!(find("11/06/2022 01:55:00", "EDT"), utc(2022, 11, 6, 5, 55, 0));
-    assert_eq!(find("11/06/2022 01:00:00", "EST"), utc(2022, 11, 6, 6, 0, 0));
-    assert_eq!(find("11/06/2022 01:55:00", "EST"), utc(2022, 11, 6, 6, 55, 0));
-    assert_eq!(find("11/06/2022 02:00:00", "EST"), utc(2022, 11, 6, 7, 0, 0));
+    assert_eq!(
+        find("11/06/2022 01:00:00", "EDT"),
+        utc(2022, 11, 6, 5, 0, 0)
+    );
+    assert_eq!(
+        find("11/06/2022 01:55:00", "EDT"),
+        utc(2022, 11, 6, 5, 55, 0)
+    );
+    assert_eq!(
+        find("11/06/2022 01:00:00", "EST"),
+        utc(2022, 11, 6, 6, 0, 0)
+    );
+    assert_eq!(
+        find("11/06/2022 01:55:00", "EST"),
+        utc(2022, 11, 6, 6, 55, 0)
+    );
+    assert_eq!(
+        find("11/06/2022 02:00:00", "EST"),
+        utc(2022, 11, 6, 7, 0, 0)
+    );
 }
 
 #[test]
 fn spring_forward_2023_pal_times_convert_without_a_gap() {
     let stamps = pal_instants("20230312pal.csv");
     assert_eq!(stamps.len(), 282); // 276 grid stamps (no 02:xx) + off-grid snapshots
-    assert!(stamps.iter().all(|((t, _), _)| &t[11..13] != "02"), "no 02:xx in the file");
+    assert!(
+        stamps.iter().all(|((t, _), _)| &t[11..13] != "02"),
+        "no 02:xx in the file"
+    );
     assert!(stamps.windows(2).all(|w| w[0].1 < w[1].1));
     // 01:55 EST = 06:55Z is followed by 03:00 EDT = 07:00Z: no hole in UTC.
-    assert!(stamps.windows(2).all(|w| w[1].1 - w[0].1 <= chrono::Duration::minutes(5)));
+    assert!(stamps
+        .windows(2)
+        .all(|w| w[1].1 - w[0].1 <= chrono::Duration::minutes(5)));
     let i = stamps
         .iter()
         .position(|((t, z), _)| t == "03/12/2023 01:55:00" && z == "EST")
         .unwrap();
     assert_eq!(stamps[i].1, utc(2023, 3, 12, 6, 55, 0));
-    assert_eq!(stamps[i + 1].0, ("03/12/2023 03:00:00".to_owned(), "EDT".to_owned()));
+    assert_eq!(
+        stamps[i + 1].0,
+        ("03/12/2023 03:00:00".to_owned(), "EDT".to_owned())
+    );
     assert_eq!(stamps[i + 1].1, utc(2023, 3, 12, 7, 0, 0));
     assert_eq!(stamps[0].1, utc(2023, 3, 12, 5, 0, 0));
     assert_eq!(stamps.last().unwrap().1, utc(2023, 3, 13, 3, 55, 0));
@@ -404,10 +551,12 @@ fn spring_forward_2023_pal_times_convert_without_a_gap() {
 fn synthetic_full_fall_back_day_sorts_by_utc() {
     let mut steps: Vec<(String, &str)> = Vec::new();
     for m in (0..120).step_by(5) {
-        steps.push((format!("11/02/2025 {:02}:{:02}:00", m / 60, m % 60), "EDT")); // 00:00–01:55
+        steps.push((format!("11/02/2025 {:02}:{:02}:00", m / 60, m % 60), "EDT"));
+        // 00:00–01:55
     }
     for m in (60..125).step_by(5) {
-        steps.push((format!("11/02/2025 {:02}:{:02}:00", m / 60, m % 60), "EST")); // 01:00–02:00
+        steps.push((format!("11/02/2025 {:02}:{:02}:00", m / 60, m % 60), "EST"));
+        // 01:00–02:00
     }
     assert_eq!(steps.len(), 24 + 13);
     let row = |k: usize, (t, z): &(String, &str)| -> String {
@@ -434,7 +583,9 @@ fn synthetic_full_fall_back_day_sorts_by_utc() {
     assert_eq!(order, (0..37).map(|k| k as f64).collect::<Vec<_>>());
     // 00:00 EDT = 04:00Z, a regular 5-minute grid up to 02:00 EST = 07:00Z.
     assert_eq!(r[0].ts, utc(2025, 11, 2, 4, 0, 0));
-    assert!(r.windows(2).all(|w| w[1].ts - w[0].ts == chrono::Duration::minutes(5)));
+    assert!(r
+        .windows(2)
+        .all(|w| w[1].ts - w[0].ts == chrono::Duration::minutes(5)));
     assert_eq!(r[36].ts, utc(2025, 11, 2, 7, 0, 0));
     // Same wall clock, different instants.
     assert_eq!(r[12].ts, utc(2025, 11, 2, 5, 0, 0)); // 01:00 EDT

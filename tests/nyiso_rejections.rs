@@ -30,7 +30,8 @@ fn day_with_line(n: usize, new: &str) -> Vec<u8> {
 /// Returns the error.
 fn reject(name: &str, bytes: &[u8]) -> ParseError {
     let mut acc = FuelMixAccumulator::new();
-    acc.add("20160119rtfuelmix.csv", &fixture("20160119rtfuelmix.csv")).unwrap();
+    acc.add("20160119rtfuelmix.csv", &fixture("20160119rtfuelmix.csv"))
+        .unwrap();
     let before = acc.clone().finish();
     assert_eq!(before.readings.len(), 290);
     let err = acc.add(name, bytes).unwrap_err();
@@ -53,7 +54,10 @@ fn html_page() {
     let e = reject(DAY, page.as_bytes());
     assert_eq!(e.file, DAY);
     assert_eq!(e.line, Some(1));
-    assert!(matches!(&e.problem, ParseProblem::Html(v) if v == "<!DOCTYPE html>"), "{e:?}");
+    assert!(
+        matches!(&e.problem, ParseProblem::Html(v) if v == "<!DOCTYPE html>"),
+        "{e:?}"
+    );
     assert_eq!(
         e.to_string(),
         "20171122rtfuelmix.csv: line 1: not a fuel-mix CSV: starts like an HTML page \
@@ -61,11 +65,19 @@ fn html_page() {
     );
 
     // After a BOM and blank lines, the page starts on line 3; a long first line is cut.
-    let long = format!("\u{feff}\r\n\n  <html><body>{}</body></html>", "x".repeat(200));
+    let long = format!(
+        "\u{feff}\r\n\n  <html><body>{}</body></html>",
+        "x".repeat(200)
+    );
     let e = reject("today.csv", long.as_bytes());
     assert_eq!(e.line, Some(3));
     let msg = e.to_string();
-    assert!(msg.starts_with("today.csv: line 3: not a fuel-mix CSV: starts like an HTML page (`<html><body>xxx"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "today.csv: line 3: not a fuel-mix CSV: starts like an HTML page (`<html><body>xxx"
+        ),
+        "{msg}"
+    );
     assert!(msg.contains("xxx…`"), "{msg}");
 }
 
@@ -86,7 +98,11 @@ fn wrong_header() {
 
     let e = reject(DAY, &day_with_line(1, "Time Stamp,Time Zone,Fuel,Gen MW"));
     assert_eq!(e.line, Some(1));
-    assert!(e.to_string().contains("header is `Time Stamp,Time Zone,Fuel,Gen MW`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("header is `Time Stamp,Time Zone,Fuel,Gen MW`"),
+        "{e}"
+    );
 
     // A headerless file: its first data row is not a header.
     let text = String::from_utf8(fixture(DAY)).unwrap();
@@ -101,7 +117,10 @@ fn wrong_header() {
 
 #[test]
 fn unknown_fuel() {
-    let e = reject(DAY, &day_with_line(1000, "11/22/2017 11:45:00,EST,Coal,277.0"));
+    let e = reject(
+        DAY,
+        &day_with_line(1000, "11/22/2017 11:45:00,EST,Coal,277.0"),
+    );
     assert_eq!(e.line, Some(1000));
     assert_eq!(e.problem, ParseProblem::UnknownFuel("Coal".into()));
     assert_eq!(
@@ -109,8 +128,14 @@ fn unknown_fuel() {
         "20171122rtfuelmix.csv: line 1000: field `Fuel Category`: unknown fuel `Coal`"
     );
     // Names are matched exactly (NYISO's spelling).
-    let e = reject(DAY, &day_with_line(1000, "11/22/2017 11:45:00,EST,other renewables,277.0"));
-    assert_eq!(e.to_string(), "20171122rtfuelmix.csv: line 1000: field `Fuel Category`: unknown fuel `other renewables`");
+    let e = reject(
+        DAY,
+        &day_with_line(1000, "11/22/2017 11:45:00,EST,other renewables,277.0"),
+    );
+    assert_eq!(
+        e.to_string(),
+        "20171122rtfuelmix.csv: line 1000: field `Fuel Category`: unknown fuel `other renewables`"
+    );
 }
 
 #[test]
@@ -123,7 +148,10 @@ fn bad_number() {
         ("1e400", "1e400"),
         ("\"2,558.0\"", "2,558.0"),
     ] {
-        let e = reject(DAY, &day_with_line(1500, &format!("11/22/2017 17:45:00,EST,Dual Fuel,{value}")));
+        let e = reject(
+            DAY,
+            &day_with_line(1500, &format!("11/22/2017 17:45:00,EST,Dual Fuel,{value}")),
+        );
         assert_eq!(e.line, Some(1500), "{value}");
         assert_eq!(e.problem, ParseProblem::BadNumber(shown.into()));
         assert_eq!(
@@ -133,7 +161,10 @@ fn bad_number() {
     }
     // On the last line, which has no final newline.
     let e = reject(DAY, &day_with_line(2024, "11/22/2017 23:55:00,EST,Hydro,-"));
-    assert_eq!(e.to_string(), "20171122rtfuelmix.csv: line 2024: field `Gen MW`: bad number `-`");
+    assert_eq!(
+        e.to_string(),
+        "20171122rtfuelmix.csv: line 2024: field `Gen MW`: bad number `-`"
+    );
 }
 
 #[test]
@@ -151,7 +182,10 @@ fn bad_time() {
         // A leap second would fall on the instant of second 59.
         "11/22/2017 23:59:60",
     ] {
-        let e = reject(DAY, &day_with_line(1700, &format!("{value},EST,Other Renewables,277.0")));
+        let e = reject(
+            DAY,
+            &day_with_line(1700, &format!("{value},EST,Other Renewables,277.0")),
+        );
         assert_eq!(e.line, Some(1700), "{value}");
         assert_eq!(e.problem, ParseProblem::BadTime(value.into()));
         assert_eq!(
@@ -167,7 +201,13 @@ fn bad_time() {
 #[test]
 fn unknown_zone() {
     for value in ["PST", "est", "", "UTC"] {
-        let e = reject(DAY, &day_with_line(1700, &format!("11/22/2017 20:05:00,{value},Other Renewables,277.0")));
+        let e = reject(
+            DAY,
+            &day_with_line(
+                1700,
+                &format!("11/22/2017 20:05:00,{value},Other Renewables,277.0"),
+            ),
+        );
         assert_eq!(e.line, Some(1700), "{value}");
         assert_eq!(e.problem, ParseProblem::UnknownZone(value.into()));
         assert_eq!(
@@ -181,8 +221,14 @@ fn unknown_zone() {
 
 #[test]
 fn wrong_field_count_and_not_text() {
-    let e = reject(DAY, &day_with_line(1000, "11/22/2017 11:45:00,EST,Other Renewables,277.0,x"));
-    assert_eq!(e.to_string(), "20171122rtfuelmix.csv: line 1000: expected 4 fields, found 5");
+    let e = reject(
+        DAY,
+        &day_with_line(1000, "11/22/2017 11:45:00,EST,Other Renewables,277.0,x"),
+    );
+    assert_eq!(
+        e.to_string(),
+        "20171122rtfuelmix.csv: line 1000: expected 4 fields, found 5"
+    );
 
     // An invalid UTF-8 byte in the 4th character of line 1700.
     let mut bytes = fixture(DAY);
@@ -196,10 +242,16 @@ fn wrong_field_count_and_not_text() {
     let e = reject(DAY, &bytes);
     assert_eq!(e.line, Some(1700));
     assert_eq!(e.problem, ParseProblem::NotText);
-    assert_eq!(e.to_string(), "20171122rtfuelmix.csv: line 1700: not a fuel-mix CSV: not UTF-8 text");
+    assert_eq!(
+        e.to_string(),
+        "20171122rtfuelmix.csv: line 1700: not a fuel-mix CSV: not UTF-8 text"
+    );
 
     let e = reject(DAY, b"\xEF\xBB\xBF \r\n\r\n");
-    assert_eq!(e.to_string(), "20171122rtfuelmix.csv: empty file: no header");
+    assert_eq!(
+        e.to_string(),
+        "20171122rtfuelmix.csv: empty file: no header"
+    );
 }
 
 fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
@@ -217,7 +269,10 @@ fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
 fn a_bad_member_rejects_the_whole_zip_naming_the_member() {
     let good = fixture(DAY);
     let bad = day_with_line(1000, "11/22/2017 11:45:00,EST,Coal,277.0");
-    let zip = zip_of(&[("20171121rtfuelmix.csv", &good), ("20171122rtfuelmix.csv", &bad)]);
+    let zip = zip_of(&[
+        ("20171121rtfuelmix.csv", &good),
+        ("20171122rtfuelmix.csv", &bad),
+    ]);
     let e = reject("20171101rtfuelmix_csv.zip", &zip);
     assert_eq!(e.file, "20171101rtfuelmix_csv.zip!20171122rtfuelmix.csv");
     assert_eq!(
@@ -233,5 +288,9 @@ fn a_bad_member_rejects_the_whole_zip_naming_the_member() {
     let e = reject("broken.zip", &broken);
     assert_eq!(e.file, "broken.zip");
     assert!(matches!(e.problem, ParseProblem::BadZip(_)), "{e:?}");
-    assert!(e.to_string().starts_with("broken.zip: not a readable zip archive: "), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("broken.zip: not a readable zip archive: "),
+        "{e}"
+    );
 }

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Every test of the web dashboard: pinned install, build, unit tests, browser tests.
-# Needs Node >= 20, mosquitto + mosquitto_pub and /usr/bin/chromium (see TOOLING.md);
-# override the paths with MOSQUITTO, MOSQUITTO_PUB, CHROMIUM. Exits non-zero on failure.
+# Every test of the web dashboard: pinned install, build, unit tests, browser tests (against
+# Mosquitto, and against the real `ny-power demo --replay`).
+# Needs Node >= 20, mosquitto + mosquitto_pub, /usr/bin/chromium (see TOOLING.md) and the
+# ny-power binary: NYPOWER_BIN, else `cargo build --bin ny-power` here (cheap when cargo
+# test already built it). Override the tool paths with MOSQUITTO, MOSQUITTO_PUB, CHROMIUM.
+# Exits non-zero on failure.
 set -eu
 cd "$(dirname "$0")"
 
@@ -11,6 +14,20 @@ for tool in "${MOSQUITTO:-/usr/sbin/mosquitto}" "${MOSQUITTO_PUB:-mosquitto_pub}
     exit 1
   fi
 done
+
+if [ -z "${NYPOWER_BIN:-}" ]; then
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "web/test.sh: cargo not found: install Rust or set NYPOWER_BIN to a built ny-power" >&2
+    exit 1
+  fi
+  (cd .. && cargo build --bin ny-power)
+  NYPOWER_BIN="${CARGO_TARGET_DIR:-$(cd .. && pwd)/target}/debug/ny-power"
+fi
+if [ ! -x "$NYPOWER_BIN" ]; then
+  echo "web/test.sh: NYPOWER_BIN=$NYPOWER_BIN is not an executable" >&2
+  exit 1
+fi
+export NYPOWER_BIN
 
 npm ci --no-audit --no-fund
 npm run build

@@ -47,7 +47,12 @@ impl Point {
     pub fn line_protocol(&self) -> String {
         let mut s = escape(&self.measurement, &[',', ' ']);
         for (k, v) in &self.tags {
-            let _ = write!(s, ",{}={}", escape(k, &[',', '=', ' ']), escape(v, &[',', '=', ' ']));
+            let _ = write!(
+                s,
+                ",{}={}",
+                escape(k, &[',', '=', ' ']),
+                escape(v, &[',', '=', ' '])
+            );
         }
         for (i, (k, v)) in self.fields.iter().enumerate() {
             let sep = if i == 0 { ' ' } else { ',' };
@@ -145,11 +150,17 @@ mod tests {
             "fuel_mix dual_fuel=4613.0,natural_gas=3487.0,nuclear=3357.0,other_fossil_fuels=2.0,other_renewables=220.0,wind=853.0,hydro=1592.5,total_mw=14124.5 1738386300\n"
         );
         // Per-fuel topics are not archived (the combined message carries the same numbers).
-        assert!(points_for_message(&t, &msgs[0].topic, &msgs[0].payload).unwrap().is_empty());
+        assert!(points_for_message(&t, &msgs[0].topic, &msgs[0].payload)
+            .unwrap()
+            .is_empty());
 
-        let co2 = br#"{"ts":"2025-02-01T05:05:00Z","value":248.75,"units":"g/kWh","factors":"direct"}"#;
+        let co2 =
+            br#"{"ts":"2025-02-01T05:05:00Z","value":248.75,"units":"g/kWh","factors":"direct"}"#;
         let pts = points_for_message(&t, "ny-power/computed/co2", co2).unwrap();
-        assert_eq!(pts[0].line_protocol(), "co2,factors=direct value=248.75 1738386300");
+        assert_eq!(
+            pts[0].line_protocol(),
+            "co2,factors=direct value=248.75 1738386300"
+        );
         let _ = FuelMixPayload::of(&r);
     }
 

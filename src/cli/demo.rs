@@ -4,10 +4,11 @@
 //! bundled days at an accelerated pace. See `docs/demo.md`.
 //!
 //! Resume: the embedded broker keeps nothing on disk, so the demo keeps the contract's retained
-//! messages (cursor, latest reading, intensities, 24 h history) in
-//! `{data-dir}/{live|replay}/retained.json` and publishes them back into the broker before the
-//! services start. The pump then resumes from the cursor exactly as it does against Mosquitto,
-//! and the calculator restores its history.
+//! messages (cursor, latest reading, intensities, 24 h history, forecast and the forecaster's
+//! state) in `{data-dir}/{live|replay}/retained.json` and publishes them back into the broker
+//! before the services start. The pump then resumes from the cursor exactly as it does against Mosquitto,
+//! and the calculator restores its history and forecaster. `--ha-discovery` (or
+//! `HA_DISCOVERY=true`) publishes Home Assistant discovery configs, as the `co2` service does.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -36,6 +37,8 @@ use ny_power::services::{
     PumpSettings, RunConfig,
 };
 use ny_power::stream::{decode, CursorPayload, TopicKind, Topics};
+
+use super::co2::HaArgs;
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -68,6 +71,8 @@ pub struct Args {
     /// NYISO's CSV base URL.
     #[arg(long, env = "NYISO_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
     nyiso_base_url: String,
+    #[command(flatten)]
+    ha: HaArgs,
 }
 
 /// Sets up logging: `RUST_LOG` if set, else `info` with the embedded broker at `warn` (its
@@ -220,13 +225,15 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     let archive = SqliteArchive::open(&archive_path)
         .with_context(|| format!("opening the archive {}", archive_path.display()))?;
     let sinks: Vec<Arc<dyn ArchiveSink>> = vec![Arc::new(PlainSink::new("sqlite", archive))];
+    let mut co2 = Co2Settings::default();
+    args.ha.apply(&mut co2)?;
     let config = RunConfig {
         common: Common {
             mqtt,
             topics: topics.clone(),
         },
         pump: Some(PumpSettings { poll_interval }),
-        co2: Some(Co2Settings::default()),
+        co2: Some(co2),
         archive: Some(ArchiveSettings::default()),
     };
     let services = tokio::spawn(run_all(
@@ -256,16 +263,16 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
 
     let (progress_tx, progress) = watch::channel(Progress::default());
-    let watcher = tokio::spawn(watch_stream(
-        monitor.clone(),
-        topics.clone(),
+    let watcher = tokio::spawn(watch_stream(StreamWatch {
+        client: monitor.clone(),
+        topics: topics.clone(),
         snapshot,
-        snapshot_path.clone(),
-        gate_open,
-        progress_tx,
-        dashboard.clone(),
-        shutdown.clone(),
-    ));
+        path: snapshot_path.clone(),
+        gate: gate_open,
+        progress: progress_tx,
+        dashboard: dashboard.clone(),
+        shutdown: shutdown.clone(),
+    }));
 
     let mut services = services;
     let outcome = tokio::select! {
@@ -534,19 +541,38 @@ async fn drain(progress: watch::Receiver<Progress>) {
     }
 }
 
+/// What [`watch_stream`] works with.
+struct StreamWatch {
+    /// The demo's own client, subscribed to the whole tree.
+    client: MqttClient,
+    topics: Topics,
+    /// The resume state so far.
+    snapshot: Snapshot,
+    /// Where it is saved.
+    path: PathBuf,
+    /// Opens the source's gate.
+    gate: watch::Sender<bool>,
+    /// The cursor and the newest intensity seen.
+    progress: watch::Sender<Progress>,
+    /// The dashboard's URL, for the `READY` line.
+    dashboard: String,
+    shutdown: ny_power::services::Shutdown,
+}
+
 /// Follows the stream: opens the source's gate once the calculator and the archiver are
 /// subscribed, prints `READY <url>` once an intensity is on the broker, and saves the resume
 /// state (at most once a second) whenever the cursor moves.
-async fn watch_stream(
-    client: MqttClient,
-    topics: Topics,
-    mut snapshot: Snapshot,
-    path: PathBuf,
-    gate: watch::Sender<bool>,
-    progress: watch::Sender<Progress>,
-    dashboard: String,
-    mut shutdown: ny_power::services::Shutdown,
-) {
+async fn watch_stream(watch: StreamWatch) {
+    let StreamWatch {
+        client,
+        topics,
+        mut snapshot,
+        path,
+        gate,
+        progress,
+        dashboard,
+        mut shutdown,
+    } = watch;
     let mut online = BTreeMap::<String, bool>::new();
     let mut ready = false;
     let mut dirty = false;
@@ -630,6 +656,10 @@ async fn save_final_snapshot(
         topics.co2(ny_power::Factors::Direct),
         topics.co2(ny_power::Factors::Lifecycle),
         topics.co2_history(),
+        topics.co2_forecast(),
+        topics.charge_window(),
+        topics.co2_band(),
+        topics.forecaster_state(),
     ];
     wanted.extend(ny_power::Fuel::ALL.into_iter().map(|f| topics.fuel(f)));
     let mut snapshot = Snapshot::new();

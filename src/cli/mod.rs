@@ -4,15 +4,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 pub mod archive_args;
 mod backfill;
 mod backtest;
+mod co2;
+mod common;
 mod demo;
 mod inspect;
-mod common;
 mod pump;
-mod co2;
-mod archive;
 mod run;
 mod web;
 

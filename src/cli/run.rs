@@ -1,5 +1,6 @@
-//! `ny-power run`: the pump, the calculator and the archiver in one process. The archiver runs
-//! when `SQLITE_PATH` and/or `INFLUX_URL` is set.
+//! `ny-power run`: the pump, the calculator (with its forecast) and the archiver in one
+//! process. The archiver runs when `SQLITE_PATH` and/or `INFLUX_URL` is set; the calculator
+//! reads NYISO's load forecast from the pump's `NYISO_BASE_URL` when `LOAD_FORECAST=nyiso`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ pub fn run(args: Args) -> ExitCode {
         let common = args.service.common()?;
         let clock = args.service.clock()?;
         let (pump, source) = args.pump.build()?;
-        let co2 = args.co2.build()?;
+        let co2 = args.co2.build(&args.pump.nyiso_base_url)?;
         let sinks = build_sinks(&args.archive, args.data_dir.as_deref()).await?;
         if sinks.is_empty() {
             tracing::info!(

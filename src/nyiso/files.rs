@@ -61,7 +61,12 @@ pub fn monthly_zip_name(dataset: Dataset, date: NaiveDate) -> String {
 }
 
 fn join(base: &str, dataset: Dataset, name: &str) -> String {
-    format!("{}/{}/{}", base.trim_end_matches('/'), dataset.folder(), name)
+    format!(
+        "{}/{}/{}",
+        base.trim_end_matches('/'),
+        dataset.folder(),
+        name
+    )
 }
 
 /// URL of a day's file under `base` (e.g. [`DEFAULT_BASE_URL`]).
@@ -99,8 +104,14 @@ mod tests {
     #[test]
     fn names_and_urls() {
         let d = NaiveDate::from_ymd_opt(2025, 2, 14).unwrap();
-        assert_eq!(daily_file_name(Dataset::RtFuelMix, d), "20250214rtfuelmix.csv");
-        assert_eq!(monthly_zip_name(Dataset::RtFuelMix, d), "20250201rtfuelmix_csv.zip");
+        assert_eq!(
+            daily_file_name(Dataset::RtFuelMix, d),
+            "20250214rtfuelmix.csv"
+        );
+        assert_eq!(
+            monthly_zip_name(Dataset::RtFuelMix, d),
+            "20250201rtfuelmix_csv.zip"
+        );
         assert_eq!(
             daily_url(DEFAULT_BASE_URL, Dataset::RtFuelMix, d),
             "http://mis.nyiso.com/public/csv/rtfuelmix/20250214rtfuelmix.csv"
@@ -123,10 +134,16 @@ mod tests {
     fn today_is_new_york_today() {
         // 03:30 UTC on 1 Feb is still 31 Jan in New York (EST, UTC-5).
         let now = Utc.with_ymd_and_hms(2025, 2, 1, 3, 30, 0).unwrap();
-        assert_eq!(today_in_new_york(now), NaiveDate::from_ymd_opt(2025, 1, 31).unwrap());
+        assert_eq!(
+            today_in_new_york(now),
+            NaiveDate::from_ymd_opt(2025, 1, 31).unwrap()
+        );
         // 04:30 UTC on 1 Jul is 00:30 EDT on 1 Jul.
         let now = Utc.with_ymd_and_hms(2025, 7, 1, 4, 30, 0).unwrap();
-        assert_eq!(today_in_new_york(now), NaiveDate::from_ymd_opt(2025, 7, 1).unwrap());
+        assert_eq!(
+            today_in_new_york(now),
+            NaiveDate::from_ymd_opt(2025, 7, 1).unwrap()
+        );
     }
 
     #[test]

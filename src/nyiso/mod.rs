@@ -8,10 +8,10 @@ pub mod isolf;
 mod parse;
 
 pub use files::{
-    file_date, monthly_zip_name, monthly_zip_url, daily_file_name, daily_url, today_in_new_york,
+    daily_file_name, daily_url, file_date, monthly_zip_name, monthly_zip_url, today_in_new_york,
     Dataset, DEFAULT_BASE_URL, NEW_YORK,
 };
 pub use parse::{
-    local_to_utc, parse_bytes, parse_fuel_mix_csv, parse_monthly_zip, FuelMixAccumulator, Incomplete,
-    ParseError, ParseProblem, ParsedFile,
+    local_to_utc, parse_bytes, parse_fuel_mix_csv, parse_monthly_zip, FuelMixAccumulator,
+    Incomplete, ParseError, ParseProblem, ParsedFile,
 };

@@ -262,8 +262,8 @@ fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ParseErr
         line: None,
         problem,
     };
-    let mut archive =
-        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
     let mut members = Vec::new();
     for i in 0..archive.len() {
         let mut file = archive
@@ -295,7 +295,11 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         // Name the line of the first bad byte.
-        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64
+            + 1;
         err(Some(line), ParseProblem::NotText)
     })?;
     let trimmed = text.trim_start();
@@ -307,7 +311,11 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
         let line = text[..text.len() - trimmed.len()].matches('\n').count() as u64 + 1;
         let first = trimmed.lines().next().unwrap_or_default().trim_end();
         let start: String = first.chars().take(60).collect();
-        let start = if start.len() < first.len() { format!("{start}…") } else { start };
+        let start = if start.len() < first.len() {
+            format!("{start}…")
+        } else {
+            start
+        };
         return Err(err(Some(line), ParseProblem::Html(start)));
     }
 
@@ -323,27 +331,48 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
 /// Reads a file whose lines are all plain: every field either free of `"` or wholly `"…"`
 /// with no `"` inside, lines ending in `\n` or `\r\n`. `None` as soon as a line is not plain
 /// (e.g. a quoted comma or line break, an escaped quote, a lone `\r`).
+///
+/// One pass over the bytes; `,`, `"`, `\r` and `\n` are ASCII, so every cut is on a character
+/// boundary of the (already valid UTF-8) text.
 fn read_plain_lines(name: &str, text: &str) -> Option<Result<Vec<Group>, ParseError>> {
+    let bytes = text.as_bytes();
     let mut sink = RowSink::new(name, text.len());
     let mut fields: Vec<&str> = Vec::with_capacity(8);
-    for (i, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.contains('\r') {
-            return None;
-        }
-        fields.clear();
-        for field in line.split(',') {
-            if field.contains('"') {
-                match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
-                    Some(inner) if !inner.contains('"') => fields.push(inner),
-                    _ => return None,
+    let mut line = 1u64;
+    let mut field_start = 0usize;
+    let mut quotes = 0usize;
+    // A final line without a line break ends at the end of the text.
+    for i in 0..=bytes.len() {
+        let byte = bytes.get(i).copied().unwrap_or(b'\n');
+        match byte {
+            b',' | b'\n' => {
+                let mut end = i;
+                if byte == b'\n' && end > field_start && bytes[end - 1] == b'\r' {
+                    end -= 1;
                 }
-            } else {
-                fields.push(field);
+                let field = text.get(field_start..end)?;
+                if quotes == 0 {
+                    fields.push(field);
+                } else {
+                    let inner = field.strip_prefix('"').and_then(|f| f.strip_suffix('"'));
+                    match inner {
+                        Some(inner) if quotes == 2 => fields.push(inner),
+                        _ => return None,
+                    }
+                }
+                field_start = i + 1;
+                quotes = 0;
+                if byte == b'\n' {
+                    if let Err(e) = sink.record(line, &fields) {
+                        return Some(Err(e));
+                    }
+                    fields.clear();
+                    line += 1;
+                }
             }
-        }
-        if let Err(e) = sink.record(i as u64 + 1, &fields) {
-            return Some(Err(e));
+            b'"' => quotes += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => return None,
+            _ => {}
         }
     }
     Some(sink.finish())
@@ -559,7 +588,8 @@ fn parse_local(time: &str) -> Option<NaiveDateTime> {
         return None;
     }
     // `and_hms_opt` refuses second 60 (a leap second would share the instant of second 59).
-    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?.and_hms_opt(hour, minute, second)
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?
+        .and_hms_opt(hour, minute, second)
 }
 
 /// Converts a NYISO local time stamp and zone to UTC (exposed for other NYISO datasets that
@@ -601,7 +631,10 @@ mod tests {
             Utc.with_ymd_and_hms(2016, 1, 19, 5, 5, 0).unwrap()
         );
         assert!(matches!(to_utc("x", "EST"), Err(ParseProblem::BadTime(_))));
-        assert!(matches!(to_utc("01/19/2016 00:05", "PST"), Err(ParseProblem::UnknownZone(_))));
+        assert!(matches!(
+            to_utc("01/19/2016 00:05", "PST"),
+            Err(ParseProblem::UnknownZone(_))
+        ));
     }
 
     #[test]
@@ -621,8 +654,11 @@ mod tests {
     #[test]
     fn bad_input_leaves_the_accumulator_unchanged() {
         let mut acc = FuelMixAccumulator::new();
-        acc.add_csv("a.csv", (HEADER.to_owned() + &full("02/01/2025 00:05:00", "EST", 1.0)).as_bytes())
-            .unwrap();
+        acc.add_csv(
+            "a.csv",
+            (HEADER.to_owned() + &full("02/01/2025 00:05:00", "EST", 1.0)).as_bytes(),
+        )
+        .unwrap();
         let bad = HEADER.to_owned() + &full("02/01/2025 00:10:00", "EST", 1.0) + "x,EST,Wind,1\n";
         let e = acc.add_csv("b.csv", bad.as_bytes()).unwrap_err();
         assert_eq!(e.to_string(), "b.csv: line 9: field `Time Stamp`: bad time `x` (expected MM/DD/YYYY HH:MM:SS or MM/DD/YYYY HH:MM)");
@@ -633,8 +669,20 @@ mod tests {
     fn pieces() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         let piece = prop::sample::select(vec![
-            ",", "\"", "\r", "\n", "\r\n", " ", "EST", "EDT", "Wind", "Hydro", "1.5", "\"\"",
-            "02/01/2025 00:05:00", "Time Stamp,Time Zone,Fuel Category,Gen MW\n",
+            ",",
+            "\"",
+            "\r",
+            "\n",
+            "\r\n",
+            " ",
+            "EST",
+            "EDT",
+            "Wind",
+            "Hydro",
+            "1.5",
+            "\"\"",
+            "02/01/2025 00:05:00",
+            "Time Stamp,Time Zone,Fuel Category,Gen MW\n",
         ]);
         prop::collection::vec(piece, 0..60).prop_map(|v| v.concat())
     }
@@ -659,5 +707,4 @@ mod tests {
             }
         }
     }
-
 }

@@ -1,23 +1,101 @@
-//! The CO2 calculator service: restores the 24 h history from the retained
-//! `{root}/archive/co2/24h` message, then for every `{root}/upstream/fuel-mix` message publishes
-//! what [`Co2Calculator::on_fuel_mix`] returns (`computed/co2`, `computed/co2/lifecycle`, the
-//! history). A persistent session with manual acks: a reading is acknowledged only after its
-//! results were published, so a restart or a broker restart loses none.
+//! The CO2 calculator service: restores its state from retained messages, then for every
+//! `{root}/upstream/fuel-mix` message publishes what [`Co2Calculator::on_fuel_mix`] returns
+//! (`computed/co2`, `computed/co2/lifecycle`, the 24 h history) followed by the forecast
+//! ([`ForecastStage`]: `computed/co2/forecast`, `computed/charge-window`, `computed/co2/band`
+//! and, once per hour, `state/co2/forecaster`). A persistent session with manual acks: a
+//! reading is acknowledged only after all its results were published (retained, QoS 1, each
+//! acknowledged by the broker), so a restart or a broker restart loses none.
+//!
+//! **Start-up.** Retained reads (exact-topic subscribe, SUBACK, unsubscribe, UNSUBACK; see
+//! [`MqttClient::retained`]) of `state/co2/forecaster` and `archive/co2/24h`: the forecaster
+//! restores its hourly means from the state, then takes the history's readings newer than the
+//! state (the recipe of `docs/forecast.md`); the calculator restores the history. With
+//! `HA_DISCOVERY` on, Home Assistant's discovery configs are published next (retained).
+//!
+//! **Forecaster state.** Published with the first reading of each hour (reading time) and on a
+//! clean shutdown when readings arrived since the last one, so a restarted calculator loses
+//! at most the hourly means of a crash's last hour — and those come back from the 24 h history.
+//!
+//! **Load forecast** (`LOAD_FORECAST=nyiso`): a background task fetches
+//! `{NYISO_BASE_URL}/isolf/{YYYYMMDD}isolf.csv` for today in New York (by the service clock, so
+//! `NYPOWER_NOW` replays pick the replayed day) at start and then once an hour, with a
+//! conditional GET (`If-None-Match` / `If-Modified-Since`) and the timeout and retries of
+//! [`HttpOptions`]. Each file read is merged into the forecast held (newer hours win; hours
+//! more than a day old are dropped). A failure (unreachable, HTTP error, a file that is not a
+//! load forecast) is logged and changes nothing: the forecast uses what is held, or the
+//! intensity history alone.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Common, ServiceError, Shutdown};
+use chrono::{DateTime, NaiveDate, Utc};
+use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::StatusCode;
+use tokio::sync::watch;
+
+use super::{Clock, Common, ServiceError, Shutdown};
 use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient, MqttError};
 use crate::co2::Co2Calculator;
+use crate::forecast::{charge_window_payload, Forecaster};
+use crate::homeassistant::{discovery_messages, DiscoveryConfig, DEFAULT_PREFIX};
 use crate::intensity::Factors;
+use crate::nyiso::http::HttpOptions;
+use crate::nyiso::isolf::{parse_isolf, IsolfError, LoadForecast};
+use crate::nyiso::{daily_file_name, daily_url, today_in_new_york, Dataset};
 use crate::ports::Publisher;
-use crate::stream::{decode_fuel_mix, decode_history};
+use crate::stream::{
+    decode, decode_fuel_mix, decode_history, Co2HistoryPayload, ForecasterStatePayload,
+    FuelMixPayload, Message, Topics,
+};
+
+/// How often the load forecast is fetched again (at most).
+pub const LOAD_REFRESH: Duration = Duration::from_secs(3600);
+
+/// Where the load forecast comes from (`LOAD_FORECAST=nyiso`).
+#[derive(Debug, Clone)]
+pub struct LoadForecastSettings {
+    /// NYISO's CSV base URL (`NYISO_BASE_URL`): files are read from `{base}/isolf/`.
+    pub base_url: String,
+    /// Timeouts, retries and backoff of each fetch.
+    pub http: HttpOptions,
+    /// Time between fetches ([`LOAD_REFRESH`]).
+    pub refresh: Duration,
+}
+
+impl LoadForecastSettings {
+    /// NYISO at `base_url` with the production HTTP options, fetched hourly.
+    pub fn nyiso(base_url: impl Into<String>) -> Self {
+        LoadForecastSettings {
+            base_url: base_url.into(),
+            http: HttpOptions::default(),
+            refresh: LOAD_REFRESH,
+        }
+    }
+}
 
 /// Calculator settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Co2Settings {
-    /// The factor table of the history (`FACTORS`, default `direct`).
+    /// The factor table of the history and the forecast (`FACTORS`, default `direct`).
     pub factors: Factors,
+    /// NYISO's load forecast (`LOAD_FORECAST=nyiso`); `None` (`off`, the default): the
+    /// forecast uses the intensity history alone.
+    pub load_forecast: Option<LoadForecastSettings>,
+    /// Publish Home Assistant discovery configs at start (`HA_DISCOVERY`, default off).
+    pub ha_discovery: bool,
+    /// Home Assistant's discovery prefix (`HA_DISCOVERY_PREFIX`, default `homeassistant`).
+    pub ha_discovery_prefix: String,
+}
+
+impl Default for Co2Settings {
+    fn default() -> Self {
+        Co2Settings {
+            factors: Factors::default(),
+            load_forecast: None,
+            ha_discovery: false,
+            ha_discovery_prefix: DEFAULT_PREFIX.to_owned(),
+        }
+    }
 }
 
 /// The calculator's client options: persistent session, manual acks, QoS 1 subscription to
@@ -30,7 +108,105 @@ pub fn client_options(common: &Common) -> ClientOptions {
     opts
 }
 
+fn hour_of(ts: DateTime<Utc>) -> i64 {
+    ts.timestamp().div_euclid(3600)
+}
+
+/// The forecast side of the calculator: a [`Forecaster`] fed the same readings as the
+/// [`Co2Calculator`], and the messages it adds per reading. Pure: the service publishes them.
+#[derive(Debug, Clone)]
+pub struct ForecastStage {
+    topics: Topics,
+    forecaster: Forecaster,
+    /// Hour (reading time) of the newest reading in the state last published or restored.
+    state_hour: Option<i64>,
+    /// Whether the forecaster took readings the last published state lacks.
+    dirty: bool,
+}
+
+impl ForecastStage {
+    /// An empty stage computing intensities with `factors` (the calculator's table).
+    pub fn new(topics: Topics, factors: Factors) -> Self {
+        ForecastStage {
+            topics,
+            forecaster: Forecaster::new(factors),
+            state_hour: None,
+            dirty: false,
+        }
+    }
+
+    /// The forecaster.
+    pub fn forecaster(&self) -> &Forecaster {
+        &self.forecaster
+    }
+
+    /// Restores the forecaster from a retained state message. Returns `false` (and changes
+    /// nothing) for another factor table's state or an inconsistent one.
+    pub fn restore_state(&mut self, state: &ForecasterStatePayload) -> bool {
+        let ok = self.forecaster.restore(state);
+        if ok {
+            self.state_hour = Some(hour_of(state.latest.ts));
+        }
+        ok
+    }
+
+    /// Adds the readings of a retained 24 h history that are newer than those held (call after
+    /// [`ForecastStage::restore_state`]). Returns how many were added.
+    pub fn restore_history(&mut self, history: &Co2HistoryPayload) -> usize {
+        let added = history
+            .ts
+            .iter()
+            .zip(&history.values)
+            .filter(|(ts, v)| self.forecaster.update_intensity(**ts, **v))
+            .count();
+        self.dirty |= added > 0;
+        added
+    }
+
+    /// Handles one reading: nothing when it is not newer than the newest held (a replay);
+    /// otherwise the forecast and the charge windows, the band (once 24 hourly means are
+    /// held) and, with the first reading of a new hour, the forecaster's state.
+    pub fn on_fuel_mix(
+        &mut self,
+        payload: &FuelMixPayload,
+        load: Option<&LoadForecast>,
+    ) -> Vec<Message> {
+        if !self.forecaster.update(&payload.reading()) {
+            return Vec::new();
+        }
+        self.dirty = true;
+        let mut out = Vec::new();
+        if let Some(f) = self.forecaster.forecast(payload.ts, load) {
+            out.push(Message::json(self.topics.co2_forecast(), &f.payload()));
+            out.push(Message::json(
+                self.topics.charge_window(),
+                &charge_window_payload(&f),
+            ));
+        }
+        if let Some(b) = self.forecaster.band_payload() {
+            out.push(Message::json(self.topics.co2_band(), &b));
+        }
+        if self.state_hour != Some(hour_of(payload.ts)) {
+            out.extend(self.state_message());
+        }
+        out
+    }
+
+    /// The forecaster's state when readings arrived since the last one published (for a
+    /// clean shutdown); marks it published.
+    pub fn state_message(&mut self) -> Option<Message> {
+        if !self.dirty {
+            return None;
+        }
+        let state = self.forecaster.state()?;
+        self.state_hour = Some(hour_of(state.latest.ts));
+        self.dirty = false;
+        Some(Message::json(self.topics.forecaster_state(), &state))
+    }
+}
+
 /// Runs the calculator until `shutdown`, then publishes its offline status and disconnects.
+/// `clock` says which day's load forecast to fetch.
 ///
 /// # Errors
 /// [`ServiceError`] when the broker refuses the calculator.
@@ -38,9 +214,39 @@ pub async fn run(
     client: &MqttClient,
     common: &Common,
     settings: &Co2Settings,
+    clock: Arc<dyn Clock>,
     mut shutdown: Shutdown,
 ) -> Result<(), ServiceError> {
-    let result = handle(client, common, settings, &mut shutdown).await;
+    let load = settings.load_forecast.as_ref().and_then(|s| {
+        match IsolfFetcher::new(s) {
+            Ok(fetcher) => {
+                let (tx, rx) = watch::channel(None);
+                let task = tokio::spawn(load_loop(
+                    fetcher,
+                    clock,
+                    s.refresh,
+                    tx,
+                    shutdown.clone(),
+                ));
+                Some((rx, task))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "load forecast disabled; forecasting from history alone");
+                None
+            }
+        }
+    });
+    let result = handle(
+        client,
+        common,
+        settings,
+        load.as_ref().map(|(rx, _)| rx),
+        &mut shutdown,
+    )
+    .await;
+    if let Some((_, task)) = load {
+        task.abort();
+    }
     client.close().await;
     result
 }
@@ -52,49 +258,98 @@ fn fatal(source: MqttError) -> ServiceError {
     }
 }
 
-async fn restore(
+/// The retained message of `topic`, retried until the broker answers; `Ok(None)` when shutdown
+/// came first, `Ok(Some(None))` when the topic has no retained message.
+async fn read_retained(
     client: &MqttClient,
-    common: &Common,
-    calc: &mut Co2Calculator,
+    topic: &str,
     shutdown: &mut Shutdown,
-) -> Result<bool, ServiceError> {
-    let topic = common.topics.co2_history();
+) -> Result<Option<Option<bytes::Bytes>>, ServiceError> {
     let mut retry = Duration::from_millis(500);
     loop {
         let connected = tokio::select! {
             r = client.wait_connected(Duration::from_secs(3600 * 24 * 365)) => r,
-            _ = shutdown.wait() => return Ok(false),
+            _ = shutdown.wait() => return Ok(None),
         };
         connected.map_err(fatal)?;
-        match client.retained(&topic).await {
-            Ok(Some(bytes)) => {
-                match decode_history(&topic, &bytes) {
-                    Ok(history) => {
-                        calc.restore(&history);
-                        tracing::info!(readings = history.ts.len(), "history restored");
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "retained history ignored; starting empty")
-                    }
-                }
-                return Ok(true);
-            }
-            Ok(None) => {
-                tracing::info!("no retained history; starting empty");
-                return Ok(true);
-            }
+        match client.retained(topic).await {
+            Ok(found) => return Ok(Some(found)),
             Err(e @ (MqttError::Refused { .. } | MqttError::SubscribeRefused { .. })) => {
                 return Err(fatal(e))
             }
             Err(e) => {
-                tracing::warn!(error = %e, "reading the retained history; retrying");
+                tracing::warn!(error = %e, topic, "reading a retained message; retrying");
                 if !shutdown.sleep(retry).await {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 retry = (retry * 2).min(Duration::from_secs(5));
             }
         }
     }
+}
+
+/// Restores the forecaster's state, then the 24 h history (calculator and forecaster).
+/// `Ok(false)` when shutdown came first.
+async fn restore(
+    client: &MqttClient,
+    common: &Common,
+    calc: &mut Co2Calculator,
+    stage: &mut ForecastStage,
+    shutdown: &mut Shutdown,
+) -> Result<bool, ServiceError> {
+    let topic = common.topics.forecaster_state();
+    let Some(state) = read_retained(client, &topic, shutdown).await? else {
+        return Ok(false);
+    };
+    match state.map(|bytes| decode::<ForecasterStatePayload>(&topic, &bytes)) {
+        Some(Ok(state)) => {
+            if stage.restore_state(&state) {
+                tracing::info!(hours = stage.forecaster().hours_held(), newest = %state.latest.ts, "forecaster state restored");
+            } else {
+                tracing::warn!(
+                    factors = %state.factors,
+                    "retained forecaster state ignored (another factor table, or inconsistent)"
+                );
+            }
+        }
+        Some(Err(e)) => tracing::warn!(error = %e, "retained forecaster state ignored"),
+        None => tracing::info!("no retained forecaster state; starting from the 24 h history"),
+    }
+
+    let topic = common.topics.co2_history();
+    let Some(history) = read_retained(client, &topic, shutdown).await? else {
+        return Ok(false);
+    };
+    match history.map(|bytes| decode_history(&topic, &bytes)) {
+        Some(Ok(history)) => {
+            calc.restore(&history);
+            let added = stage.restore_history(&history);
+            tracing::info!(
+                readings = history.ts.len(),
+                forecaster_added = added,
+                "history restored"
+            );
+        }
+        Some(Err(e)) => tracing::warn!(error = %e, "retained history ignored; starting empty"),
+        None => tracing::info!("no retained history; starting empty"),
+    }
+    Ok(true)
+}
+
+/// Publishes `messages` in order, each retried until the broker acknowledges it. `false` when
+/// shutdown came first (the rest is not published).
+async fn publish_all(client: &MqttClient, messages: &[Message], shutdown: &mut Shutdown) -> bool {
+    for out in messages {
+        let mut retry = Duration::from_millis(200);
+        while let Err(e) = client.publish(out).await {
+            tracing::warn!(error = %e, topic = %out.topic, "publishing; retrying");
+            if !shutdown.sleep(retry).await {
+                return false;
+            }
+            retry = (retry * 2).min(Duration::from_secs(5));
+        }
+    }
+    true
 }
 
 async fn acknowledge(client: &MqttClient, processed: &mut Vec<Inbound>) {
@@ -109,13 +364,27 @@ async fn handle(
     client: &MqttClient,
     common: &Common,
     settings: &Co2Settings,
+    load: Option<&watch::Receiver<Option<Arc<LoadForecast>>>>,
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
     let mut calc = Co2Calculator::new(common.topics.clone(), settings.factors);
-    if !restore(client, common, &mut calc, shutdown).await? {
+    let mut stage = ForecastStage::new(common.topics.clone(), settings.factors);
+    if !restore(client, common, &mut calc, &mut stage, shutdown).await? {
         return Ok(());
     }
-    tracing::info!(factors = settings.factors.name(), "co2 calculator started");
+    if settings.ha_discovery {
+        let config = DiscoveryConfig::new(&common.topics, settings.ha_discovery_prefix.clone());
+        let messages = discovery_messages(&common.topics, &config);
+        if !publish_all(client, &messages, shutdown).await {
+            return Ok(());
+        }
+        tracing::info!(prefix = %config.prefix, node_id = %config.node_id, sensors = messages.len(), "Home Assistant discovery published");
+    }
+    tracing::info!(
+        factors = settings.factors.name(),
+        load_forecast = load.is_some(),
+        "co2 calculator started"
+    );
     // Acknowledgements wait until no further message is queued: a PUBACK followed at once by
     // a PUBLISH would sit in the socket (Nagle) until the broker's delayed TCP ACK, ~40 ms per
     // reading while catching up. Acknowledged only after the results were published.
@@ -138,25 +407,333 @@ async fn handle(
         let Some(message) = message else { break };
         match decode_fuel_mix(&message.topic, &message.payload) {
             Ok(reading) => {
-                for out in calc.on_fuel_mix(&reading) {
-                    let mut retry = Duration::from_millis(200);
-                    while let Err(e) = client.publish(&out).await {
-                        tracing::warn!(error = %e, "publishing the intensity; retrying");
-                        if !shutdown.sleep(retry).await {
-                            // This reading is not acknowledged: the broker delivers it again.
-                            acknowledge(client, &mut processed).await;
-                            return Ok(());
-                        }
-                        retry = (retry * 2).min(Duration::from_secs(5));
-                    }
+                let mut out = calc.on_fuel_mix(&reading);
+                let held = load.and_then(|rx| rx.borrow().clone());
+                out.extend(stage.on_fuel_mix(&reading, held.as_deref()));
+                if !publish_all(client, &out, shutdown).await {
+                    // This reading is not acknowledged: the broker delivers it again.
+                    acknowledge(client, &mut processed).await;
+                    return Ok(());
                 }
-                tracing::debug!(ts = %reading.ts, "intensity published");
+                tracing::debug!(ts = %reading.ts, "intensity and forecast published");
             }
             Err(e) => tracing::warn!(error = %e, "fuel-mix message ignored"),
         }
         processed.push(message);
     }
     acknowledge(client, &mut processed).await;
+    // The hourly state lags by up to an hour: publish the newest on a clean stop.
+    if let Some(state) = stage.state_message() {
+        if client.is_connected() {
+            match client.publish(&state).await {
+                Ok(()) => tracing::info!("forecaster state saved"),
+                Err(e) => tracing::warn!(error = %e, "forecaster state not saved"),
+            }
+        }
+    }
     tracing::info!("co2 calculator stopping");
     Ok(())
+}
+
+/// Why a load forecast could not be read.
+#[derive(Debug, thiserror::Error)]
+enum LoadForecastError {
+    /// The base URL is not an absolute http(s) URL.
+    #[error("NYISO_BASE_URL `{0}` is not an absolute http:// or https:// URL")]
+    BadBaseUrl(String),
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// No reply, or a reply that is not the file.
+    #[error("GET {url}: {problem}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        problem: String,
+        /// Whether retrying may help.
+        transient: bool,
+    },
+    /// The file is not a load forecast.
+    #[error(transparent)]
+    Rejected(#[from] IsolfError),
+}
+
+/// Validators of the last file read.
+#[derive(Debug, Clone)]
+struct Validators {
+    url: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Conditional GETs of NYISO's daily `isolf` files.
+struct IsolfFetcher {
+    client: reqwest::Client,
+    base_url: String,
+    options: HttpOptions,
+    last: Option<Validators>,
+}
+
+impl IsolfFetcher {
+    fn new(settings: &LoadForecastSettings) -> Result<Self, LoadForecastError> {
+        let parsed = reqwest::Url::parse(&settings.base_url)
+            .map_err(|_| LoadForecastError::BadBaseUrl(settings.base_url.clone()))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(LoadForecastError::BadBaseUrl(settings.base_url.clone()));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(settings.http.timeout)
+            .connect_timeout(settings.http.connect_timeout)
+            .user_agent(settings.http.user_agent.clone())
+            .build()
+            .map_err(LoadForecastError::Client)?;
+        Ok(IsolfFetcher {
+            client,
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            options: settings.http.clone(),
+            last: None,
+        })
+    }
+
+    /// The forecast of `date`; `Ok(None)` when unchanged since the last read (304).
+    async fn fetch(&mut self, date: NaiveDate) -> Result<Option<LoadForecast>, LoadForecastError> {
+        let url = daily_url(&self.base_url, Dataset::Isolf, date);
+        let mut attempt = 0;
+        loop {
+            match self.fetch_once(&url, date).await {
+                Err(LoadForecastError::Http {
+                    transient: true,
+                    problem,
+                    ..
+                }) if attempt < self.options.retries => {
+                    let wait = self.options.backoff.saturating_mul(1 << attempt.min(16));
+                    tracing::debug!(%url, %problem, attempt = attempt + 1, "load forecast fetch failed; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn fetch_once(
+        &mut self,
+        url: &str,
+        date: NaiveDate,
+    ) -> Result<Option<LoadForecast>, LoadForecastError> {
+        let http = |problem: String, transient: bool| LoadForecastError::Http {
+            url: url.to_owned(),
+            problem,
+            transient,
+        };
+        let mut request = self.client.get(url);
+        let cached = self.last.as_ref().filter(|v| v.url == url);
+        if let Some(v) = cached {
+            if let Some(etag) = &v.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &v.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let response = request.send().await.map_err(|e| http(describe(&e), true))?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED && cached.is_some() {
+            return Ok(None);
+        }
+        if status != StatusCode::OK {
+            let transient = status.is_server_error()
+                || status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::REQUEST_TIMEOUT;
+            return Err(http(format!("HTTP {status}"), transient));
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validators = Validators {
+            url: url.to_owned(),
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| http(describe(&e), true))?;
+        let forecast = parse_isolf(&daily_file_name(Dataset::Isolf, date), &body)?;
+        self.last = Some(validators);
+        Ok(Some(forecast))
+    }
+}
+
+/// A reqwest error with its causes (reqwest's own message is often just "error sending
+/// request").
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Fetches today's load forecast now and every `refresh`, publishing what is held on `tx`.
+async fn load_loop(
+    mut fetcher: IsolfFetcher,
+    clock: Arc<dyn Clock>,
+    refresh: Duration,
+    tx: watch::Sender<Option<Arc<LoadForecast>>>,
+    mut shutdown: Shutdown,
+) {
+    let mut held = LoadForecast::default();
+    loop {
+        let now = clock.now();
+        let date = today_in_new_york(now);
+        match fetcher.fetch(date).await {
+            Ok(Some(fresh)) => {
+                held.merge(&fresh);
+                held.trim_before(now - chrono::Duration::days(1));
+                tracing::info!(%date, hours = fresh.len(), held = held.len(), "NYISO load forecast read");
+                tx.send_replace(Some(Arc::new(held.clone())));
+            }
+            Ok(None) => tracing::debug!(%date, "NYISO load forecast unchanged"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                held = held.len(),
+                "NYISO load forecast unavailable; forecasting with what is held (or history alone)"
+            ),
+        }
+        if !shutdown.sleep(refresh).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::reading::{FuelMix, Reading};
+    use crate::stream::{ChargeWindowPayload, Co2BandPayload, TopicKind};
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap()
+    }
+
+    /// Gas share `share` of 10 000 MW, the rest nuclear: `417.21 × share` g/kWh (direct).
+    fn mix(ts: DateTime<Utc>, share: f64) -> FuelMixPayload {
+        let gas = share * 10_000.0;
+        FuelMixPayload::of(&Reading {
+            ts,
+            mix: FuelMix([0.0, gas, 10_000.0 - gas, 0.0, 0.0, 0.0, 0.0]),
+        })
+    }
+
+    fn kinds(out: &[Message]) -> Vec<TopicKind> {
+        let t = Topics::default();
+        out.iter().map(|m| t.classify(&m.topic).unwrap()).collect()
+    }
+
+    #[test]
+    fn forecast_messages_per_reading_and_state_once_an_hour() {
+        let mut stage = ForecastStage::new(Topics::default(), Factors::Direct);
+        let first = stage.on_fuel_mix(&mix(t0(), 0.5), None);
+        assert_eq!(
+            kinds(&first),
+            [
+                TopicKind::Co2Forecast,
+                TopicKind::ChargeWindow,
+                TopicKind::ForecasterState
+            ],
+            "no band before 24 hourly means"
+        );
+        let f: crate::stream::Co2ForecastPayload =
+            decode(&first[0].topic, &first[0].payload).unwrap();
+        assert_eq!(f.issued, t0());
+        assert_eq!(f.values.len(), 24);
+        assert!(f.values.iter().all(|v| (v - 208.6).abs() < 1e-9), "{f:?}");
+        let w: ChargeWindowPayload = decode(&first[1].topic, &first[1].payload).unwrap();
+        assert_eq!(
+            w.windows.iter().map(|w| w.hours).collect::<Vec<_>>(),
+            [1, 2, 4, 8]
+        );
+        // Same hour: no state; a replay: nothing at all.
+        let second = stage.on_fuel_mix(&mix(t0() + chrono::Duration::minutes(5), 0.4), None);
+        assert_eq!(
+            kinds(&second),
+            [TopicKind::Co2Forecast, TopicKind::ChargeWindow]
+        );
+        assert!(stage.on_fuel_mix(&mix(t0(), 0.9), None).is_empty());
+        // Every 5 minutes for a day: the state once an hour, the band from the 24th hour on.
+        let mut states = 0;
+        let mut band = None;
+        for i in 2..=(24 * 12) {
+            let out = stage.on_fuel_mix(&mix(t0() + chrono::Duration::minutes(5 * i), 0.5), None);
+            states += kinds(&out)
+                .iter()
+                .filter(|k| **k == TopicKind::ForecasterState)
+                .count();
+            if let Some(m) = out.iter().find(|m| m.topic.ends_with("/band")) {
+                band = Some(decode::<Co2BandPayload>(&m.topic, &m.payload).unwrap());
+            }
+        }
+        assert_eq!(states, 24);
+        let band = band.expect("a band after a day");
+        assert_eq!(band.ts, t0() + chrono::Duration::hours(24));
+        // Published on the hour: nothing pending until the next reading.
+        assert!(stage.state_message().is_none());
+        stage.on_fuel_mix(&mix(t0() + chrono::Duration::minutes(5 * 289), 0.5), None);
+        assert!(stage.state_message().is_some());
+        assert!(stage.state_message().is_none());
+    }
+
+    #[test]
+    fn restore_from_state_then_history() {
+        let mut a = ForecastStage::new(Topics::default(), Factors::Direct);
+        for i in 0..(30 * 12) {
+            a.on_fuel_mix(
+                &mix(
+                    t0() + chrono::Duration::minutes(5 * i),
+                    0.3 + (i % 12) as f64 / 40.0,
+                ),
+                None,
+            );
+        }
+        let state = a.forecaster().state().unwrap();
+        let mut b = ForecastStage::new(Topics::default(), Factors::Direct);
+        assert!(b.restore_state(&state));
+        assert_eq!(b.forecaster().newest(), a.forecaster().newest());
+        // The history adds only what is newer than the state.
+        let newest = state.latest.ts;
+        let history = Co2HistoryPayload {
+            units: "g/kWh".into(),
+            ts: vec![
+                newest - chrono::Duration::minutes(5),
+                newest,
+                newest + chrono::Duration::minutes(2),
+            ],
+            values: vec![1.0, 2.0, 3.0],
+        };
+        assert_eq!(b.restore_history(&history), 1);
+        // A reading in the state's hour (10:55 → 10:59) publishes no state; the pending one goes
+        // on shutdown.
+        assert_eq!(newest, t0() + chrono::Duration::minutes(5 * 359));
+        let out = b.on_fuel_mix(&mix(newest + chrono::Duration::minutes(4), 0.5), None);
+        assert!(!kinds(&out).contains(&TopicKind::ForecasterState));
+        let saved = b.state_message().unwrap();
+        let saved: ForecasterStatePayload = decode(&saved.topic, &saved.payload).unwrap();
+        assert_eq!(saved.hour0, state.hour0, "the restored hours are kept");
+        assert_eq!(saved.latest.ts, newest + chrono::Duration::minutes(4));
+        // Another table's state is refused.
+        let mut c = ForecastStage::new(Topics::default(), Factors::Lifecycle);
+        assert!(!c.restore_state(&state));
+        assert_eq!(c.forecaster().hours_held(), 0);
+    }
 }

@@ -24,7 +24,7 @@ use crate::stream::Topics;
 
 pub use crate::replay::{Clock, SystemClock};
 pub use archive::{ArchiveSettings, ArchiveSink, BufferedSink, DynArchive, PlainSink};
-pub use co2::Co2Settings;
+pub use co2::{Co2Settings, LoadForecastSettings};
 pub use pump::PumpSettings;
 
 /// Errors that stop a service.
@@ -150,7 +150,7 @@ pub struct RunConfig {
 pub struct Parts {
     /// Where readings come from (NYISO over HTTP, a replay, a folder).
     pub source: Arc<dyn Source>,
-    /// What time it is.
+    /// What time it is (the pump's "today"; the calculator's day of the load forecast).
     pub clock: Arc<dyn Clock>,
     /// Where the archiver writes (none: the archiver is not run).
     pub sinks: Vec<Arc<dyn ArchiveSink>>,
@@ -190,8 +190,13 @@ pub async fn run_all(
     if let Some(settings) = config.co2.clone() {
         let client = MqttClient::start(co2::client_options(&config.common));
         readiness.push(client.connection());
-        let (common, stop) = (config.common.clone(), stop_rx.clone());
-        tasks.spawn(async move { ("co2", co2::run(&client, &common, &settings, stop).await) });
+        let (common, clock, stop) = (config.common.clone(), parts.clock.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            (
+                "co2",
+                co2::run(&client, &common, &settings, clock, stop).await,
+            )
+        });
     }
     if let Some(settings) = config.archive.clone() {
         if parts.sinks.is_empty() {

@@ -485,7 +485,10 @@ pub fn decode_fuel_mix(topic: &str, payload: &[u8]) -> Result<FuelMixPayload, St
     if !p.total_mw.is_finite() || (sum - p.total_mw).abs() > 1e-6 * sum.abs().max(1.0) {
         return Err(StreamError::Inconsistent {
             topic: topic.to_owned(),
-            problem: format!("total_mw {} is not the sum of the fuels ({sum})", p.total_mw),
+            problem: format!(
+                "total_mw {} is not the sum of the fuels ({sum})",
+                p.total_mw
+            ),
         });
     }
     Ok(p)
@@ -534,13 +537,19 @@ mod tests {
     fn topic_tree_is_the_contract() {
         let t = Topics::default();
         assert_eq!(t.fuel_mix(), "ny-power/upstream/fuel-mix");
-        assert_eq!(t.fuel(Fuel::DualFuel), "ny-power/upstream/fuel-mix/dual_fuel");
+        assert_eq!(
+            t.fuel(Fuel::DualFuel),
+            "ny-power/upstream/fuel-mix/dual_fuel"
+        );
         assert_eq!(t.co2(Factors::Direct), "ny-power/computed/co2");
         assert_eq!(t.co2(Factors::Lifecycle), "ny-power/computed/co2/lifecycle");
         assert_eq!(t.co2_history(), "ny-power/archive/co2/24h");
         assert_eq!(t.cursor(), "ny-power/status/fuel-mix/updated");
         assert_eq!(t.service_status("pump"), "ny-power/status/pump");
-        assert_eq!(Topics::new("dev/ny-power/").fuel_mix(), "dev/ny-power/upstream/fuel-mix");
+        assert_eq!(
+            Topics::new("dev/ny-power/").fuel_mix(),
+            "dev/ny-power/upstream/fuel-mix"
+        );
     }
 
     #[test]
@@ -623,7 +632,10 @@ mod tests {
         };
         let s = serde_json::to_string(&st).unwrap();
         assert_eq!(s, r#"{"state":"offline"}"#);
-        assert_eq!(decode::<ServiceStatusPayload>("t", s.as_bytes()).unwrap(), st);
+        assert_eq!(
+            decode::<ServiceStatusPayload>("t", s.as_bytes()).unwrap(),
+            st
+        );
     }
 
     #[test]
@@ -730,14 +742,21 @@ mod tests {
     #[test]
     fn bad_payloads_name_the_topic() {
         let e = decode_fuel_mix("ny-power/upstream/fuel-mix", b"<html>").unwrap_err();
-        assert!(e.to_string().starts_with("topic `ny-power/upstream/fuel-mix`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("topic `ny-power/upstream/fuel-mix`"),
+            "{e}"
+        );
         let r = reading();
         let mut p = FuelMixPayload::of(&r);
         p.total_mw += 1.0;
         let e = decode_fuel_mix("t", &serde_json::to_vec(&p).unwrap()).unwrap_err();
         assert!(e.to_string().contains("not the sum"), "{e}");
-        let e = decode_history("t", br#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z"],"values":[]}"#)
-            .unwrap_err();
+        let e = decode_history(
+            "t",
+            br#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z"],"values":[]}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("1 instants but 0 values"), "{e}");
         let e = decode_history(
             "t",

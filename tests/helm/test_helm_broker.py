@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -67,6 +68,40 @@ def test_retained_messages_survive_a_restart(broker_factory):
     broker.stop()
     broker.start()
     assert json.loads(broker.retained(TOPIC))["value"] == 42.0
+
+
+# --- Home Assistant discovery (homeAssistant.discovery) ----------------------------------------
+
+DISCOVERY = "homeassistant/sensor/ny_power/co2_intensity/config"
+
+
+def test_home_assistant_discovery_acl(broker_factory):
+    """Enabled: the services' user writes this stack's discovery configs, and anonymous clients
+    (Home Assistant itself, or a bridge from its broker) read them, even with Home Assistant's
+    default will on homeassistant/status; nothing else under the prefix is writable."""
+    broker = broker_factory({"homeAssistant": {"discovery": {"enabled": True}}}).start()
+    config = '{"name": "CO2 intensity", "state_topic": "ny-power/computed/co2"}'
+    assert broker.pub(DISCOVERY, config, auth=True).returncode == 0
+    proc = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "homeassistant/#", "-v",
+         "-C", "1", "-W", "5", "--will-topic", "homeassistant/status", "--will-payload", "offline"],
+        capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0 and proc.stdout == f"{DISCOVERY} {config}\n", proc
+    # other devices' configs and Home Assistant's own topics stay closed, to everyone
+    assert broker.pub("homeassistant/sensor/other/x/config", "{}", auth=True).returncode == 0
+    broker.pub("homeassistant/status", "online")
+    broker.pub(DISCOVERY, '{"name": "spoofed"}')
+    assert broker.retained("homeassistant/sensor/other/x/config") is None
+    assert broker.retained("homeassistant/status") is None
+    assert broker.retained(DISCOVERY) == config
+    # anonymous clients still only read the stream
+    broker.pub(TOPIC, reading(666.0))
+    assert broker.retained(TOPIC) is None
+
+
+def test_home_assistant_discovery_is_closed_by_default(broker):
+    assert broker.pub(DISCOVERY, "{}", auth=True).returncode == 0
+    assert broker.retained(DISCOVERY) is None and broker.retained("homeassistant/#") is None
 
 
 # --- MQTT over WebSockets, as the dashboard speaks it ------------------------------------------

@@ -52,6 +52,13 @@ MATRIX = {
         "networkPolicy": {"enabled": False},
         "serviceAccount": {"create": False},
     },
+    "home-assistant-load-forecast": {
+        "topicRoot": "dev/ny-power",
+        "homeAssistant": {"discovery": {"enabled": True, "prefix": "ha/discovery"}},
+        "co2": {"loadForecast": "nyiso"},
+        "pump": {"nyisoBaseUrl": "https://nyiso-mirror.example.org/public/csv"},
+        "web": {"publicMqttWsUrl": "/mqtt", "staleAfterMinutes": 30},
+    },
     "existing-claims": {
         "mosquitto": {"persistence": {"existingClaim": "broker-data"}},
         "influxdb": {"persistence": {"existingClaim": "influx-data", "storageClass": "fast"}},
@@ -119,7 +126,14 @@ def test_schema_rejects_unknown_and_plaintext_password(helm, tmp_path):
     for bad in (["--set", "mqtt.password=hunter2"], ["--set", "influxdb.adminPassword=hunter2"],
                 ["--set", "securityContext.readOnlyRootFilesystem=false"],
                 ["--set", "podSecurityContext.runAsNonRoot=false"],
-                ["--set", "co2.factors=made-up"], ["--set", "ingress.mqttPath=/"]):
+                ["--set", "co2.factors=made-up"], ["--set", "ingress.mqttPath=/"],
+                ["--set", "co2.loadForecast=maybe"], ["--set", "co2.loadForecast=true"],
+                ["--set", "homeAssistant.discovery.prefix=home/#"],
+                ["--set", "homeAssistant.discovery.prefix=homeassistant/"],
+                ["--set", "homeAssistant.discovery.prefix="],
+                ["--set", "homeAssistant.discovery.enabled=yes"],
+                ["--set", "web.publicMqttWsUrl=mqtt.example.org"],
+                ["--set", "web.staleAfterMinutes=0"]):
         proc = helm_template(helm, tmp_path, None, check=False, extra=bad)
         assert proc.returncode != 0, f"{bad} was accepted"
         assert "schema" in proc.stderr.lower() or "values don't meet" in proc.stderr.lower(), proc.stderr
@@ -313,10 +327,21 @@ def test_services_environment_follows_the_contract(rendered):
                 directory, item = value.rsplit("/", 1)
                 volume = volumes[mounts[directory]]
                 assert item in [i["path"] for i in volume["secret"]["items"]], name
-        assert "emptyDir" in volumes[mounts[env["DATA_DIR"]]]
+        # only the archiver keeps files (its backlog); pump and co2 resume from retained topics
+        if component == "archive":
+            assert "emptyDir" in volumes[mounts[env["DATA_DIR"]]]
+            assert volumes[mounts[env["DATA_DIR"]]]["emptyDir"]["sizeLimit"] == "256Mi"
+        else:
+            assert "DATA_DIR" not in env and "/var/lib/ny-power" not in mounts, component
     assert env_of(m, "pump")["NYISO_BASE_URL"] == "http://mis.nyiso.com/public/csv"
     assert env_of(m, "pump")["POLL_INTERVAL"] == "60"
-    assert env_of(m, "co2")["FACTORS"] == "direct"
+    co2 = env_of(m, "co2")
+    assert co2["FACTORS"] == "direct" and co2["LOAD_FORECAST"] == "off" and co2["HA_DISCOVERY"] == "false"
+    assert "HA_DISCOVERY_PREFIX" not in co2 and "NYISO_BASE_URL" not in co2
+    for component in ("pump", "archive", "web"):
+        assert not {"HA_DISCOVERY", "LOAD_FORECAST"} & set(env_of(m, component)), component
+    web = env_of(m, "web")
+    assert web["STALE_AFTER_MINUTES"] == "15" and "LOG_FORMAT" not in web  # `web` logs text
     archive = env_of(m, "archive")
     assert archive["INFLUX_URL"] == "http://t-ny-power-influxdb:8086"
     assert archive["INFLUX_DATABASE"] == "ny_power" and archive["INFLUX_USERNAME"] == "ny-power"
@@ -376,6 +401,9 @@ def test_mosquitto_acl_and_listeners(rendered):
     assert re.search(r"(?m)^listener 1883$\n^protocol mqtt$", conf)
     assert re.search(r"(?m)^listener 9001$\n^protocol websockets$", conf)
     assert "password_file /mosquitto/auth/passwd" in conf and "acl_file /mosquitto/config/acl" in conf
+    # a global option (before the first listener): no Nagle delay on the first message after SUBACK
+    assert re.search(r"(?m)^set_tcp_nodelay true$", conf)
+    assert conf.index("set_tcp_nodelay true") < conf.index("listener ")
     rules = [l for l in acl.splitlines() if l and not l.startswith("#")]
     assert rules == ["topic read ny-power/#", "user ny-power", "topic readwrite ny-power/#"]
     lb = rendered["loadbalancer-ephemeral-nopolicy"].get("Service", "t-ny-power-mosquitto-lb")
@@ -384,6 +412,28 @@ def test_mosquitto_acl_and_listeners(rendered):
     assert {"name": "data", "emptyDir": {}} in broker["volumes"]
     assert "persistence false" in rendered["loadbalancer-ephemeral-nopolicy"].get(
         "ConfigMap", "t-ny-power-mosquitto")["data"]["mosquitto.conf"]
+
+
+def test_home_assistant_discovery_and_load_forecast(rendered, helm, tmp_path):
+    m = rendered["home-assistant-load-forecast"]
+    co2 = env_of(m, "co2")
+    assert co2["HA_DISCOVERY"] == "true" and co2["HA_DISCOVERY_PREFIX"] == "ha/discovery"
+    assert co2["LOAD_FORECAST"] == "nyiso"
+    assert co2["NYISO_BASE_URL"] == "https://nyiso-mirror.example.org/public/csv"  # isolf files
+    assert co2["TOPIC_ROOT"] == "dev/ny-power"
+    web = env_of(m, "web")
+    assert web["PUBLIC_MQTT_WS_URL"] == "/mqtt" and web["STALE_AFTER_MINUTES"] == "30"
+    acl = m.get("ConfigMap", "t-ny-power-mosquitto")["data"]["acl"]
+    rules = [l for l in acl.splitlines() if l and not l.startswith("#")]
+    # node id: the topic root with non-alphanumerics as "_" (homeassistant::node_id)
+    assert rules == ["topic read dev/ny-power/#", "topic read ha/discovery/+/dev_ny_power/#",
+                     "user ny-power", "topic readwrite dev/ny-power/#",
+                     "topic readwrite ha/discovery/+/dev_ny_power/#"]
+    # A bare `off` in a values file is the YAML boolean false: it means "off", not an error.
+    (tmp_path / "off.yaml").write_text("co2:\n  loadForecast: off\n")
+    proc = helm_template(helm, tmp_path, None, extra=["-f", str(tmp_path / "off.yaml")])
+    env = env_of(Manifest([d for d in yaml.safe_load_all(proc.stdout) if d]), "co2")
+    assert env["LOAD_FORECAST"] == "off" and "NYISO_BASE_URL" not in env
 
 
 def test_persistence_claims(rendered):

@@ -26,7 +26,9 @@ import pytest
 from chartkit import REPO, Manifest, PodSandbox, free_port, have, render, stop
 
 FIXTURE = REPO / "tests" / "fixtures" / "nyiso" / "20171122rtfuelmix.csv"
+ISOLF = REPO / "tests" / "fixtures" / "nyiso" / "20171122isolf.csv"
 NOW = "2017-11-22T23:59:00-05:00"
+LAST_READING = "2017-11-23T04:55:00Z"  # 23:55 EST, the fixture's last complete reading
 
 needs_services = pytest.mark.skipif(
     not (have("mosquitto") and have("influxd")),
@@ -53,21 +55,49 @@ def has_subcommand(binary: str, cmd: str) -> bool:
     return subprocess.run([binary, cmd, "--help"], capture_output=True).returncode == 0
 
 
+def reads_env(binary: str, cmd: str, name: str) -> bool:
+    """Whether `ny-power <cmd>` documents the environment variable `name` in its --help."""
+    proc = subprocess.run([binary, cmd, "--help"], capture_output=True, text=True)
+    return proc.returncode == 0 and f"env: {name}=" in proc.stdout
+
+
+class NyisoServer:
+    """mis.nyiso.com/public/csv on loopback, serving the fixture day (fuel mix and load
+    forecast), remembering the paths asked for."""
+
+    def __init__(self, root: Path):
+        csv = root / "public" / "csv"
+        (csv / "rtfuelmix").mkdir(parents=True)
+        (csv / "isolf").mkdir(parents=True)
+        shutil.copy(FIXTURE, csv / "rtfuelmix" / FIXTURE.name)
+        shutil.copy(ISOLF, csv / "isolf" / ISOLF.name)
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def send_head(self):
+                requests.append(self.path)
+                return super().send_head()
+
+        self.server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 @pytest.fixture
-def nyiso_server(tmp_path):
-    """mis.nyiso.com/public/csv on loopback, serving the fixture day."""
-    root = tmp_path / "nyiso"
-    (root / "public" / "csv" / "rtfuelmix").mkdir(parents=True)
-    shutil.copy(FIXTURE, root / "public" / "csv" / "rtfuelmix" / FIXTURE.name)
+def nyiso(tmp_path):
+    server = NyisoServer(tmp_path / "nyiso")
+    yield server
+    server.server.shutdown()
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
+@pytest.fixture
+def nyiso_server(nyiso):
+    return nyiso.port
 
 
 class Pod:
@@ -165,15 +195,7 @@ def test_services_run_with_the_rendered_environment(helm, tmp_path, broker_facto
     broker = broker_factory(manifest=manifest).start()
     influx = influx_factory(manifest)
 
-    # Service DNS names and ports -> loopback ports of the processes standing in for them.
-    svc = lambda component: manifest.component("Service", component)
-    ports = lambda component: {p["name"]: p["port"] for p in svc(component)["spec"]["ports"]}
-    hosts = {
-        (svc("mosquitto")["metadata"]["name"], ports("mosquitto")["mqtt"]): broker.port,
-        (svc("mosquitto")["metadata"]["name"], ports("mosquitto")["websocket"]): broker.ws_port,
-        (svc("influxdb")["metadata"]["name"], ports("influxdb")["http"]): influx.port,
-        ("mis.nyiso.com", 80): nyiso_server,
-    }
+    hosts = stack_hosts(manifest, broker, nyiso_server, influx)
     pods = []
     try:
         for component in ("archive", "co2", "pump"):
@@ -185,21 +207,33 @@ def test_services_run_with_the_rendered_environment(helm, tmp_path, broker_facto
             pod.wait_ready()
             assert pod.probe("livenessProbe") == 200, pod.component
 
-        def retained(topic: str, timeout: float = 60) -> dict:
+        def retained(topic: str, until=lambda payload: True, timeout: float = 90) -> dict:
+            """The retained JSON on `topic` once `until(payload)` holds (the pump publishes the
+            day's readings one after the other: earlier ones are retained on the way)."""
             deadline = time.monotonic() + timeout
+            last = None
             while time.monotonic() < deadline:
                 message = broker.retained(topic, timeout=2)
                 if message:
-                    return json.loads(message)
+                    last = json.loads(message)
+                    if until(last):
+                        return last
+                else:
+                    time.sleep(0.2)
             logs = "\n".join(f"--- {p.component}\n{p.logs()}" for p in pods)
-            raise AssertionError(f"nothing retained on {topic} after {timeout}s\n{logs}")
+            raise AssertionError(f"{topic}: last retained {last} after {timeout}s\n{logs}")
+
+        # Every service announces itself online (retained, with its last will).
+        for component in ("pump", "co2", "archive"):
+            assert retained(f"ny-power/status/{component}")["state"] == "online", component
 
         # The last complete reading of 2017-11-22 (23:55 EST) reaches anonymous subscribers.
-        mix = retained("ny-power/upstream/fuel-mix")
+        at_last = lambda payload: payload.get("ts") == LAST_READING
+        mix = retained("ny-power/upstream/fuel-mix", at_last)
         assert set(mix["fuels"]) == {"dual_fuel", "natural_gas", "nuclear", "other_fossil_fuels",
                                      "other_renewables", "wind", "hydro"}
-        assert retained("ny-power/status/fuel-mix/updated")["ts"].startswith("2017-11-2")
-        co2 = retained("ny-power/computed/co2")
+        assert retained("ny-power/status/fuel-mix/updated")["ts"] == LAST_READING
+        co2 = retained("ny-power/computed/co2", at_last)
         assert co2["units"] == "g/kWh" and co2["factors"] == "direct" and co2["value"] > 0
 
         # ... and the archiver stores points in the database the chart created.
@@ -222,7 +256,7 @@ def test_services_run_with_the_rendered_environment(helm, tmp_path, broker_facto
 
         # The refused anonymous publish changed nothing, with the services running.
         broker.pub("ny-power/computed/co2", '{"value": -1}')
-        assert retained("ny-power/computed/co2")["value"] == co2["value"]
+        assert retained("ny-power/computed/co2") == co2
 
         if has_subcommand(binary, "web"):
             web_dir = REPO / "web" / "dist"
@@ -237,6 +271,103 @@ def test_services_run_with_the_rendered_environment(helm, tmp_path, broker_facto
                 config = json.load(r)
             assert config["mqtt"]["url"] == web.rendered["PUBLIC_MQTT_WS_URL"] == "ws://127.0.0.1:9001/mqtt"
             assert config["topic_root"] == "ny-power"
+
+        # Readiness follows the broker connection (the chart's readinessProbe), liveness does
+        # not (a broker outage must not restart the services): stop the broker, then bring it back.
+        services = [p for p in pods if p.component in ("pump", "co2", "archive")]
+        broker.stop()
+        for pod in services:
+            deadline = time.monotonic() + 30
+            while pod.probe("readinessProbe") == 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert pod.probe("readinessProbe") == 503, f"{pod.component} still ready without a broker"
+            assert pod.probe("livenessProbe") == 200, pod.component
+        broker.start()
+        for pod in services:
+            pod.wait_ready()
+    finally:
+        for pod in pods:
+            pod.stop()
+
+
+def stack_hosts(manifest: Manifest, broker, nyiso_port: int, influx=None) -> dict[tuple[str, int], int]:
+    """Service DNS names and ports -> loopback ports of the processes standing in for them."""
+    svc = lambda component: manifest.component("Service", component)
+    ports = lambda component: {p["name"]: p["port"] for p in svc(component)["spec"]["ports"]}
+    hosts = {
+        (svc("mosquitto")["metadata"]["name"], ports("mosquitto")["mqtt"]): broker.port,
+        (svc("mosquitto")["metadata"]["name"], ports("mosquitto")["websocket"]): broker.ws_port,
+        ("mis.nyiso.com", 80): nyiso_port,
+    }
+    if influx is not None:
+        hosts[(svc("influxdb")["metadata"]["name"], ports("influxdb")["http"])] = influx.port
+    return hosts
+
+
+@needs_services
+def test_home_assistant_discovery_as_rendered(helm, tmp_path, broker_factory, nyiso):
+    """homeAssistant.discovery.enabled: the calculator, run with its rendered environment,
+    publishes retained sensor configs that the rendered ACL lets anonymous clients read."""
+    binary, why = nypower_bin()
+    if binary is None:
+        pytest.skip(why)
+    if not reads_env(binary, "co2", "HA_DISCOVERY"):
+        pytest.skip("`ny-power co2` does not read HA_DISCOVERY yet (issue 7)")
+    manifest = Manifest(render(helm, tmp_path, {"homeAssistant": {"discovery": {"enabled": True}}}))
+    broker = broker_factory(manifest=manifest).start()
+    co2 = Pod(manifest, "co2", tmp_path / "co2", binary, stack_hosts(manifest, broker, nyiso.port))
+    assert co2.env["HA_DISCOVERY"] == "true" and co2.env["HA_DISCOVERY_PREFIX"] == "homeassistant"
+    try:
+        co2.start({"NYPOWER_NOW": NOW}).wait_ready()
+        seen: dict[str, dict] = {}
+        deadline = time.monotonic() + 30
+        while len(seen) < 4 and time.monotonic() < deadline:
+            proc = subprocess.run(
+                ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-v", "-W", "2",
+                 "--retained-only", "-t", "homeassistant/sensor/ny_power/+/config"],
+                capture_output=True, text=True, timeout=20)
+            for line in proc.stdout.splitlines():
+                topic, payload = line.split(" ", 1)
+                seen[topic] = json.loads(payload)
+        objects = {t.split("/")[3] for t in seen}
+        assert objects == {"co2_intensity", "fossil_share", "co2_band", "charge_window_4h_start"}, \
+            f"{sorted(seen)}\n{co2.logs()}"
+        intensity = seen["homeassistant/sensor/ny_power/co2_intensity/config"]
+        assert intensity["state_topic"] == "ny-power/computed/co2"
+        assert intensity["unique_id"] == "ny_power_co2_intensity"
+    finally:
+        co2.stop()
+
+
+@needs_services
+def test_load_forecast_as_rendered(helm, tmp_path, broker_factory, nyiso):
+    """co2.loadForecast=nyiso: the calculator fetches NYISO's isolf files from the rendered
+    NYISO_BASE_URL and keeps publishing the intensity forecast."""
+    binary, why = nypower_bin()
+    if binary is None:
+        pytest.skip(why)
+    if not reads_env(binary, "co2", "LOAD_FORECAST"):
+        pytest.skip("`ny-power co2` does not read LOAD_FORECAST yet")
+    manifest = Manifest(render(helm, tmp_path, {"co2": {"loadForecast": "nyiso"}, "pump": {"pollInterval": 2}}))
+    broker = broker_factory(manifest=manifest).start()
+    hosts = stack_hosts(manifest, broker, nyiso.port)
+    pods = []
+    try:
+        for component in ("co2", "pump"):
+            pod = Pod(manifest, component, tmp_path / component, binary, hosts)
+            pods.append(pod.start({"NYPOWER_NOW": NOW}))
+        assert pods[0].env["LOAD_FORECAST"] == "nyiso"
+        assert pods[0].env["NYISO_BASE_URL"] == f"http://127.0.0.1:{nyiso.port}/public/csv"
+        for pod in pods:
+            pod.wait_ready()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("isolf" in r for r in nyiso.requests):
+            time.sleep(0.5)
+        assert f"/public/csv/isolf/{ISOLF.name}" in nyiso.requests, \
+            f"{nyiso.requests}\n{pods[0].logs()}"
+        forecast = broker.retained("ny-power/computed/co2/forecast", timeout=30)
+        assert forecast and json.loads(forecast)["values"], pods[0].logs()
+        assert pods[0].probe("readinessProbe") == 200
     finally:
         for pod in pods:
             pod.stop()

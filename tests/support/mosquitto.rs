@@ -8,6 +8,8 @@
 //! let mut broker = Mosquitto::start();
 //! let services = broker.services_config();  // MqttConfig with the user and password
 //! broker.restart();                          // same ports, same data
+//! // The services may also write another tree (read-only for anonymous clients):
+//! let broker = Mosquitto::start_with_trees(&["homeassistant/#"], &[]);
 //! ```
 //!
 //! Traps handled (see TOOLING.md): Mosquitto started as root drops to user `mosquitto`, so the
@@ -66,6 +68,13 @@ impl Mosquitto {
 
     /// Like [`Mosquitto::start`] with extra configuration lines (e.g. `max_queued_messages`).
     pub fn start_with(extra: &[&str]) -> Mosquitto {
+        Self::start_with_trees(&[], extra)
+    }
+
+    /// Like [`Mosquitto::start_with`], and the ACL gives the services' user `readwrite` and
+    /// anonymous clients `read` on each topic filter of `trees` as well (e.g. Home Assistant's
+    /// discovery prefix `homeassistant/#`).
+    pub fn start_with_trees(trees: &[&str], extra: &[&str]) -> Mosquitto {
         let dir = tempfile::Builder::new()
             .prefix("ny-power-mosquitto-")
             .tempdir()
@@ -78,7 +87,7 @@ impl Mosquitto {
             dir,
             child: None,
         };
-        broker.write_config(extra);
+        broker.write_config(trees, extra);
         broker.spawn();
         broker
     }
@@ -87,7 +96,7 @@ impl Mosquitto {
         self.dir.path().join(name)
     }
 
-    fn write_config(&self, extra: &[&str]) {
+    fn write_config(&self, trees: &[&str], extra: &[&str]) {
         let passwd = self.path("passwd");
         let status = Command::new("mosquitto_passwd")
             .args(["-b", "-c"])
@@ -99,8 +108,13 @@ impl Mosquitto {
             .expect("run mosquitto_passwd");
         assert!(status.success(), "mosquitto_passwd failed");
         // Lines before the first `user` apply to anonymous clients.
-        let acl =
-            format!("topic read ny-power/#\n\nuser {SERVICES_USER}\ntopic readwrite ny-power/#\n");
+        let mut anonymous = "topic read ny-power/#\n".to_owned();
+        let mut services = format!("user {SERVICES_USER}\ntopic readwrite ny-power/#\n");
+        for tree in trees {
+            anonymous.push_str(&format!("topic read {tree}\n"));
+            services.push_str(&format!("topic readwrite {tree}\n"));
+        }
+        let acl = format!("{anonymous}\n{services}");
         std::fs::write(self.path("acl"), acl).expect("write acl");
         std::fs::create_dir_all(self.path("data")).expect("data dir");
         let mut conf = format!(

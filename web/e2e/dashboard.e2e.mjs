@@ -17,10 +17,23 @@ import {
   startStaticServer,
   watchPage,
 } from "./helpers.mjs";
-import { FEB1, co2Payload, cursorPayload, fuelMixPayload, fuelPayload, historyPayload, intensity } from "./fixtures.mjs";
+import {
+  FEB1,
+  bandPayload,
+  chargeWindowPayload,
+  co2Payload,
+  cursorPayload,
+  forecastPayload,
+  fuelMixPayload,
+  fuelPayload,
+  historyPayload,
+  intensity,
+} from "./fixtures.mjs";
 import { FUELS, TOPICS } from "../src/contract.js";
 import { formatIntensity, formatLocalDateTime, formatLocalRange, formatMw, formatShare } from "../src/format.js";
 import { bandFor } from "../src/band.js";
+import { parseChargeWindow } from "../src/validate.js";
+import { chargeSentence } from "../src/sentence.js";
 import { cleanestHour } from "../src/cleanest.js";
 
 const ROOT = "ny-power";
@@ -47,6 +60,25 @@ async function publishReading(broker, reading, ts, history) {
 }
 
 const text = (page, sel) => page.locator(sel).textContent();
+
+/** x (epoch s) of the newest plotted history reading. */
+const lastHistoryX = (page) =>
+  page.evaluate(() => {
+    const [xs, ys] = window.nyPower.chart.data();
+    for (let i = xs.length - 1; i >= 0; i--) if (ys[i] != null) return xs[i];
+    return null;
+  });
+
+const BAND_RGB = { low: "rgb(46, 125, 50)", moderate: "rgb(249, 168, 37)", high: "rgb(198, 40, 40)" };
+
+/** Hourly means of the next 24 h "forecast": the real day's hours, as if it repeated. */
+function forecastValues(history, issued) {
+  return Array.from({ length: 24 }, (_, k) => {
+    const from = issued - 24 * 60 * MIN + k * 60 * MIN;
+    const vs = history.values.filter((_, i) => history.ts[i] >= from && history.ts[i] < from + 60 * MIN);
+    return vs.length ? vs.reduce((a, b) => a + b, 0) / vs.length : history.values.at(-1);
+  });
+}
 
 async function waitText(page, sel, want, timeout = 10_000) {
   await page.waitForFunction(([s, w]) => document.querySelector(s)?.textContent === w, [sel, want], { timeout });
@@ -136,6 +168,56 @@ describe("dashboard in Chromium against Mosquitto", () => {
     await waitText(page, "#intensity", formatIntensity(248.75));
   });
 
+  test("forecast, charge window and band: dashed series, one sentence, the band's colour", async () => {
+    const values = forecastValues(history, t1);
+    const windowPayload = chargeWindowPayload(t1, values);
+    // The 30-day band differs from the 24 h tertile band, so the page must show the topic's.
+    const tertile = bandFor(248.75, history.values);
+    const band = tertile === "high" ? "low" : "high";
+    await publish(broker, topic(TOPICS.forecast), forecastPayload(t1, values));
+    await publish(broker, topic(TOPICS.chargeWindow), windowPayload);
+    await publish(broker, topic(TOPICS.band), bandPayload(t1, 248.75, band));
+    // The sentence, exactly as the rule gives it for the viewer's zone (the browser is in Berlin).
+    const parsed = parseChargeWindow(windowPayload).value;
+    const want = chargeSentence(parsed, { nowMs: Date.now(), timeZone: "Europe/Berlin" });
+    assert.match(want, /^Plug in (at \d\d:\d\d|now) for 4 h/);
+    await waitText(page, "#charge", want);
+    assert.equal(await page.locator("#charge").isVisible(), true);
+    // Band colour from computed/co2/band, on the pill and the sentence.
+    await page.waitForFunction((b) => document.querySelector("#band").dataset.band === b, band);
+    assert.equal(await page.locator("#band").getAttribute("data-source"), "30d");
+    assert.match(await text(page, "#band"), /for the last 30 days$/);
+    assert.equal(await page.locator("#band").evaluate((e) => getComputedStyle(e).backgroundColor), BAND_RGB[band]);
+    assert.equal(await page.locator("#charge").evaluate((e) => getComputedStyle(e).borderLeftColor), BAND_RGB[band]);
+    // The forecast continues the chart: 24 hourly steps from the newest reading, true instants.
+    await page.waitForFunction(() => window.nyPower.chart.forecastPointCount() === 25);
+    const [xs, , fc] = await page.evaluate(() => window.nyPower.chart.data().map((a) => a.map((v) => (v === undefined ? "u" : v))));
+    const first = fc.findIndex((v) => v !== "u" && v !== null);
+    assert.equal(xs[first], t1 / 1000);
+    assert.equal(xs.at(-1), (t1 + 24 * 60 * MIN) / 1000);
+    assert.equal(fc.at(-1), Math.round(values[23] * 10) / 10);
+    assert.equal(await lastHistoryX(page), t1 / 1000);
+    assert.equal(await page.evaluate(() => window.nyPower.chart.pointCount()), history.ts.length);
+    // Another charge length answers for it.
+    await page.locator("#charge-hours").selectOption("1");
+    await waitText(page, "#charge", chargeSentence(parsed, { nowMs: Date.now(), hours: 1, timeZone: "Europe/Berlin" }));
+    await page.locator("#charge-hours").selectOption("4");
+    await waitText(page, "#charge", want);
+    // Malformed forecast-side messages are rejected and counted; the page keeps what it had.
+    const rejected0 = await page.evaluate(() => window.nyPower.stats.rejected);
+    const bad = [
+      [TOPICS.forecast, JSON.stringify({ issued: "2025-02-01T05:05:00Z", ts: ["2025-02-01T05:05:00Z"], values: [], units: "g/kWh" })],
+      [TOPICS.chargeWindow, JSON.stringify({ issued: "2025-02-01T05:05:00Z", units: "g/kWh", windows: [{ hours: 4 }] })],
+      [TOPICS.band, JSON.stringify({ ts: "2025-02-01T05:05:00Z", value: 1, band: "purple", low_below: 1, high_above: 2, window_days: 30, units: "g/kWh" })],
+    ];
+    for (const [suffix, payload] of bad) await publish(broker, topic(suffix), payload, { retain: false });
+    await page.waitForFunction((n) => window.nyPower.stats.rejected === n, rejected0 + bad.length);
+    assert.equal(await text(page, "#charge"), want);
+    assert.equal(await page.locator("#band").getAttribute("data-band"), band);
+    assert.equal(await page.evaluate(() => window.nyPower.chart.forecastPointCount()), 25);
+    assert.deepEqual(seen.pageErrors, []);
+  });
+
   test("a new reading updates number, chart and mix without reload", async () => {
     await page.evaluate(() => {
       window.__sameDocument = true;
@@ -149,7 +231,7 @@ describe("dashboard in Chromium against Mosquitto", () => {
     await waitText(page, '#mix-rows tr[data-fuel="dual_fuel"] td:nth-of-type(1)', formatMw(reading.fuels.dual_fuel));
     await page.waitForFunction((n) => window.nyPower.chart.pointCount() === n, history.ts.length);
     assert.ok(history.ts.length >= points);
-    assert.equal(await page.evaluate(() => window.nyPower.chart.data()[0].at(-1)), t2 / 1000);
+    assert.equal(await lastHistoryX(page), t2 / 1000);
     assert.equal(await page.evaluate(() => window.__sameDocument), true);
   });
 
@@ -268,6 +350,46 @@ describe("dashboard in Chromium against Mosquitto", () => {
     await page.waitForFunction(() => document.querySelector("#stale").hidden);
   });
 
+  test("replay mode: says so, and old replayed readings are not called stale", async () => {
+    // Its own topic root on the same broker, with the real readings at their real 2025 instants.
+    const root = "replay-test/ny-power";
+    const rt = (suffix) => `${root}/${suffix}`;
+    const day = FEB1.slice(0, 200);
+    const last = day.at(-1);
+    const h = { ts: day.map((r) => r.ts), values: day.map((r) => intensity(r.fuels, "direct")) };
+    await publish(broker, rt(TOPICS.history), historyPayload(h.ts, h.values));
+    await publish(broker, rt(TOPICS.fuelMix), fuelMixPayload(last.fuels, last.ts));
+    await publish(broker, rt(TOPICS.co2), co2Payload(intensity(last.fuels, "direct"), last.ts, "direct"));
+    const values = forecastValues(h, last.ts);
+    const windowPayload = chargeWindowPayload(last.ts, values);
+    await publish(broker, rt(TOPICS.chargeWindow), windowPayload);
+    const other = await startStaticServer(DIST_DIR, {
+      "/config.json": dashboardConfig(broker, { topic_root: root, mode: "replay", stale_after_minutes: 15 }),
+    });
+    const p = await page.context().newPage();
+    const pageSeen = watchPage(p);
+    try {
+      await p.goto(other.url);
+      await waitText(p, "#intensity", formatIntensity(intensity(last.fuels, "direct")));
+      assert.equal(await text(p, "#mode"), "replay of bundled NYISO days");
+      assert.equal(await p.locator("#replay-note").isVisible(), true);
+      assert.match(await text(p, "#replay-note"), /^Replay of bundled NYISO days/);
+      await p.evaluate(() => window.nyPower.tick());
+      assert.equal(await p.locator("#stale").isHidden(), true, "a 2025 reading in a replay is not stale");
+      assert.equal(await text(p, "#age"), "(replayed)");
+      // The sentence is measured against the replay's time too (issued long ago by the wall clock).
+      const want = chargeSentence(parseChargeWindow(windowPayload).value, { nowMs: last.ts, timeZone: "Europe/Berlin" });
+      await waitText(p, "#charge", want);
+      // A topic lagging the replay by more than the limit is still stale.
+      await publish(broker, rt(TOPICS.fuelMix), fuelMixPayload(last.fuels, last.ts + 20 * MIN));
+      await p.waitForFunction(() => !document.querySelector("#stale").hidden);
+      assert.deepEqual(pageSeen.pageErrors, []);
+    } finally {
+      await p.close();
+      await other.close();
+    }
+  });
+
   test("broker loss shows reconnecting; a restart on the same ports recovers", async () => {
     const { tcpPort, wsPort } = broker;
     await broker.stop("SIGKILL");
@@ -304,7 +426,8 @@ describe("dashboard in Chromium against Mosquitto", () => {
     try {
       await p.goto(other.url);
       await p.waitForFunction(() => !document.querySelector("#error").hidden);
-      assert.match(await text(p, "#error"), /mqtt\.kind "aws-iot" is not supported/);
+      // aws-iot is supported, but needs region, endpoint and identity pool.
+      assert.match(await text(p, "#error"), /config\.json: mqtt\.region must be an AWS region/);
       assert.equal(await text(p, "#conn-text"), "offline");
       assert.deepEqual(pageSeen.pageErrors, []);
     } finally {

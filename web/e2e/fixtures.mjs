@@ -76,3 +76,56 @@ export function historyPayload(ts, values) {
 export function cursorPayload(ts) {
   return JSON.stringify({ ts: iso(ts) });
 }
+
+const HOUR = 3_600_000;
+const round1 = (v) => Math.round(v * 10) / 10;
+
+/** `computed/co2/forecast` (docs/forecast.md): slot k starts at issued + k h. */
+export function forecastPayload(issuedMs, values) {
+  return JSON.stringify({
+    issued: iso(issuedMs),
+    ts: values.map((_, k) => iso(issuedMs + k * HOUR)),
+    values: values.map(round1),
+    units: "g/kWh",
+  });
+}
+
+/**
+ * The cleanest H-hour windows of a forecast, as docs/forecast.md defines them (lowest mean
+ * of `values[j..j+H]`, the earliest on a tie; `now_mean` = the window at j = 0).
+ */
+export function chargeWindows(issuedMs, values, lengths = [1, 2, 4, 8]) {
+  return lengths.map((hours) => {
+    const mean = (j) => values.slice(j, j + hours).reduce((a, b) => a + b, 0) / hours;
+    let best = 0;
+    for (let j = 1; j + hours <= values.length; j++) if (mean(j) < mean(best)) best = j;
+    const nowMean = mean(0);
+    const m = mean(best);
+    return {
+      hours,
+      start: iso(issuedMs + best * HOUR),
+      end: iso(issuedMs + (best + hours) * HOUR),
+      mean: round1(m),
+      now_mean: round1(nowMean),
+      cleaner_than_now_pct: best === 0 ? 0 : round1(((nowMean - m) / nowMean) * 100),
+    };
+  });
+}
+
+/** `computed/charge-window`. */
+export function chargeWindowPayload(issuedMs, values) {
+  return JSON.stringify({ issued: iso(issuedMs), units: "g/kWh", windows: chargeWindows(issuedMs, values) });
+}
+
+/** `computed/co2/band`. */
+export function bandPayload(ts, value, band, lowBelow = 230.5, highAbove = 262.4) {
+  return JSON.stringify({
+    ts: iso(ts),
+    value: round1(value),
+    band,
+    low_below: lowBelow,
+    high_above: highAbove,
+    window_days: 30,
+    units: "g/kWh",
+  });
+}

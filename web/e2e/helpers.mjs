@@ -218,3 +218,108 @@ export function watchPage(page) {
   page.on("pageerror", (e) => seen.pageErrors.push(String(e)));
   return seen;
 }
+
+/** The repository root (web/..). */
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** The ny-power binary: `NYPOWER_BIN`, else the debug build (`cargo build --bin ny-power`). */
+export const NYPOWER_BIN = process.env.NYPOWER_BIN ?? join(REPO_ROOT, "target", "debug", "ny-power");
+
+/**
+ * Starts `ny-power demo --replay` and resolves once it prints `READY URL` (dashboard served,
+ * first intensity on the broker). Ports 0 pick free ones; pass the returned ports back to
+ * restart on the same ones.
+ * @param {{dataDir: string, webDir?: string, speed?: number, httpPort?: number, mqttPort?: number,
+ *   wsPort?: number, timeoutMs?: number}} opts
+ */
+export async function startDemo(opts) {
+  const args = [
+    "demo",
+    "--replay",
+    "--speed",
+    String(opts.speed ?? 600),
+    "--http-port",
+    String(opts.httpPort ?? 0),
+    "--mqtt-port",
+    String(opts.mqttPort ?? 0),
+    "--ws-port",
+    String(opts.wsPort ?? 0),
+    "--data-dir",
+    opts.dataDir,
+    "--web-dir",
+    opts.webDir ?? DIST_DIR,
+  ];
+  const startedAt = Date.now();
+  const proc = spawn(NYPOWER_BIN, args, {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  });
+  let out = "";
+  let err = "";
+  proc.stderr.on("data", (d) => (err += d));
+  let exited = false;
+  const exit = once(proc, "exit").then(([code, signal]) => {
+    exited = true;
+    return { code, signal };
+  });
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no READY line within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /^READY (http:\/\/\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], at: Date.now() });
+      }
+    });
+    exit.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`ny-power demo exited (${code ?? signal}) before READY`));
+    });
+  });
+  let r;
+  try {
+    r = await ready;
+  } catch (e) {
+    if (!exited) proc.kill("SIGKILL");
+    throw new Error(`${e.message}\nstdout:\n${out}\nstderr:\n${err}`);
+  }
+  const dash = /^Dashboard: http:\/\/127\.0\.0\.1:(\d+)/m.exec(out);
+  const mqttLine = /^MQTT: mqtt:\/\/127\.0\.0\.1:(\d+) and ws:\/\/127\.0\.0\.1:(\d+)\//m.exec(out);
+  if (!dash || !mqttLine) {
+    proc.kill("SIGKILL");
+    throw new Error(`could not read the ports from the demo's output:\n${out}`);
+  }
+  return {
+    url: r.url,
+    pid: proc.pid,
+    startedAt,
+    readyAt: r.at,
+    httpPort: Number(dash[1]),
+    mqttPort: Number(mqttLine[1]),
+    wsPort: Number(mqttLine[2]),
+    stdout: () => out,
+    stderr: () => err,
+    /** Sends `signal` and waits for the exit; resolves to {code, signal}. */
+    async stop(signal = "SIGTERM") {
+      if (!exited) proc.kill(signal);
+      return exit;
+    },
+  };
+}
+
+/**
+ * `ny-power inspect FILES…` (run from the repository root): one parsed JSON line per reading.
+ * @param {string[]} files paths relative to the repository root
+ * @returns {Promise<{ts: string, fuels: Record<string, number>, total_mw: number, co2: Record<string, number>}[]>}
+ */
+export async function inspectReadings(files) {
+  const p = spawn(NYPOWER_BIN, ["inspect", ...files], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const [code] = await once(p, "exit");
+  if (code !== 0) throw new Error(`ny-power inspect exited ${code}: ${err}`);
+  return out.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}

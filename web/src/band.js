@@ -47,3 +47,23 @@ export function bandFor(value, historyValues) {
   if (value > t.high) return "high";
   return "moderate";
 }
+
+/** A `computed/co2/band` message more than this older than the reading shown is not used. */
+export const MAX_BAND_LAG_MS = 60 * 60_000;
+
+/**
+ * The band the page shows: the calculator's 30-day band (`computed/co2/band`) when there is
+ * one for (about) the reading on screen, else this module's 24 h tertile band of the direct
+ * value. Always about the direct intensity: the band describes the grid, not the accounting.
+ * @param {{ts: number, band: string}|null} bandMsg checked `computed/co2/band` payload
+ * @param {{ts: number, value: number}|null} co2 the direct reading
+ * @param {{values: number[]}|null} history the 24 h history
+ * @returns {{band: "low"|"moderate"|"high", source: "30d"|"24h"} | null}
+ */
+export function displayBand(bandMsg, co2, history) {
+  if (bandMsg && (!co2 || bandMsg.ts >= co2.ts - MAX_BAND_LAG_MS)) {
+    return { band: /** @type {"low"|"moderate"|"high"} */ (bandMsg.band), source: "30d" };
+  }
+  const b = co2 && history ? bandFor(co2.value, history.values) : null;
+  return b ? { band: b, source: "24h" } : null;
+}

@@ -1,5 +1,7 @@
-// The 24 h chart (uPlot). DOM code: colours come from the page's CSS variables so the
-// chart follows light and dark mode; it is rebuilt when the colour scheme changes.
+// The chart (uPlot): the 24 h history (solid) and the next 24 h forecast (dashed, one step
+// per hourly slot), on one time axis at true instants. DOM code: colours come from the
+// page's CSS variables so the chart follows light and dark mode; it is rebuilt when the
+// colour scheme changes.
 
 import uPlot from "uplot";
 import { TIME_ZONE, formatIntensity, formatLocalDateTime } from "./format.js";
@@ -12,20 +14,29 @@ function heightFor(width) {
   return width < 500 ? 220 : 320;
 }
 
+const Y_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000];
+
 const CURSOR_HINT = "Hover over or tap the chart for values.";
+
+/**
+ * @typedef {[number[], (number|null|undefined)[], (number|null|undefined)[]]} ChartData
+ *   x (epoch s), history (g/kWh), forecast (g/kWh); null = gap, undefined = no point
+ * @typedef {{start: number, end: number}} Span epoch ms
+ */
 
 /**
  * @param {HTMLElement} el container
  * @param {HTMLElement} readout where the value under the cursor is written
- * @returns {{ setData: (data: [number[], (number|null)[]], highlight: {start: number, end: number}|null) => void,
- *   pointCount: () => number, data: () => [number[], (number|null)[]] }}
+ * @returns {{ setData: (data: ChartData, highlights: Span[]) => void,
+ *   pointCount: () => number, forecastPointCount: () => number, data: () => ChartData }}
  */
 export function createChart(el, readout) {
   /** @type {uPlot|null} */
   let plot = null;
-  let data = [[], []];
-  /** @type {{start: number, end: number}|null} window in epoch seconds */
-  let highlight = null;
+  /** @type {ChartData} */
+  let data = [[], [], []];
+  /** @type {{start: number, end: number}[]} shaded windows, epoch seconds */
+  let highlights = [];
 
   function build() {
     if (plot) plot.destroy();
@@ -47,6 +58,8 @@ export function createChart(el, readout) {
             grid: { stroke: line, width: 1 },
             ticks: { stroke: line, width: 1 },
             size: 48,
+            // Whole-number steps only: labels are whole g/kWh, so 262.5 must not read "263".
+            incrs: Y_INCRS,
             values: (u, splits) => splits.map((v) => formatIntensity(v)),
           },
         ],
@@ -61,28 +74,44 @@ export function createChart(el, readout) {
             points: { show: false },
             value: (u, v) => (v == null ? "—" : formatIntensity(v)),
           },
+          {
+            label: "forecast g CO₂/kWh",
+            stroke: cssVar("--forecast"),
+            width: 2,
+            dash: [6, 5],
+            spanGaps: false,
+            paths: uPlot.paths.stepped({ align: 1 }),
+            points: { show: false },
+            value: (u, v) => (v == null ? "—" : formatIntensity(v)),
+          },
         ],
         hooks: {
           setCursor: [
             (u) => {
               const i = u.cursor.idx;
               const y = i == null ? null : u.data[1][i];
-              readout.textContent =
-                y == null ? CURSOR_HINT : `${formatLocalDateTime(u.data[0][i] * 1000)}: ${formatIntensity(y)} g CO₂/kWh`;
+              const f = i == null ? null : u.data[2][i];
+              if (y != null) {
+                readout.textContent = `${formatLocalDateTime(u.data[0][i] * 1000)}: ${formatIntensity(y)} g CO₂/kWh`;
+              } else if (f != null) {
+                readout.textContent = `Forecast from ${formatLocalDateTime(u.data[0][i] * 1000)}: ${formatIntensity(f)} g CO₂/kWh (hourly mean)`;
+              } else {
+                readout.textContent = CURSOR_HINT;
+              }
             },
           ],
           drawClear: [
             (u) => {
-              if (!highlight) return;
-              const x0 = u.valToPos(highlight.start, "x", true);
-              const x1 = u.valToPos(highlight.end, "x", true);
               const { top, height, left, width: w } = u.bbox;
-              const a = Math.max(left, Math.min(x0, x1));
-              const b = Math.min(left + w, Math.max(x0, x1));
-              if (b <= a) return;
               u.ctx.save();
               u.ctx.fillStyle = cssVar("--clean-fill");
-              u.ctx.fillRect(a, top, b - a, height);
+              for (const hl of highlights) {
+                const x0 = u.valToPos(hl.start, "x", true);
+                const x1 = u.valToPos(hl.end, "x", true);
+                const a = Math.max(left, Math.min(x0, x1));
+                const b = Math.min(left + w, Math.max(x0, x1));
+                if (b > a) u.ctx.fillRect(a, top, b - a, height);
+              }
               u.ctx.restore();
             },
           ],
@@ -106,15 +135,20 @@ export function createChart(el, readout) {
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", build);
 
   return {
-    setData(d, hl) {
+    setData(d, hls) {
       data = d;
-      highlight = hl ? { start: hl.start / 1000, end: hl.end / 1000 } : null;
+      highlights = hls.map((hl) => ({ start: hl.start / 1000, end: hl.end / 1000 }));
       plot.setData(data);
     },
+    /** History readings plotted. */
     pointCount() {
       return data[1].filter((v) => v != null).length;
     },
-    /** The plotted data: [x epoch seconds, y g/kWh (null = gap)]. */
+    /** Forecast step points plotted (slot starts plus each run's closing point). */
+    forecastPointCount() {
+      return data[2].filter((v) => v != null).length;
+    },
+    /** The plotted data: [x epoch seconds, history g/kWh, forecast g/kWh] (null = gap, undefined = no point). */
     data() {
       return data;
     },

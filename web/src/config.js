@@ -2,17 +2,21 @@
 // Pure: `parseConfig(json, pageUrl)` returns { ok: true, config } or { ok: false, error }.
 
 import { DEFAULT_TOPIC_ROOT } from "./contract.js";
+import { parseAwsIotConfig } from "./aws/iot.js";
 
 export const DEFAULT_STALE_AFTER_MINUTES = 15;
 
 /** Human labels for the known modes; any other mode string is shown as given. */
 export const MODE_LABELS = {
   live: "live NYISO data",
-  replay: "replay of bundled days",
+  replay: "replay of bundled NYISO days",
 };
 
-/** The broker-connection kinds this build supports (see connect.js). */
-export const MQTT_KINDS = ["url"];
+/**
+ * The broker-connection kinds this build supports (see connect.js): "url" (a ws:/wss: URL)
+ * and "aws-iot" (AWS IoT Core: Cognito guest credentials and a SigV4-signed wss: URL).
+ */
+export const MQTT_KINDS = ["url", "aws-iot"];
 
 /**
  * Checks a topic root: non-empty, no wildcards, no leading/trailing slash.
@@ -57,7 +61,8 @@ export function resolveBrokerUrl(url, pageUrl) {
 /**
  * @param {unknown} json the parsed config.json
  * @param {string} pageUrl location.href, to resolve a relative broker URL
- * @returns {{ok: true, config: {mqtt: {kind: string, url: string}, topicRoot: string,
+ * @returns {{ok: true, config: {mqtt: {kind: "url", url: string} | {kind: "aws-iot", region: string,
+ *   endpoint: string, identityPoolId: string}, topicRoot: string,
  *   mode: string, modeLabel: string, staleAfterMinutes: number}} | {ok: false, error: string}}
  */
 export function parseConfig(json, pageUrl) {
@@ -72,9 +77,17 @@ export function parseConfig(json, pageUrl) {
   if (!MQTT_KINDS.includes(kind)) {
     return { ok: false, error: `config.json: mqtt.kind "${String(kind)}" is not supported (supported: ${MQTT_KINDS.join(", ")})` };
   }
-  const url = resolveBrokerUrl(mqtt.url, pageUrl);
-  if (url === null) {
-    return { ok: false, error: "config.json: mqtt.url must be a ws:// or wss:// URL, or a path starting with /" };
+  let broker;
+  if (kind === "aws-iot") {
+    const aws = parseAwsIotConfig(mqtt);
+    if (!aws.ok) return { ok: false, error: aws.error };
+    broker = aws.mqtt;
+  } else {
+    const url = resolveBrokerUrl(mqtt.url, pageUrl);
+    if (url === null) {
+      return { ok: false, error: "config.json: mqtt.url must be a ws:// or wss:// URL, or a path starting with /" };
+    }
+    broker = { kind, url };
   }
   const topicRoot = json.topic_root ?? DEFAULT_TOPIC_ROOT;
   if (!isValidTopicRoot(topicRoot)) {
@@ -91,7 +104,7 @@ export function parseConfig(json, pageUrl) {
   return {
     ok: true,
     config: {
-      mqtt: { kind, url },
+      mqtt: broker,
       topicRoot,
       mode,
       modeLabel: Object.hasOwn(MODE_LABELS, mode) ? MODE_LABELS[mode] : mode,

@@ -1,10 +1,11 @@
-// The one seam between the page and a broker. `connect(config, handlers)` opens an
+// The one seam between the page and a broker. `connect(config, topics, handlers)` opens an
 // MQTT-over-WebSockets session, subscribes to the exact topics (QoS 1) and reports
-// messages and connection state. Today `config.mqtt.kind` is "url" (a plain ws:/wss:
-// URL); an AWS IoT Core kind (Cognito credentials + SigV4-signed wss URL) belongs
-// beside `connectUrl` below, returning the same handle.
+// messages and connection state. `config.mqtt.kind` is "url" (a plain ws:/wss: URL) or
+// "aws-iot" (AWS IoT Core: Cognito guest credentials and a SigV4-signed wss: URL, re-signed
+// for every reconnect; src/aws/iot.js), which drives `connectUrl` below.
 
 import mqtt from "mqtt";
+import { connectAwsIot } from "./aws/iot.js";
 
 /** Reconnect backoff: first retry after MIN, doubling to MAX, with ±20 % jitter. */
 export const RECONNECT_MIN_MS = 1000;
@@ -20,7 +21,8 @@ export const RECONNECT_MAX_MS = 30_000;
  */
 
 /**
- * @param {{mqtt: {kind: string, url: string}}} config checked config (config.js)
+ * @param {{mqtt: {kind: string, url?: string, region?: string, endpoint?: string, identityPoolId?: string}}} config
+ *   checked config (config.js)
  * @param {string[]} topics exact topics to subscribe to
  * @param {Handlers} handlers
  * @returns {Connection}
@@ -29,6 +31,8 @@ export function connect(config, topics, handlers) {
   switch (config.mqtt.kind) {
     case "url":
       return connectUrl(config.mqtt.url, topics, handlers);
+    case "aws-iot":
+      return connectAwsIot(config.mqtt, topics, handlers, { connectUrl });
     default:
       throw new Error(`mqtt.kind "${config.mqtt.kind}" is not supported by this build`);
   }
@@ -38,7 +42,15 @@ function jitter(ms) {
   return Math.round(ms * (0.8 + Math.random() * 0.4));
 }
 
-function connectUrl(url, topics, { onMessage, onState }) {
+/**
+ * @param {string} url ws:/wss: URL
+ * @param {string[]} topics
+ * @param {Handlers} handlers
+ * @param {Record<string, unknown>} [extra] more MQTT.js options (the AWS mode's `clientId`
+ *   and `transformWsUrl`, which re-signs the URL for each reconnect)
+ * @returns {Connection}
+ */
+export function connectUrl(url, topics, { onMessage, onState }, extra = {}) {
   onState("connecting");
   let backoff = RECONNECT_MIN_MS;
   const client = mqtt.connect(url, {
@@ -50,6 +62,7 @@ function connectUrl(url, topics, { onMessage, onState }) {
     // Resubscribe after a reconnect (clean session), which also re-delivers the
     // retained messages: the page catches up on whatever it missed while away.
     resubscribe: true,
+    ...extra,
   });
   const subs = Object.fromEntries(topics.map((t) => [t, { qos: 1 }]));
   // Queued until the first CONNACK; MQTT.js replays it on every reconnect.

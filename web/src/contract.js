@@ -12,6 +12,10 @@ export const TOPICS = {
   co2Lifecycle: "computed/co2/lifecycle",
   history: "archive/co2/24h",
   cursor: "status/fuel-mix/updated",
+  // docs/forecast.md
+  forecast: "computed/co2/forecast",
+  chargeWindow: "computed/charge-window",
+  band: "computed/co2/band",
 };
 
 /** Default topic root: gives exactly the topics of DESIGN.md §5. */
@@ -33,6 +37,7 @@ export const ZERO_CARBON_FUELS = ["nuclear", "wind", "hydro"];
 
 /** Payload field names and fixed values. */
 export const FIELDS = {
+  issued: "issued", // forecast / charge window: the newest reading's instant
   ts: "ts", // RFC 3339 UTC instant, e.g. "2025-02-01T05:05:00Z"; an array in the history
   fuels: "fuels", // fuel-mix: object slug -> MW
   totalMw: "total_mw", // fuel-mix: sum of the seven fuels, MW
@@ -40,7 +45,21 @@ export const FIELDS = {
   values: "values", // history: intensities, oldest first
   units: "units",
   factors: "factors", // "direct" | "lifecycle"
+  windows: "windows", // charge window: one entry per charge length
+  hours: "hours", // window: charge length, h
+  start: "start", // window: when to plug in
+  end: "end", // window: start + hours
+  mean: "mean", // window: forecast mean over the window
+  nowMean: "now_mean", // window: the same charge started now
+  cleanerPct: "cleaner_than_now_pct", // window: (now_mean - mean) / now_mean * 100
+  band: "band", // band: "low" | "moderate" | "high"
+  lowBelow: "low_below", // band: lower tercile of the 30 days' hourly means
+  highAbove: "high_above", // band: upper tercile
+  windowDays: "window_days", // band: days compared against
 };
+
+/** The `band` values of `computed/co2/band`. */
+export const BANDS = ["low", "moderate", "high"];
 
 export const UNITS = {
   power: "MW",

@@ -1,7 +1,7 @@
 // The page: wires config, broker connection, state and DOM. Every payload value reaches
 // the DOM through textContent (or a CSS width computed from a checked number), never
 // through innerHTML. The page renders on every accepted message; the only timer
-// re-evaluates the reading's age and staleness locally.
+// re-evaluates the reading's age, staleness and the charge sentence's expiry locally.
 
 import { parseConfig } from "./config.js";
 import { connect } from "./connect.js";
@@ -15,12 +15,13 @@ import {
   formatMw,
   formatShare,
 } from "./format.js";
-import { bandFor } from "./band.js";
-import { isStale } from "./stale.js";
+import { displayBand } from "./band.js";
+import { isStale, referenceNow } from "./stale.js";
 import { cleanestHour } from "./cleanest.js";
 import { mixRows } from "./mix.js";
-import { chartSeries } from "./series.js";
+import { chartSeries, forecastSteps, mergeSeries } from "./series.js";
 import { createChart } from "./chart.js";
+import { chargeSentence, DEFAULT_CHARGE_HOURS } from "./sentence.js";
 
 const AGE_TICK_MS = 10_000;
 const RENDER_LOG_MAX = 50;
@@ -44,7 +45,11 @@ const api = {
   config: null,
   connection: "connecting",
   factors: "direct",
-  /** Re-evaluates age and staleness now (the page also does this every 10 s). */
+  /** Charge length of the sentence, hours (the select; default 4). */
+  chargeHours: DEFAULT_CHARGE_HOURS,
+  /** The instant ages are measured against: the wall clock, or in a replay the newest reading. */
+  now: () => (config ? referenceNow(config.mode, Date.now(), state) : Date.now()),
+  /** Re-evaluates age, staleness and the charge sentence now (the page also does this every 10 s). */
   tick: () => renderAge(),
 };
 window.nyPower = api;
@@ -76,21 +81,28 @@ function selectedReading() {
   return api.factors === "lifecycle" ? state.co2Lifecycle : state.co2;
 }
 
-const BAND_TEXT = {
-  low: "Low for the last 24 h",
-  moderate: "Moderate for the last 24 h",
-  high: "High for the last 24 h",
-};
+const BAND_WORD = { low: "Low", moderate: "Moderate", high: "High" };
+
+function bandText(shown) {
+  if (shown.source === "30d") {
+    const days = state.band?.windowDays ?? 30;
+    return `${BAND_WORD[shown.band]} for the last ${days} days`;
+  }
+  return `${BAND_WORD[shown.band]} for the last 24 h`;
+}
 
 function renderIntensity() {
   const r = selectedReading();
   $("intensity").textContent = r ? formatIntensity(r.value) : "—";
-  // The band compares the direct intensity with the (direct) 24 h history, whichever
-  // factor table is on screen: it describes the grid, not the accounting method.
-  const band = state.co2 && state.history ? bandFor(state.co2.value, state.history.values) : null;
+  // The band is always about the direct intensity, whichever factor table is on screen:
+  // it describes the grid, not the accounting method. The calculator's 30-day band when
+  // there is one, else the 24 h tertiles.
+  const shown = displayBand(state.band, state.co2, state.history);
   const b = $("band");
-  b.dataset.band = band ?? "none";
-  b.textContent = band ? BAND_TEXT[band] : state.co2 ? "not enough history for a band" : "waiting for data";
+  b.dataset.band = shown?.band ?? "none";
+  b.dataset.source = shown?.source ?? "none";
+  b.textContent = shown ? bandText(shown) : state.co2 ? "not enough history for a band" : "waiting for data";
+  $("charge").dataset.band = shown?.band ?? "none";
   $("taken").textContent = r ? `Reading of ${formatLocalDateTime(r.ts)}` : "Waiting for the first reading…";
   $("factors-note").textContent =
     api.factors === "lifecycle"
@@ -100,15 +112,18 @@ function renderIntensity() {
 }
 
 function renderAge() {
+  renderCharge();
   const r = selectedReading();
-  const now = Date.now();
   const staleEl = $("stale");
   if (!r || !config) {
     $("age").textContent = "";
     staleEl.hidden = true;
     return;
   }
-  $("age").textContent = `(${formatAge(now - r.ts)})`;
+  const now = api.now();
+  // A replay's readings are old on purpose: no wall-clock age, and staleness is measured
+  // against the newest replayed reading (so only a lagging topic is called stale).
+  $("age").textContent = config.mode === "replay" ? "(replayed)" : `(${formatAge(now - r.ts)})`;
   const stale = isStale(r.ts, now, config.staleAfterMinutes);
   // Fixed text (the age is beside the time above), so the alert is announced once.
   const text = stale
@@ -119,20 +134,44 @@ function renderAge() {
   $("now-card").classList.toggle("is-stale", stale);
 }
 
-function renderHistory() {
-  const h = state.history;
-  if (!h) return;
+/** The window of the chosen length in the charge-window message (null when there is none). */
+function chosenWindow() {
+  return state.chargeWindow?.windows.find((w) => w.hours === api.chargeHours) ?? null;
+}
+
+function renderCharge() {
+  const el = $("charge");
+  const text = config ? chargeSentence(state.chargeWindow, { nowMs: api.now(), hours: api.chargeHours }) : null;
+  if (el.textContent !== (text ?? "")) el.textContent = text ?? "";
+  el.hidden = text === null;
+}
+
+function renderChart() {
+  const h = state.history ?? { ts: [], values: [] };
+  const f = state.forecast ?? { ts: [], values: [] };
   const best = cleanestHour(h.ts, h.values);
-  chart.setData(chartSeries(h.ts, h.values), best);
-  $("cleanest").textContent = best
-    ? `Cleanest hour: ${formatLocalRange(best.start, best.end)}, ${formatIntensity(best.mean)} g/kWh on average (shaded).`
-    : "Cleanest hour: not enough history yet.";
-  $("chart").setAttribute(
-    "aria-label",
+  // The advised charge window is shaded too, while its sentence is shown and says "later".
+  const win = chosenWindow();
+  const advised =
+    win && win.start !== state.chargeWindow.issued && chargeSentence(state.chargeWindow, { nowMs: api.now(), hours: api.chargeHours });
+  const shaded = [best, advised ? win : null].filter(Boolean);
+  chart.setData(mergeSeries(chartSeries(h.ts, h.values), forecastSteps(f.ts, f.values)), shaded);
+  if (state.history) {
+    $("cleanest").textContent = best
+      ? `Cleanest hour: ${formatLocalRange(best.start, best.end)}, ${formatIntensity(best.mean)} g/kWh on average (shaded).`
+      : "Cleanest hour: not enough history yet.";
+  }
+  const parts = [
     h.values.length
       ? `Carbon intensity over the last 24 hours: ${h.values.length} readings from ${formatIntensity(Math.min(...h.values))} to ${formatIntensity(Math.max(...h.values))} g/kWh.`
       : "Carbon intensity over the last 24 hours: no readings yet.",
-  );
+  ];
+  if (f.values.length) {
+    parts.push(
+      `Forecast for the next ${f.values.length} hours (dashed): hourly means from ${formatIntensity(Math.min(...f.values))} to ${formatIntensity(Math.max(...f.values))} g/kWh.`,
+    );
+  }
+  $("chart").setAttribute("aria-label", parts.join(" "));
 }
 
 /** @type {Record<string, {mw: HTMLElement, share: HTMLElement, bar: HTMLElement}>} */
@@ -188,11 +227,18 @@ function onMessage(table, topic, payload) {
     return;
   }
   try {
-    if (r.kind === "co2" || r.kind === "co2Lifecycle") renderIntensity();
+    if (r.kind === "co2" || r.kind === "co2Lifecycle" || r.kind === "band") renderIntensity();
     else if (r.kind === "history") {
-      renderHistory();
+      renderChart();
       renderIntensity();
-    } else if (r.kind === "fuelMix") renderMix();
+    } else if (r.kind === "fuelMix") {
+      renderMix();
+      renderAge(); // in a replay, the newest reading moves the page's "now"
+    } else if (r.kind === "forecast") renderChart();
+    else if (r.kind === "chargeWindow") {
+      renderCharge();
+      renderChart(); // the chosen window is shaded
+    }
   } catch (err) {
     // A rendering bug must not take the connection down with it.
     console.error("ny-power: render failed", err);
@@ -202,6 +248,17 @@ function onMessage(table, topic, payload) {
   if (stats.renders.length > RENDER_LOG_MAX) stats.renders.shift();
   requestAnimationFrame(() => {
     entry.painted = performance.now();
+  });
+}
+
+function wireChargeHours() {
+  const select = /** @type {HTMLSelectElement} */ ($("charge-hours"));
+  select.value = String(api.chargeHours);
+  select.addEventListener("change", () => {
+    const h = Number(select.value);
+    api.chargeHours = Number.isInteger(h) && h > 0 ? h : DEFAULT_CHARGE_HOURS;
+    renderCharge();
+    if (chart) renderChart();
   });
 }
 
@@ -218,6 +275,7 @@ function wireSwitch() {
 async function start() {
   buildMixTable();
   wireSwitch();
+  wireChargeHours();
   let json;
   try {
     const res = await fetch("config.json", { cache: "no-store" });
@@ -237,6 +295,8 @@ async function start() {
   config = parsed.config;
   api.config = config;
   $("mode").textContent = config.modeLabel;
+  $("mode").dataset.mode = config.mode;
+  $("replay-note").hidden = config.mode !== "replay";
   chart = createChart($("chart"), $("chart-cursor"));
   api.chart = chart;
   const table = dashboardTopicTable(config.topicRoot);

@@ -23,3 +23,69 @@ export function chartSeries(tsMs, values) {
   }
   return [xs, ys];
 }
+
+/** A forecast slot lasts one hour (docs/forecast.md). */
+export const SLOT_S = 3600;
+
+/**
+ * The forecast as step points for uPlot's stepped path (each value holds until the next
+ * point): one point at each slot's start, plus a point at the end of the last slot (and
+ * before any gap between slots, followed by a null) so every slot is drawn a full hour.
+ * @param {number[]} tsMs slot starts, epoch ms, increasing
+ * @param {number[]} values expected mean of each slot
+ * @returns {[number[], (number|null)[]]}
+ */
+export function forecastSteps(tsMs, values) {
+  const xs = [];
+  const ys = [];
+  for (let i = 0; i < tsMs.length; i++) {
+    const x = tsMs[i] / 1000;
+    xs.push(x);
+    ys.push(values[i]);
+    const end = x + SLOT_S;
+    const next = i + 1 < tsMs.length ? tsMs[i + 1] / 1000 : null;
+    if (next === null || next > end) {
+      xs.push(end);
+      ys.push(values[i]);
+      if (next !== null) {
+        xs.push((end + next) / 2);
+        ys.push(null);
+      }
+    }
+  }
+  return [xs, ys];
+}
+
+/**
+ * Merges two series onto one x axis (uPlot wants aligned data): the union of their x
+ * values. Where a series has no point it gets `undefined`, which uPlot joins across (an
+ * alignment artifact), unlike its own `null`s, which stay gaps. A shared x carries both.
+ * @param {[number[], (number|null)[]]} a
+ * @param {[number[], (number|null)[]]} b
+ * @returns {[number[], (number|null|undefined)[], (number|null|undefined)[]]}
+ */
+export function mergeSeries(a, b) {
+  const xs = [];
+  const ya = [];
+  const yb = [];
+  let i = 0;
+  let j = 0;
+  while (i < a[0].length || j < b[0].length) {
+    const xa = i < a[0].length ? a[0][i] : Infinity;
+    const xb = j < b[0].length ? b[0][j] : Infinity;
+    if (xa === xb) {
+      xs.push(xa);
+      ya.push(a[1][i++]);
+      yb.push(b[1][j++]);
+    } else if (xa < xb) {
+      xs.push(xa);
+      ya.push(a[1][i++]);
+      yb.push(undefined);
+    } else {
+      xs.push(xb);
+      ya.push(undefined);
+      yb.push(b[1][j++]);
+    }
+  }
+  return [xs, ya, yb];
+}

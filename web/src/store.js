@@ -4,7 +4,10 @@
 
 import { FACTORS, FUELS, TOPICS } from "./contract.js";
 import {
+  parseBand,
+  parseChargeWindow,
   parseCursor,
+  parseForecast,
   parseFuelMix,
   parseFuelValue,
   parseHistory,
@@ -26,6 +29,9 @@ export function topicTable(root) {
   t.set(`${root}/${TOPICS.fuelMix}`, { kind: "fuelMix" });
   for (const slug of FUELS) t.set(`${root}/${TOPICS.fuel}${slug}`, { kind: "fuel", slug });
   t.set(`${root}/${TOPICS.cursor}`, { kind: "cursor" });
+  t.set(`${root}/${TOPICS.forecast}`, { kind: "forecast" });
+  t.set(`${root}/${TOPICS.chargeWindow}`, { kind: "chargeWindow" });
+  t.set(`${root}/${TOPICS.band}`, { kind: "band" });
   return t;
 }
 
@@ -34,7 +40,7 @@ export function topicTable(root) {
  * nothing the combined fuel-mix message does not, so the page does not subscribe to them
  * (their validators are still here, for fixtures and tests).
  */
-export const DASHBOARD_KINDS = ["co2", "co2Lifecycle", "history", "fuelMix"];
+export const DASHBOARD_KINDS = ["co2", "co2Lifecycle", "history", "fuelMix", "forecast", "chargeWindow", "band"];
 
 /**
  * The exact topics the dashboard subscribes to, with their kinds.
@@ -59,6 +65,14 @@ export function createState() {
     fuel: {},
     /** @type {{ts: number}|null} */
     cursor: null,
+    /** @type {{issued: number, ts: number[], values: number[]}|null} `computed/co2/forecast` */
+    forecast: null,
+    /** @type {{issued: number, windows: {hours: number, start: number, end: number, mean: number,
+     *   nowMean: number, cleanerPct: number}[]}|null} `computed/charge-window` */
+    chargeWindow: null,
+    /** @type {{ts: number, value: number, band: string, lowBelow: number, highAbove: number,
+     *   windowDays: number}|null} `computed/co2/band` */
+    band: null,
   };
 }
 
@@ -108,6 +122,15 @@ export function applyMessage(state, stats, table, topic, payload) {
       break;
     case "cursor":
       r = parseCursor(payload);
+      break;
+    case "forecast":
+      r = parseForecast(payload);
+      break;
+    case "chargeWindow":
+      r = parseChargeWindow(payload);
+      break;
+    case "band":
+      r = parseBand(payload);
       break;
     default:
       r = { ok: false, reason: "unexpected topic" };

@@ -8,12 +8,18 @@
 // must be RFC 3339 UTC ("Z"); units and factor names must match the topic. Extra
 // top-level fields are tolerated (additive schema changes), unknown fuel slugs are not.
 
-import { FIELDS, FUELS, UNITS } from "./contract.js";
+import { BANDS, FIELDS, FUELS, UNITS } from "./contract.js";
 
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
 
 /** Largest history we accept (a day of 1-minute readings is 1440; NYISO gives ~288). */
 export const MAX_HISTORY_POINTS = 5000;
+
+/** Largest forecast we accept (docs/forecast.md publishes 24 hourly slots). */
+export const MAX_FORECAST_SLOTS = 240;
+
+/** Most charge lengths we accept in one charge-window message (docs/forecast.md: 1, 2, 4, 8 h). */
+export const MAX_WINDOWS = 48;
 
 /**
  * Parses an RFC 3339 UTC timestamp to epoch milliseconds, or returns null.
@@ -188,4 +194,105 @@ export function parseCursor(payload) {
   const ts = tsField(p.value);
   if (ts === null) return fail("cursor: bad or missing ts");
   return { ok: true, value: { ts } };
+}
+
+/**
+ * `{root}/computed/co2/forecast`: `issued`, parallel `ts`/`values` (hourly slots, strictly
+ * increasing instants, finite non-negative intensities), `units` g/kWh.
+ * @param {Uint8Array|string} payload
+ * @returns {{ok: true, value: {issued: number, ts: number[], values: number[]}} | {ok: false, reason: string}}
+ */
+export function parseForecast(payload) {
+  const p = parseJsonObject(payload);
+  if (!p.ok) return p;
+  const o = p.value;
+  const issued = parseTimestamp(o[FIELDS.issued]);
+  if (issued === null) return fail("forecast: bad or missing issued");
+  if (o[FIELDS.units] !== UNITS.intensity) return fail("forecast: units is not g/kWh");
+  const rawTs = o[FIELDS.ts];
+  const rawValues = o[FIELDS.values];
+  if (!Array.isArray(rawTs) || !Array.isArray(rawValues)) return fail("forecast: ts or values is not an array");
+  if (rawTs.length !== rawValues.length) return fail("forecast: ts and values differ in length");
+  if (rawTs.length > MAX_FORECAST_SLOTS) return fail("forecast: too many slots");
+  const ts = new Array(rawTs.length);
+  const values = new Array(rawTs.length);
+  for (let i = 0; i < rawTs.length; i++) {
+    const t = parseTimestamp(rawTs[i]);
+    if (t === null) return fail(`forecast: bad ts at index ${i}`);
+    if (i > 0 && t <= ts[i - 1]) return fail(`forecast: ts not increasing at index ${i}`);
+    const v = rawValues[i];
+    if (!isNum(v) || v < 0) return fail(`forecast: bad value at index ${i}`);
+    ts[i] = t;
+    values[i] = v;
+  }
+  return { ok: true, value: { issued, ts, values } };
+}
+
+/**
+ * `{root}/computed/charge-window`: `issued`, `units` g/kWh and `windows`, one per charge
+ * length (a positive whole number of hours, each length once), each with `start` < `end`,
+ * finite non-negative `mean` and `now_mean`, and a finite `cleaner_than_now_pct`.
+ * @param {Uint8Array|string} payload
+ * @returns {{ok: true, value: {issued: number, windows: {hours: number, start: number, end: number,
+ *   mean: number, nowMean: number, cleanerPct: number}[]}} | {ok: false, reason: string}}
+ */
+export function parseChargeWindow(payload) {
+  const p = parseJsonObject(payload);
+  if (!p.ok) return p;
+  const o = p.value;
+  const issued = parseTimestamp(o[FIELDS.issued]);
+  if (issued === null) return fail("charge-window: bad or missing issued");
+  if (o[FIELDS.units] !== UNITS.intensity) return fail("charge-window: units is not g/kWh");
+  const raw = o[FIELDS.windows];
+  if (!Array.isArray(raw)) return fail("charge-window: windows is not an array");
+  if (raw.length > MAX_WINDOWS) return fail("charge-window: too many windows");
+  const windows = [];
+  const seen = new Set();
+  for (let i = 0; i < raw.length; i++) {
+    const w = raw[i];
+    const bad = (what) => fail(`charge-window: window ${i}: ${what}`);
+    if (w === null || typeof w !== "object" || Array.isArray(w)) return bad("not an object");
+    const hours = w[FIELDS.hours];
+    if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 10) return bad("hours is not a positive whole number");
+    if (seen.has(hours)) return bad(`hours ${hours} given twice`);
+    seen.add(hours);
+    const start = parseTimestamp(w[FIELDS.start]);
+    const end = parseTimestamp(w[FIELDS.end]);
+    if (start === null) return bad("bad or missing start");
+    if (end === null || end <= start) return bad("bad end");
+    const mean = w[FIELDS.mean];
+    const nowMean = w[FIELDS.nowMean];
+    const cleanerPct = w[FIELDS.cleanerPct];
+    if (!isNum(mean) || mean < 0) return bad("mean is not a non-negative number");
+    if (!isNum(nowMean) || nowMean < 0) return bad("now_mean is not a non-negative number");
+    if (!isNum(cleanerPct)) return bad("cleaner_than_now_pct is not a finite number");
+    windows.push({ hours, start, end, mean, nowMean, cleanerPct });
+  }
+  return { ok: true, value: { issued, windows } };
+}
+
+/**
+ * `{root}/computed/co2/band`: the newest intensity against the last 30 days' hourly means.
+ * @param {Uint8Array|string} payload
+ * @returns {{ok: true, value: {ts: number, value: number, band: "low"|"moderate"|"high",
+ *   lowBelow: number, highAbove: number, windowDays: number}} | {ok: false, reason: string}}
+ */
+export function parseBand(payload) {
+  const p = parseJsonObject(payload);
+  if (!p.ok) return p;
+  const o = p.value;
+  const ts = tsField(o);
+  if (ts === null) return fail("band: bad or missing ts");
+  const v = o[FIELDS.value];
+  if (!isNum(v) || v < 0) return fail("band: value is not a non-negative number");
+  const band = o[FIELDS.band];
+  if (!BANDS.includes(band)) return fail("band: band is not low, moderate or high");
+  const lowBelow = o[FIELDS.lowBelow];
+  const highAbove = o[FIELDS.highAbove];
+  if (!isNum(lowBelow) || !isNum(highAbove)) return fail("band: low_below or high_above is not a finite number");
+  if (lowBelow > highAbove) return fail("band: low_below is above high_above");
+  const windowDays = o[FIELDS.windowDays];
+  if (!Number.isInteger(windowDays) || windowDays < 1) return fail("band: window_days is not a positive whole number");
+  if (o[FIELDS.units] !== UNITS.intensity) return fail("band: units is not g/kWh");
+  return { ok: true, value: { ts, value: v, band, lowBelow, highAbove, windowDays } };
 }

@@ -42,3 +42,20 @@ test("does not reorder the caller's array", () => {
   bandFor(3, h);
   assert.deepEqual(h, [5, 1, 4, 2, 3, 6]);
 });
+
+test("displayBand: the 30-day band message wins when it is about the reading shown", async () => {
+  const { displayBand, MAX_BAND_LAG_MS } = await import("../src/band.js");
+  const t = Date.parse("2025-02-01T05:05:00Z");
+  const co2 = { ts: t, value: 300 };
+  const history = { values: [100, 110, 120, 130, 140, 150, 160] }; // 300 is "high" against 24 h
+  assert.deepEqual(displayBand(null, co2, history), { band: "high", source: "24h" });
+  assert.deepEqual(displayBand({ ts: t, band: "low" }, co2, history), { band: "low", source: "30d" });
+  // The previous reading's band (published a moment after the new intensity) still counts.
+  assert.deepEqual(displayBand({ ts: t - 5 * 60_000, band: "moderate" }, co2, history), { band: "moderate", source: "30d" });
+  assert.deepEqual(displayBand({ ts: t - MAX_BAND_LAG_MS, band: "low" }, co2, history), { band: "low", source: "30d" });
+  // A band message left over from long ago does not describe this reading: fall back.
+  assert.deepEqual(displayBand({ ts: t - MAX_BAND_LAG_MS - 1, band: "low" }, co2, history), { band: "high", source: "24h" });
+  assert.deepEqual(displayBand({ ts: t, band: "low" }, null, null), { band: "low", source: "30d" });
+  assert.equal(displayBand(null, co2, { values: [1, 2] }), null);
+  assert.equal(displayBand(null, null, history), null);
+});

@@ -25,7 +25,7 @@ test("full config", () => {
   );
   assert.equal(r.ok, true);
   assert.equal(r.config.topicRoot, "test/abc");
-  assert.equal(r.config.modeLabel, "replay of bundled days");
+  assert.equal(r.config.modeLabel, "replay of bundled NYISO days");
   assert.equal(r.config.staleAfterMinutes, 30);
   assert.equal(r.config.mqtt.url, "wss://example.org/mqtt");
 });
@@ -50,7 +50,8 @@ test("invalid configs are refused with a message", () => {
     {},
     { mqtt: "ws://h" },
     { mqtt: { url: "http://h/mqtt" } },
-    { mqtt: { url: "ws://h/mqtt", kind: "aws-iot" } },
+    { mqtt: { url: "ws://h/mqtt", kind: "aws-iot" } }, // no region, endpoint, pool
+    { mqtt: { url: "ws://h/mqtt", kind: "mqtt-over-carrier-pigeon" } },
     { mqtt: { url: "ws://h/mqtt" }, topic_root: "ny-power/#" },
     { mqtt: { url: "ws://h/mqtt" }, topic_root: "" },
     { mqtt: { url: "ws://h/mqtt" }, topic_root: "ny-power/" },
@@ -69,4 +70,24 @@ test("topic roots", () => {
   assert.ok(isValidTopicRoot("ny-power"));
   assert.ok(isValidTopicRoot("tests/run-1/ny-power"));
   for (const bad of ["", "/ny", "ny/", "a//b", "a/+/b", "#", 5]) assert.ok(!isValidTopicRoot(bad), String(bad));
+});
+
+test("aws-iot: region, endpoint and identity pool (the stack's DashboardConfig output)", () => {
+  const mqtt = {
+    kind: "aws-iot",
+    region: "us-east-1",
+    endpoint: "abc123xyz-ats.iot.us-east-1.amazonaws.com",
+    identity_pool_id: "us-east-1:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+  };
+  const r = parseConfig({ mqtt, mode: "live" }, "https://ny.example/");
+  assert.equal(r.ok, true, r.error);
+  assert.deepEqual(r.config.mqtt, {
+    kind: "aws-iot",
+    region: "us-east-1",
+    endpoint: "abc123xyz-ats.iot.us-east-1.amazonaws.com",
+    identityPoolId: "us-east-1:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+  });
+  const bad = parseConfig({ mqtt: { ...mqtt, endpoint: "evil.example.com" } }, PAGE);
+  assert.equal(bad.ok, false);
+  assert.match(bad.error, /config\.json: mqtt\.endpoint/);
 });

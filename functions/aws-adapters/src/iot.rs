@@ -141,7 +141,10 @@ impl IotCursor {
     }
 
     fn saved(&self) -> Option<DateTime<Utc>> {
-        *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .saved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -149,20 +152,28 @@ impl IotCursor {
 impl CursorStore for IotCursor {
     async fn load(&self) -> Result<Option<DateTime<Utc>>, PortError> {
         let topic = self.topics.cursor();
-        match self.retained.get(&topic).await? {
-            None => Ok(None),
+        let retained = match self.retained.get(&topic).await? {
+            None => None,
             // A cleared retained message (empty payload) means no cursor.
-            Some(bytes) if bytes.is_empty() => Ok(None),
-            Some(bytes) => decode::<CursorPayload>(&topic, &bytes)
-                .map(|c| Some(c.ts))
-                .map_err(|e| PortError::permanent(format!("load cursor from {topic}"), e)),
-        }
+            Some(bytes) if bytes.is_empty() => None,
+            Some(bytes) => Some(
+                decode::<CursorPayload>(&topic, &bytes)
+                    .map(|c| c.ts)
+                    .map_err(|e| PortError::permanent(format!("load cursor from {topic}"), e))?,
+            ),
+        };
+        Ok(retained.max(self.saved()))
     }
 
     async fn save(&self, ts: DateTime<Utc>) -> Result<(), PortError> {
         self.publisher
             .publish(&cursor_message(&self.topics, ts))
-            .await
+            .await?;
+        *self
+            .saved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ts);
+        Ok(())
     }
 }
 

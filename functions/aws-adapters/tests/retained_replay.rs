@@ -156,7 +156,9 @@ async fn a_lagging_retained_read_cannot_move_a_warm_cursor_back() {
         r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"eyJ0cyI6IjIwMjUtMDItMDFUMDU6MDU6MDBaIn0=","qos":1,"lastModifiedTime":1738386310000}"#,
     );
     let publish = mock!(aws_sdk_iotdataplane::Client::publish)
-        .match_requests(|r| r.topic() == Some("ny-power/status/fuel-mix/updated") && r.retain())
+        .match_requests(|r| {
+            r.topic() == Some("ny-power/status/fuel-mix/updated") && r.retain() == Some(true)
+        })
         .sequence()
         .http_status(200, Some("{}".into()))
         .build();

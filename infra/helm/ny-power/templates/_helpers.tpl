@@ -225,8 +225,6 @@ Environment shared by pump, co2 and archive.
   value: {{ .Values.topicRoot | quote }}
 - name: HEALTH_ADDR
   value: {{ printf "0.0.0.0:%v" .Values.healthPort | quote }}
-- name: DATA_DIR
-  value: /var/lib/ny-power
 - name: RUST_LOG
   value: {{ .Values.logging.level | quote }}
 - name: LOG_FORMAT
@@ -279,4 +277,12 @@ The Secret items the archiver mounts at /var/run/secrets/ny-power/influxdb (empt
 - key: {{ .Values.externalInfluxdb.passwordKey }}
   path: password
 {{- end }}
+{{- end }}
+
+{{/*
+The calculator's load forecast setting (LOAD_FORECAST): "off" or "nyiso". A bare `off` in a
+values file is a YAML boolean: false reads as "off".
+*/}}
+{{- define "ny-power.loadForecast" -}}
+{{- if eq (toString .Values.co2.loadForecast) "nyiso" }}nyiso{{ else }}off{{ end }}
 {{- end }}
