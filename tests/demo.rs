@@ -28,6 +28,7 @@ impl Demo {
         let mut child = Command::new(BIN)
             .args(["demo", "--replay", "--speed", "600"])
             .args(["--http-port", "0", "--mqtt-port", "0", "--ws-port", "0"])
+            .arg("--ha-discovery")
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--web-dir")
@@ -196,6 +197,15 @@ fn saved(data_dir: &Path) -> (Vec<String>, String) {
     (history, cursor)
 }
 
+/// The saved forecaster state.
+fn saved_forecaster(data_dir: &Path) -> Value {
+    let saved: Value = serde_json::from_slice(
+        &std::fs::read(data_dir.join("replay").join("retained.json")).unwrap(),
+    )
+    .unwrap();
+    saved["ny-power/state/co2/forecaster"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_serves_streams_stops_and_resumes() {
     let expected = inspect_bundled();
@@ -237,10 +247,37 @@ async fn demo_serves_streams_stops_and_resumes() {
     let mix = retained(&demo, "ny-power/upstream/fuel-mix", true).await;
     let ts = mix["ts"].as_str().unwrap();
     assert_eq!(mix["fuels"], expected[ts]["fuels"]);
+    // The forecast topics (issue 7) arrive too, and Home Assistant discovery (--ha-discovery).
+    let forecast = retained(&demo, "ny-power/computed/co2/forecast", true).await;
+    assert_eq!(forecast["values"].as_array().unwrap().len(), 24);
+    assert_eq!(forecast["ts"][0], forecast["issued"]);
+    assert!(expected.contains_key(forecast["issued"].as_str().unwrap()));
+    let windows = retained(&demo, "ny-power/computed/charge-window", false).await;
+    let hours: Vec<u64> = windows["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["hours"].as_u64().unwrap())
+        .collect();
+    assert_eq!(hours, [1, 2, 4, 8]);
+    let state = retained(&demo, "ny-power/state/co2/forecaster", false).await;
+    assert_eq!(state["factors"], "direct");
+    let discovery = retained(
+        &demo,
+        "homeassistant/sensor/ny_power/co2_intensity/config",
+        false,
+    )
+    .await;
+    assert_eq!(discovery["state_topic"], "ny-power/computed/co2");
 
     let status = demo.interrupt();
     assert!(status.success(), "exit status {status}");
     let (first_history, first_cursor) = saved(data.path());
+    let first_state = saved_forecaster(data.path());
+    assert_eq!(
+        first_state["latest"]["ts"],
+        Value::from(first_cursor.clone())
+    );
     // Stopping lost nothing: the calculator handled the pump's last reading.
     assert_eq!(first_history.last(), Some(&first_cursor));
 
@@ -261,6 +298,13 @@ async fn demo_serves_streams_stops_and_resumes() {
     let status = demo.interrupt();
     assert!(status.success(), "exit status {status}");
     let (second_history, second_cursor) = saved(data.path());
+    // The forecaster's state was restored and carried on.
+    let second_state = saved_forecaster(data.path());
+    assert_eq!(second_state["hour0"], first_state["hour0"]);
+    assert_eq!(
+        second_state["latest"]["ts"],
+        Value::from(second_cursor.clone())
+    );
     assert_eq!(second_history.last(), Some(&second_cursor));
     // The restored 24 h history carries over: every first-run entry still inside the window.
     for t in first_history.iter().filter(|t| **t >= second_history[0]) {

@@ -140,18 +140,20 @@ impl Running {
     }
 }
 
-fn http_options() -> HttpOptions {
+/// Short timeouts, no retries; without a cursor the pump reads `lookback_days` before today too.
+fn http_options(lookback_days: u32) -> HttpOptions {
     HttpOptions {
         timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(1),
         retries: 0,
         backoff: Duration::from_millis(50),
-        initial_lookback_days: 1,
+        initial_lookback_days: lookback_days,
         ..HttpOptions::default()
     }
 }
 
-/// Runs the pump alone (polling `server` as of `now`) or the calculator alone.
+/// Runs the pump alone (polling `server` as of `now`, from yesterday on without a cursor) or
+/// the calculator alone.
 fn start(
     mqtt: MqttConfig,
     server: &NyisoServer,
@@ -172,7 +174,7 @@ fn start(
         archive: None,
     };
     let parts = Parts {
-        source: Arc::new(HttpSource::new(&server.url(), http_options()).unwrap()),
+        source: Arc::new(HttpSource::new(&server.url(), http_options(1)).unwrap()),
         clock: Arc::new(FixedClock(now)),
         sinks: Vec::new(),
     };
@@ -584,6 +586,11 @@ async fn load_forecast_from_nyiso_isolf() {
     let fuel_mix = std::fs::read(RTFUELMIX_2017).unwrap();
     let isolf = std::fs::read(ISOLF_FIXTURE).unwrap();
     server.put("rtfuelmix/20171122rtfuelmix.csv", &fuel_mix);
+    // The pump looks at yesterday too (without a cursor): an empty day.
+    server.put(
+        "rtfuelmix/20171121rtfuelmix.csv",
+        b"Time Stamp,Time Zone,Fuel Category,Gen MW\n",
+    );
     let day = readings(&[("20171122rtfuelmix.csv", &fuel_mix)]);
     let state = seed_state(&broker, &day).await;
     // 2017-11-22 23:59 EST.
@@ -594,7 +601,7 @@ async fn load_forecast_from_nyiso_isolf() {
     let settings = Co2Settings {
         load_forecast: Some(LoadForecastSettings {
             base_url: server.url(),
-            http: http_options(),
+            http: http_options(0),
             // Production fetches hourly (LOAD_REFRESH); fast here to see several fetches.
             refresh: Duration::from_millis(200),
         }),
@@ -682,6 +689,7 @@ async fn load_forecast_from_nyiso_isolf() {
         .zip(&without.values)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
+    eprintln!("the load forecast moves the forecast by up to {moved:.1} g/kWh");
     assert!(
         moved >= 1.0,
         "the load forecast moves some hour by {moved} g/kWh only"

@@ -91,7 +91,9 @@ def test_web_stage_builds_the_dashboard(tmp_path):
 
 @skip_build
 def test_rust_stage_builds_the_binary(tmp_path):
-    """The Dockerfile's rust stage, outside Docker: `infra/docker-build.sh rust /out` in the tree."""
+    """The Dockerfile's rust stage, outside Docker: `infra/docker-build.sh rust /out` in the tree.
+    A release build in the repository's own target/ (or CARGO_TARGET_DIR), shared with any other
+    release build: only what changed is rebuilt."""
     if not (REPO / "Cargo.toml").exists() or shutil.which("cargo") is None:
         pytest.skip("needs Cargo.toml and cargo")
     out = tmp_path / "out"

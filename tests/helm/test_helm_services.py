@@ -2,8 +2,10 @@
 up from the rendered objects, the ny-power services run with exactly the environment their
 Deployments render (Service hosts mapped to loopback ports, mounted volumes to local
 directories), a local NYISO fixture server in place of mis.nyiso.com: readings reach the
-broker, the CO2 intensity is computed, points land in InfluxDB, and the dashboard's config.json
-carries the public WebSocket URL."""
+broker, the CO2 intensity is computed, points land in InfluxDB, readiness follows the broker
+connection, and the dashboard's config.json carries the public WebSocket URL. Also: every
+rendered variable is one the binary reads, Home Assistant discovery and the NYISO load forecast
+as rendered."""
 
 from __future__ import annotations
 
@@ -163,6 +165,36 @@ class Pod:
     def stop(self) -> None:
         if self.proc:
             stop(self.proc)
+
+
+def test_every_rendered_variable_is_read_by_the_binary(helm, tmp_path):
+    """No drift between the chart and the binary: each variable a ny-power Deployment renders
+    (over the values that switch variables on) is one its subcommand documents in --help."""
+    binary, why = nypower_bin()
+    if binary is None:
+        pytest.skip(why)
+    cases = [None,
+             {"homeAssistant": {"discovery": {"enabled": True}}, "co2": {"loadForecast": "nyiso"}},
+             {"influxdb": {"enabled": False},
+              "externalInfluxdb": {"url": "http://x:8086", "apiVersion": "v2", "org": "o", "bucket": "b",
+                                   "existingSecret": "s"}},
+             {"influxdb": {"enabled": False},
+              "externalInfluxdb": {"url": "http://x:8086", "username": "u", "existingSecret": "s"}}]
+    helps: dict[str, str] = {}
+    for i, values in enumerate(cases):
+        manifest = Manifest(render(helm, tmp_path, values, release=f"r{i}"))
+        for component in ("pump", "co2", "archive", "web"):
+            container = manifest.component("Deployment", component)["spec"]["template"]["spec"]["containers"][0]
+            (cmd,) = container["args"]
+            if cmd not in helps:
+                proc = subprocess.run([binary, cmd, "--help"], capture_output=True, text=True)
+                assert proc.returncode == 0, proc.stderr
+                helps[cmd] = proc.stdout
+            for var in container["env"]:
+                # RUST_LOG is read by the log filter, not by clap
+                if var["name"] != "RUST_LOG":
+                    assert f"env: {var['name']}=" in helps[cmd], \
+                        f"`ny-power {cmd}` does not read {var['name']} (values {values})"
 
 
 def test_influxdb_as_rendered_admits_only_the_services_user(helm, tmp_path, influx_factory):
