@@ -157,13 +157,7 @@ impl FuelMixAccumulator {
     /// # Errors
     /// [`ParseError`] when the archive or any member is unreadable; nothing of it is kept.
     pub fn add_zip(&mut self, name: &str, bytes: &[u8]) -> Result<(), ParseError> {
-        let members = read_zip(name, bytes)?;
-        let mut parsed = Vec::with_capacity(members.len());
-        for (member, data) in &members {
-            let label = format!("{name}!{member}");
-            let groups = read_rows(&label, data)?;
-            parsed.push((label, groups));
-        }
+        let parsed = read_zip(name, bytes)?;
         for (label, groups) in parsed {
             self.apply(&label, groups);
         }
@@ -256,33 +250,79 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<ParsedFile, ParseError> {
     Ok(acc.finish())
 }
 
-fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ParseError> {
+/// Unzips and parses every CSV member of a zip, in member-name (= date) order. Members are
+/// independent, so they are inflated and parsed on all available cores; the result does not
+/// depend on how they were split. All or nothing: the first error (in member order) wins.
+fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<Group>)>, ParseError> {
     let err = |problem| ParseError {
         file: name.to_owned(),
         line: None,
         problem,
     };
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+    let archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
-    let mut members = Vec::new();
-    for i in 0..archive.len() {
-        let mut file = archive
-            .by_index(i)
-            .map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
-        if !file.is_file() || !file.name().to_ascii_lowercase().ends_with(".csv") {
-            continue;
-        }
-        let member = file.name().to_owned();
-        let mut data = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0).min(1 << 24));
-        file.read_to_end(&mut data)
-            .map_err(|e| err(ParseProblem::BadZip(format!("member `{member}`: {e}"))))?;
-        members.push((member, data));
-    }
+    let mut members: Vec<(usize, String)> = archive
+        .file_names()
+        .filter(|n| !n.ends_with('/') && n.to_ascii_lowercase().ends_with(".csv"))
+        .filter_map(|n| archive.index_for_name(n).map(|i| (i, n.to_owned())))
+        .collect();
     if members.is_empty() {
         return Err(err(ParseProblem::EmptyZip));
     }
-    members.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(members)
+    members.sort_by(|a, b| a.1.cmp(&b.1));
+
+    let read_member = |archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+                       index: usize,
+                       member: &str|
+     -> Result<(String, Vec<Group>), ParseError> {
+        let mut file = archive
+            .by_index(index)
+            .map_err(|e| err(ParseProblem::BadZip(format!("member `{member}`: {e}"))))?;
+        let mut data = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0).min(1 << 24));
+        file.read_to_end(&mut data)
+            .map_err(|e| err(ParseProblem::BadZip(format!("member `{member}`: {e}"))))?;
+        let label = format!("{name}!{member}");
+        let groups = read_rows(&label, &data)?;
+        Ok((label, groups))
+    };
+
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(members.len());
+    let chunk = members.len().div_ceil(workers);
+    let results: Vec<Result<(String, Vec<Group>), ParseError>> = if workers <= 1 {
+        let mut archive = archive;
+        members
+            .iter()
+            .map(|(i, m)| read_member(&mut archive, *i, m))
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = members
+                .chunks(chunk)
+                .map(|part| {
+                    let mut archive = archive.clone();
+                    let read_member = &read_member;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(i, m)| read_member(&mut archive, *i, m))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![Err(err(ParseProblem::BadZip(
+                            "a worker parsing the archive failed".to_owned(),
+                        )))]
+                    })
+                })
+                .collect()
+        })
+    };
+    results.into_iter().collect()
 }
 
 /// Reads one CSV into groups of rows, all or nothing.
