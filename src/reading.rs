@@ -72,7 +72,17 @@ impl Fuel {
 
     /// Looks a category up by its NYISO name (exact, as in the files).
     pub fn from_nyiso_name(name: &str) -> Option<Fuel> {
-        Fuel::ALL.into_iter().find(|f| f.nyiso_name() == name)
+        // A direct match: this runs once per CSV row.
+        Some(match name {
+            "Dual Fuel" => Fuel::DualFuel,
+            "Natural Gas" => Fuel::NaturalGas,
+            "Nuclear" => Fuel::Nuclear,
+            "Other Fossil Fuels" => Fuel::OtherFossilFuels,
+            "Other Renewables" => Fuel::OtherRenewables,
+            "Wind" => Fuel::Wind,
+            "Hydro" => Fuel::Hydro,
+            _ => return None,
+        })
     }
 
     /// Looks a category up by its slug.

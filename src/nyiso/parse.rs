@@ -379,41 +379,38 @@ fn read_plain_lines(name: &str, text: &str) -> Option<Result<Vec<Group>, ParseEr
     let mut sink = RowSink::new(name, text.len());
     let mut fields: Vec<&str> = Vec::with_capacity(8);
     let mut line = 1u64;
-    let mut field_start = 0usize;
-    let mut quotes = 0usize;
-    // A final line without a line break ends at the end of the text.
-    for i in 0..=bytes.len() {
-        let byte = bytes.get(i).copied().unwrap_or(b'\n');
-        match byte {
-            b',' | b'\n' => {
-                let mut end = i;
-                if byte == b'\n' && end > field_start && bytes[end - 1] == b'\r' {
-                    end -= 1;
-                }
-                let field = text.get(field_start..end)?;
-                if quotes == 0 {
-                    fields.push(field);
-                } else {
-                    let inner = field.strip_prefix('"').and_then(|f| f.strip_suffix('"'));
-                    match inner {
-                        Some(inner) if quotes == 2 => fields.push(inner),
-                        _ => return None,
-                    }
-                }
-                field_start = i + 1;
-                quotes = 0;
-                if byte == b'\n' {
-                    if let Err(e) = sink.record(line, &fields) {
-                        return Some(Err(e));
-                    }
-                    fields.clear();
-                    line += 1;
+    let mut start = 0usize;
+    loop {
+        // A final line without a line break ends at the end of the text.
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let mut content = text.get(start..end)?;
+        if let Some(stripped) = content.strip_suffix('\r') {
+            content = stripped;
+        }
+        let raw = content.as_bytes();
+        if memchr::memchr(b'\r', raw).is_some() {
+            return None; // a lone carriage return: leave it to the CSV reader
+        }
+        fields.clear();
+        if memchr::memchr(b'"', raw).is_none() {
+            fields.extend(content.split(','));
+        } else {
+            for field in content.split(',') {
+                match field.bytes().filter(|&b| b == b'"').count() {
+                    0 => fields.push(field),
+                    2 => fields.push(field.strip_prefix('"')?.strip_suffix('"')?),
+                    _ => return None,
                 }
             }
-            b'"' => quotes += 1,
-            b'\r' if bytes.get(i + 1) != Some(&b'\n') => return None,
-            _ => {}
         }
+        if let Err(e) = sink.record(line, &fields) {
+            return Some(Err(e));
+        }
+        if end >= bytes.len() {
+            break;
+        }
+        line += 1;
+        start = end + 1;
     }
     Some(sink.finish())
 }

@@ -1,7 +1,8 @@
 //! AWS IoT Core adapters over the data-plane HTTPS API (`aws-sdk-iotdataplane`):
 //! [`IotPublisher`] (`Publish`, QoS 1, retained), [`IotRetained`] (`GetRetainedMessage`),
-//! [`IotCursor`] (the pump's cursor is the retained status message) and [`load_history`]
-//! (the calculator's 24 h window from its retained message).
+//! [`IotCursor`] (the pump's cursor is the retained status message), [`load_history`]
+//! (the calculator's 24 h window from its retained message) and [`load_forecaster_state`]
+//! (the forecaster's retained state).
 
 use async_trait::async_trait;
 use aws_sdk_iotdataplane::primitives::Blob;
@@ -10,7 +11,8 @@ use chrono::{DateTime, Utc};
 use ny_power::fakes::MemoryBroker;
 use ny_power::ports::{CursorStore, PortError, Publisher};
 use ny_power::stream::{
-    cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload, Message, Topics,
+    cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload,
+    ForecasterStatePayload, Message, StreamError, Topics,
 };
 
 use crate::sdk_error::port_error;
@@ -177,6 +179,21 @@ impl CursorStore for IotCursor {
     }
 }
 
+/// The retained payload of `topic`; `None` when there is none or it was cleared (an empty
+/// retained payload, as in MQTT).
+///
+/// # Errors
+/// [`PortError`] when the broker could not be asked.
+pub async fn retained_payload(
+    retained: &impl RetainedReader,
+    topic: &str,
+) -> Result<Option<Vec<u8>>, PortError> {
+    Ok(retained
+        .retained(topic)
+        .await?
+        .filter(|bytes| !bytes.is_empty()))
+}
+
 /// The calculator's retained 24 h history, if any.
 ///
 /// # Errors
@@ -187,11 +204,27 @@ pub async fn load_history(
     topics: &Topics,
 ) -> Result<Option<Co2HistoryPayload>, PortError> {
     let topic = topics.co2_history();
-    match retained.retained(&topic).await? {
+    match retained_payload(retained, &topic).await? {
         None => Ok(None),
-        Some(bytes) if bytes.is_empty() => Ok(None),
         Some(bytes) => decode_history(&topic, &bytes)
             .map(Some)
             .map_err(|e| PortError::permanent(format!("restore history from {topic}"), e)),
     }
+}
+
+/// The forecaster's retained state (`{root}/state/co2/forecaster`, `docs/forecast.md`): the
+/// raw read, then the decode, kept apart because they fail differently. The outer `Result` is
+/// the broker (could not ask); the inner one the payload, which a caller may ignore (the
+/// forecaster rebuilds from the 24 h history and the next state it publishes replaces it).
+///
+/// # Errors
+/// [`PortError`] when the broker could not be asked.
+pub async fn load_forecaster_state(
+    retained: &impl RetainedReader,
+    topics: &Topics,
+) -> Result<Option<Result<ForecasterStatePayload, StreamError>>, PortError> {
+    let topic = topics.forecaster_state();
+    Ok(retained_payload(retained, &topic)
+        .await?
+        .map(|bytes| decode::<ForecasterStatePayload>(&topic, &bytes)))
 }
