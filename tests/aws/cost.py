@@ -26,6 +26,14 @@ PRICES = {
 MINUTES = 30 * 24 * 60          # per month
 READINGS = MINUTES // 5         # NYISO publishes every 5 minutes
 HISTORY_BYTES = 288 * 42        # 24 h history: 288 × ("ts", value) ≈ 12 KB
+# Forecast payloads (measured by functions/co2/tests/handler.rs on February 2025): forecast
+# 763 B, charge windows 577 B, band 127 B — one 5 KB unit each; the forecaster state was
+# 5 551 B with 673 hourly means, ≈ 6.1 KB with the 745 kept at most (31 days): 2 units.
+FORECAST_BYTES = 763
+WINDOWS_BYTES = 577
+BAND_BYTES = 127
+STATE_BYTES = 6150
+STATES_PER_READING = 1 / 12     # the state goes with the first reading of each hour
 
 
 def units(nbytes):
@@ -37,15 +45,23 @@ def per_reading():
     pump_publishes = 7 + 1 + 1                       # fuels, combined mix, cursor
     pump = 2 * pump_publishes
     co2 = units(HISTORY_BYTES)                       # GetRetainedMessage of the history
+    co2 += units(STATE_BYTES)                        # GetRetainedMessage of the forecaster state
     co2 += 2 * (1 + 1)                               # direct + lifecycle, retained
     co2 += 2 * units(HISTORY_BYTES)                  # history, retained
-    return {"messages": pump + co2, "rules": 1 + 1 + 2, "actions": 1 + 1 + 2,
+    co2 += 2 * (units(FORECAST_BYTES) + units(WINDOWS_BYTES) + units(BAND_BYTES))
+    co2 += 2 * units(STATE_BYTES) * STATES_PER_READING
+    # Rules: co2 and archive on the fuel mix; the archive's computed/# rule is triggered by
+    # the two intensities and by forecast, windows and band, but its WHERE clause runs the
+    # action (the archive function) for the intensities only.
+    return {"messages": pump + co2, "rules": 1 + 1 + 2 + 3, "actions": 1 + 1 + 2,
             "archive_invocations": 3, "timestream_records": 3}
 
 
 def viewer_messages_per_reading():
-    """Deliveries to one dashboard (12 exact-topic subscriptions)."""
-    return 7 + 1 + 2 + units(HISTORY_BYTES) + 1
+    """Deliveries to one dashboard: its seven exact-topic subscriptions (web/src/store.js
+    DASHBOARD_KINDS: both intensities, history, fuel mix, forecast, charge windows, band)."""
+    return (2 + units(HISTORY_BYTES) + 1 + units(FORECAST_BYTES) + units(WINDOWS_BYTES)
+            + units(BAND_BYTES))
 
 
 def monthly(pump_ms, co2_ms, archive_ms, memory_mb, viewers):

@@ -1,10 +1,10 @@
 """moto_server with IoT Core's GetRetainedMessage added — test helper for ny-power's AWS tests.
 
 moto 5 implements iot-data `Publish` but not `GetRetainedMessage` (HTTP 500). The pump's
-cursor and the CO2 function's history are read with `GetRetainedMessage`, so the end-to-end
-runtime tests (`cargo lambda watch`) run against this launcher, which answers it from moto's
-own record of publishes: the newest payload published to the topic with `retain=true`
-(an empty retained payload clears it, as in MQTT). The response is the documented shape:
+cursor and the CO2 function's history and forecaster state are read with `GetRetainedMessage`,
+so the end-to-end runtime tests (`cargo lambda watch`) run against this launcher, which
+answers it from moto's own record of publishes: the newest payload published to the topic
+with `retain=true` (an empty retained payload clears it, as in MQTT). The response is the documented shape:
 `{"topic", "payload" (base64), "qos", "lastModifiedTime"}`, and a topic without a retained
 message gives `ResourceNotFoundException` (HTTP 404).
 

@@ -97,10 +97,12 @@ EXPECTED = {
     },
     "Co2Function": {
         "iot:Publish": {TOPIC + "computed/co2", TOPIC + "computed/co2/*",
-                        TOPIC + "archive/co2/24h"},
+                        TOPIC + "computed/charge-window", TOPIC + "archive/co2/24h",
+                        TOPIC + "state/co2/forecaster"},
         "iot:RetainPublish": {TOPIC + "computed/co2", TOPIC + "computed/co2/*",
-                              TOPIC + "archive/co2/24h"},
-        "iot:GetRetainedMessage": {TOPIC + "archive/co2/24h"},
+                              TOPIC + "computed/charge-window", TOPIC + "archive/co2/24h",
+                              TOPIC + "state/co2/forecaster"},
+        "iot:GetRetainedMessage": {TOPIC + "archive/co2/24h", TOPIC + "state/co2/forecaster"},
         "sqs:SendMessage": {"GetAtt:FailureQueue.Arn"},
     },
     "ArchiveFunction": {
@@ -167,15 +169,18 @@ def test_guest_role_can_only_connect_subscribe_and_receive_under_the_root(templa
 def test_each_rule_invokes_one_function_and_its_permission_is_scoped_to_that_rule(template):
     rules = resources(template, "AWS::IoT::TopicRule")
     perms = resources(template, "AWS::Lambda::Permission")
-    expected = {"Co2Rule": ("Co2Function", "upstream/fuel-mix"),
-                "ArchiveUpstreamRule": ("ArchiveFunction", "upstream/fuel-mix"),
-                "ArchiveComputedRule": ("ArchiveFunction", "computed/#")}
+    # The archive takes only the intensity topics of computed/ (not forecast, band, windows).
+    intensities = " OR ".join(f"topic() = '${{TopicRoot}}/computed/co2{t}'"
+                              for t in ("", "/lifecycle", "/${Factors}"))
+    expected = {"Co2Rule": ("Co2Function", "upstream/fuel-mix", ""),
+                "ArchiveUpstreamRule": ("ArchiveFunction", "upstream/fuel-mix", ""),
+                "ArchiveComputedRule": ("ArchiveFunction", "computed/#", " WHERE " + intensities)}
     assert set(rules) == set(expected)
     for name, rule in rules.items():
         payload = rule["Properties"]["TopicRulePayload"]
-        function, topic = expected[name]
+        function, topic, where = expected[name]
         assert payload["Sql"] == {
-            "Fn::Sub": f"SELECT *, topic() AS topic FROM '${{TopicRoot}}/{topic}'"}
+            "Fn::Sub": f"SELECT *, topic() AS topic FROM '${{TopicRoot}}/{topic}'{where}"}
         actions = payload["Actions"]
         assert actions == [{"Lambda": {"FunctionArn": {"Fn::GetAtt": [function, "Arn"]}}}]
         scoped = [p["Properties"] for p in perms.values()

@@ -169,3 +169,56 @@ async fn a_lagging_retained_read_cannot_move_a_warm_cursor_back() {
     assert_eq!(cursor.load().await.unwrap(), Some(t));
     assert_eq!((publish.num_calls(), stale.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
+    use ny_power::stream::{ForecasterStatePayload, LatestPoint};
+    use ny_power_aws::iot::load_forecaster_state;
+    let t = Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap();
+    let state = ForecasterStatePayload {
+        v: 1,
+        factors: "direct".into(),
+        hour0: t,
+        intensity: vec![Some(248.8)],
+        total_mw: vec![Some(14124.0)],
+        latest: LatestPoint {
+            ts: t + chrono::Duration::minutes(5),
+            value: 248.75,
+            total_mw: Some(14124.0),
+        },
+    };
+    let retained = |payload: &[u8]| {
+        format!(
+            r#"{{"topic":"ny-power/state/co2/forecaster","payload":"{}","qos":1,"lastModifiedTime":1}}"#,
+            aws_smithy_types::base64::encode(payload)
+        )
+    };
+    let rule = mock!(aws_sdk_iotdataplane::Client::get_retained_message)
+        .match_requests(|r| r.topic() == Some("ny-power/state/co2/forecaster"))
+        .sequence()
+        .http_status(200, Some(retained(&serde_json::to_vec(&state).unwrap())))
+        .http_status(200, Some(retained(b"<html>")))
+        .http_status(
+            404,
+            Some(
+                r#"{"__type":"ResourceNotFoundException","message":"No retained message"}"#.into(),
+            ),
+        )
+        .build();
+    let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&rule]);
+    let reader = IotRetained::new(client);
+    let topics = Topics::default();
+    let got = load_forecaster_state(&reader, &topics).await.unwrap();
+    assert_eq!(got.unwrap().unwrap(), state);
+    let bad = load_forecaster_state(&reader, &topics).await.unwrap();
+    let e = bad.unwrap().unwrap_err();
+    assert!(
+        e.to_string().contains("ny-power/state/co2/forecaster"),
+        "{e}"
+    );
+    assert!(load_forecaster_state(&reader, &topics)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(rule.num_calls(), 3);
+}

@@ -309,13 +309,28 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
         "co2: first invoke {:?}, warm {:?}",
         co2_times[0], co2_times[1]
     );
-    // computed/co2* → archive.
+    // The intensities → archive (the archive rule's WHERE passes only these of computed/#).
     let after = moto.published().await;
+    let intensity_topics = [
+        format!("{ROOT}/computed/co2"),
+        format!("{ROOT}/computed/co2/lifecycle"),
+    ];
     let computed: Vec<_> = after
         .iter()
-        .filter(|(t, _, _)| t.starts_with(&format!("{ROOT}/computed/co2")))
+        .filter(|(t, _, _)| intensity_topics.contains(t))
         .collect();
     assert_eq!(computed.len(), 12, "direct + lifecycle per reading");
+    // The forecast and windows with every reading; the forecaster state once in this hour
+    // (05:05–05:30 UTC): the later invocations read it back with GetRetainedMessage.
+    let count = |topic: &str| {
+        after
+            .iter()
+            .filter(|(t, _, _)| t == &format!("{ROOT}/{topic}"))
+            .count()
+    };
+    assert_eq!(count("computed/co2/forecast"), 6);
+    assert_eq!(count("computed/charge-window"), 6);
+    assert_eq!(count("state/co2/forecaster"), 1);
     let mut archive_times = Vec::new();
     for (topic, _, body) in &computed {
         let mut event: Value = serde_json::from_slice(body).unwrap();
