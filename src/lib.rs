@@ -6,7 +6,8 @@
 //! ## Layout
 //! - [`reading`]: the domain — the seven fuels, a fuel mix, a reading. Pure data.
 //! - [`nyiso`]: NYISO files — fuel-mix CSV and monthly zip parsing under the reading policy,
-//!   file names and URLs.
+//!   file names and URLs, the `isolf` load forecast, and the sources: over HTTP (conditional +
+//!   ranged polling, catch-up from monthly zips) and from a local folder.
 //! - [`intensity`]: emission-factor tables (data files in `data/factors/`) and intensity math.
 //! - [`stream`]: the MQTT contract — topic tree and payload types. The only place topic
 //!   strings are written.
@@ -14,6 +15,15 @@
 //!   `Archive`), and [`fakes`], their in-memory versions.
 //! - [`pump`], [`co2`]: the use cases — publish new readings; compute intensity and the 24 h
 //!   history. [`archive`]: the points stored per message and their line protocol.
+//! - [`forecast`]: the 24 h intensity forecast, cleanest charging windows, the 30-day band and
+//!   the backtest; [`homeassistant`]: Home Assistant MQTT discovery payloads.
+//! - [`adapters`]: I/O at the edges — MQTT (rumqttc), InfluxDB, SQLite, the on-disk backlog,
+//!   the embedded broker (rumqttd), the dashboard web server, health endpoints.
+//! - [`services`]: the long-running pump, calculator and archiver loops ([`config`]: their
+//!   typed settings); [`replay`]: the demo's replay source and accelerated clock.
+//!
+//! The `ny-power` binary (`src/cli/`, one file per command) only wires these together; the AWS
+//! Lambda functions live in the `functions/` workspace members.
 
 pub mod adapters;
 pub mod archive;

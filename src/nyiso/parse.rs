@@ -6,7 +6,6 @@
 //! out sorted by instant. Any row that cannot be read rejects the whole input, with the file,
 //! the line and the offending value in the error; nothing of a rejected input is returned.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Cursor, Read};
 
@@ -130,7 +129,9 @@ struct Partial {
 /// win. Each input is all-or-nothing: a rejected input leaves the accumulator unchanged.
 #[derive(Debug, Clone, Default)]
 pub struct FuelMixAccumulator {
-    partials: BTreeMap<DateTime<Utc>, Partial>,
+    /// Groups of rows in the order they were added (input by input); merged by instant in
+    /// [`FuelMixAccumulator::finish`].
+    groups: Vec<(usize, Group)>,
     /// Names of the inputs added, in order.
     files: Vec<String>,
 }
@@ -179,24 +180,36 @@ impl FuelMixAccumulator {
     fn apply(&mut self, name: &str, groups: Vec<Group>) {
         let file = self.files.len();
         self.files.push(name.to_owned());
-        for group in groups {
-            let partial = self.partials.entry(group.ts).or_insert_with(|| Partial {
-                mw: [None; 7],
-                file,
-                line: group.line,
-            });
-            for (slot, mw) in partial.mw.iter_mut().zip(group.mw) {
-                if mw.is_some() {
-                    *slot = mw;
-                }
-            }
-        }
+        self.groups.extend(groups.into_iter().map(|g| (file, g)));
     }
 
     /// The complete readings and the incomplete ones, both sorted by instant.
-    pub fn finish(self) -> ParsedFile {
+    pub fn finish(mut self) -> ParsedFile {
         let mut out = ParsedFile::default();
-        for (ts, p) in self.partials {
+        // A stable sort keeps rows of one instant in the order they were added, so folding
+        // each run lets later rows win while the first row names the file and line.
+        self.groups.sort_by_key(|(_, g)| g.ts);
+        let mut partials: Vec<(DateTime<Utc>, Partial)> = Vec::with_capacity(self.groups.len());
+        for (file, group) in self.groups {
+            match partials.last_mut() {
+                Some((ts, partial)) if *ts == group.ts => {
+                    for (slot, mw) in partial.mw.iter_mut().zip(group.mw) {
+                        if mw.is_some() {
+                            *slot = mw;
+                        }
+                    }
+                }
+                _ => partials.push((
+                    group.ts,
+                    Partial {
+                        mw: group.mw,
+                        file,
+                        line: group.line,
+                    },
+                )),
+            }
+        }
+        for (ts, p) in partials {
             let missing: Vec<Fuel> = Fuel::ALL
                 .into_iter()
                 .filter(|f| p.mw[f.index()].is_none())
@@ -379,38 +392,50 @@ fn read_plain_lines(name: &str, text: &str) -> Option<Result<Vec<Group>, ParseEr
     let mut sink = RowSink::new(name, text.len());
     let mut fields: Vec<&str> = Vec::with_capacity(8);
     let mut line = 1u64;
-    let mut start = 0usize;
-    loop {
-        // A final line without a line break ends at the end of the text.
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
-        let mut content = text.get(start..end)?;
-        if let Some(stripped) = content.strip_suffix('\r') {
-            content = stripped;
-        }
-        let raw = content.as_bytes();
-        if memchr::memchr(b'\r', raw).is_some() {
-            return None; // a lone carriage return: leave it to the CSV reader
-        }
-        fields.clear();
-        if memchr::memchr(b'"', raw).is_none() {
-            fields.extend(content.split(','));
-        } else {
-            for field in content.split(',') {
-                match field.bytes().filter(|&b| b == b'"').count() {
-                    0 => fields.push(field),
-                    2 => fields.push(field.strip_prefix('"')?.strip_suffix('"')?),
-                    _ => return None,
-                }
+    let mut line_start = 0usize;
+    let mut field_start = 0usize;
+    let mut quoted = false;
+    // A lone carriage return (not part of `\r\n`): leave the file to the CSV reader.
+    if memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
+        return None;
+    }
+    // One vectorised scan for the bytes that matter; a final line without a line break ends
+    // at the end of the text.
+    let cuts = memchr::memchr3_iter(b',', b'\n', b'"', bytes).chain(std::iter::once(bytes.len()));
+    for i in cuts {
+        let byte = bytes.get(i).copied().unwrap_or(b'\n');
+        match byte {
+            b',' => {
+                fields.push(text.get(field_start..i)?);
+                field_start = i + 1;
             }
+            b'\n' => {
+                let end = if i > line_start && bytes[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                fields.push(text.get(field_start..end.max(field_start))?);
+                if quoted {
+                    for field in &mut fields {
+                        match field.bytes().filter(|&b| b == b'"').count() {
+                            0 => {}
+                            2 => *field = field.strip_prefix('"')?.strip_suffix('"')?,
+                            _ => return None,
+                        }
+                    }
+                }
+                if let Err(e) = sink.record(line, &fields) {
+                    return Some(Err(e));
+                }
+                fields.clear();
+                quoted = false;
+                line += 1;
+                line_start = i + 1;
+                field_start = i + 1;
+            }
+            _ => quoted = true, // `"`
         }
-        if let Err(e) = sink.record(line, &fields) {
-            return Some(Err(e));
-        }
-        if end >= bytes.len() {
-            break;
-        }
-        line += 1;
-        start = end + 1;
     }
     Some(sink.finish())
 }
@@ -475,7 +500,7 @@ impl<'n> RowSink<'n> {
 
     /// One record (fields as read, untrimmed) on 1-based `line`.
     fn record(&mut self, line: u64, fields: &[&str]) -> Result<(), ParseError> {
-        if fields.iter().all(|f| f.trim().is_empty()) {
+        if fields.iter().all(|f| f.trim_ascii().is_empty()) {
             return Ok(()); // blank line
         }
         if !self.header_seen {
@@ -486,7 +511,12 @@ impl<'n> RowSink<'n> {
         let [time, zone, fuel, mw] = fields else {
             return Err(self.error(Some(line), ParseProblem::FieldCount(fields.len())));
         };
-        let (time, zone, fuel, mw) = (time.trim(), zone.trim(), fuel.trim(), mw.trim());
+        let (time, zone, fuel, mw) = (
+            time.trim_ascii(),
+            zone.trim_ascii(),
+            fuel.trim_ascii(),
+            mw.trim_ascii(),
+        );
         let ts = match self.last_ts {
             Some(ts) if self.last_time == time && self.last_zone == zone => ts,
             _ => {
