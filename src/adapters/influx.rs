@@ -250,10 +250,9 @@ impl InfluxWriter {
         if let Some(user) = username {
             request = request.basic_auth(user, password.as_ref());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| PortError::transient(&context, describe(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            PortError::transient(&context, crate::nyiso::http::describe_http_error(&e))
+        })?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if status.is_success() && !body.contains("\"error\"") {
@@ -297,10 +296,9 @@ impl InfluxWriter {
                 request = request.header(reqwest::header::AUTHORIZATION, format!("Token {token}"));
             }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| PortError::transient(context, describe(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            PortError::transient(context, crate::nyiso::http::describe_http_error(&e))
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -337,24 +335,6 @@ fn classify(status: StatusCode, context: String, body: &str) -> PortError {
     } else {
         PortError::permanent(context, message)
     }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut out = kind.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

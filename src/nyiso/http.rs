@@ -456,14 +456,14 @@ impl HttpSource {
         request
             .send()
             .await
-            .map_err(|e| PortError::transient(format!("GET {url}"), describe(&e)))
+            .map_err(|e| PortError::transient(format!("GET {url}"), describe_http_error(&e)))
     }
 
     async fn body(&self, url: &str, response: reqwest::Response) -> Result<Vec<u8>, PortError> {
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| PortError::transient(format!("GET {url}"), describe(&e)))?;
+            .map_err(|e| PortError::transient(format!("GET {url}"), describe_http_error(&e)))?;
         self.counters
             .bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -555,7 +555,9 @@ fn is_transient(e: &PortError) -> bool {
 }
 
 /// A reqwest error with its causes (timeouts and connection errors say so).
-fn describe(e: &reqwest::Error) -> String {
+/// A reqwest error as one line: what kind of failure, then every cause (reqwest's own message
+/// is often just "error sending request"). Shared by every HTTP client in the crate.
+pub fn describe_http_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -537,7 +537,10 @@ impl IsolfFetcher {
                 request = request.header(IF_MODIFIED_SINCE, lm);
             }
         }
-        let response = request.send().await.map_err(|e| http(describe(&e), true))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| http(crate::nyiso::http::describe_http_error(&e), true))?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED && cached.is_some() {
             return Ok(None);
@@ -563,24 +566,11 @@ impl IsolfFetcher {
         let body = response
             .bytes()
             .await
-            .map_err(|e| http(describe(&e), true))?;
+            .map_err(|e| http(crate::nyiso::http::describe_http_error(&e), true))?;
         let forecast = parse_isolf(&daily_file_name(Dataset::Isolf, date), &body)?;
         self.last = Some(validators);
         Ok(Some(forecast))
     }
-}
-
-/// A reqwest error with its causes (reqwest's own message is often just "error sending
-/// request").
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Fetches today's load forecast now and every `refresh`, publishing what is held on `tx`.
