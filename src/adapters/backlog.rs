@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
-use crate::adapters::sqlite::{decode_point, encode_fields, encode_tags};
+use crate::adapters::sqlite::{decode_point, encode_point, PointRow};
 use crate::archive::Point;
 use crate::ports::{Archive, PortError};
 
@@ -234,17 +234,7 @@ impl<A: Archive> BufferedArchive<A> {
 
     /// Appends points to the queue durably and enforces the bound.
     async fn enqueue(&self, points: &[Point]) -> Result<(), PortError> {
-        let rows: Vec<(String, String, i64, String)> = points
-            .iter()
-            .map(|p| {
-                (
-                    p.measurement.clone(),
-                    encode_tags(&p.tags),
-                    p.ts.timestamp(),
-                    encode_fields(&p.fields),
-                )
-            })
-            .collect();
+        let rows: Vec<PointRow> = points.iter().map(encode_point).collect();
         let max = i64::try_from(self.options.max_points).unwrap_or(i64::MAX);
         let dropped = self
             .with_conn("appending", move |conn| {

@@ -149,36 +149,13 @@ impl SqliteArchive {
     pub async fn points(&self, measurement: &str) -> Result<Vec<Point>, SqliteError> {
         let m = measurement.to_owned();
         self.with_conn(move |conn, path| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT measurement, tags, ts, fields FROM points \
-                     WHERE measurement = ?1 ORDER BY tags, ts",
-                )
-                .map_err(|source| query_err(path, source))?;
-            let rows = stmt
-                .query_map(params![m], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, String>(3)?,
-                    ))
-                })
-                .map_err(|source| query_err(path, source))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (measurement, tags, ts, fields) =
-                    row.map_err(|source| query_err(path, source))?;
-                out.push(
-                    decode_point(measurement, &tags, ts, &fields).map_err(|problem| {
-                        SqliteError::Corrupt {
-                            path: path.to_path_buf(),
-                            problem,
-                        }
-                    })?,
-                );
-            }
-            Ok(out)
+            query_points(
+                conn,
+                path,
+                "SELECT measurement, tags, ts, fields FROM points \
+                 WHERE measurement = ?1 ORDER BY tags, ts",
+                params![m],
+            )
         })
         .await
     }
@@ -194,37 +171,14 @@ impl SqliteArchive {
     ) -> Result<Vec<Reading>, SqliteError> {
         let since = since.timestamp();
         self.with_conn(move |conn, path| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT measurement, tags, ts, fields FROM points \
-                     WHERE measurement = ?1 AND tags = '{}' AND ts >= ?2 ORDER BY ts",
-                )
-                .map_err(|source| query_err(path, source))?;
-            let rows = stmt
-                .query_map(params![FUEL_MIX_MEASUREMENT, since], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, String>(3)?,
-                    ))
-                })
-                .map_err(|source| query_err(path, source))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (measurement, tags, ts, fields) =
-                    row.map_err(|source| query_err(path, source))?;
-                let point = decode_point(measurement, &tags, ts, &fields).map_err(|problem| {
-                    SqliteError::Corrupt {
-                        path: path.to_path_buf(),
-                        problem,
-                    }
-                })?;
-                if let Some(reading) = reading_of(&point) {
-                    out.push(reading);
-                }
-            }
-            Ok(out)
+            let points = query_points(
+                conn,
+                path,
+                "SELECT measurement, tags, ts, fields FROM points \
+                 WHERE measurement = ?1 AND tags = '{}' AND ts >= ?2 ORDER BY ts",
+                params![FUEL_MIX_MEASUREMENT, since],
+            )?;
+            Ok(points.iter().filter_map(reading_of).collect())
         })
         .await
     }
@@ -256,17 +210,7 @@ impl Archive for SqliteArchive {
         if points.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(String, String, i64, String)> = points
-            .iter()
-            .map(|p| {
-                (
-                    p.measurement.clone(),
-                    encode_tags(&p.tags),
-                    p.ts.timestamp(),
-                    encode_fields(&p.fields),
-                )
-            })
-            .collect();
+        let rows: Vec<PointRow> = points.iter().map(encode_point).collect();
         let n = rows.len();
         self.with_conn(move |conn, path| {
             let tx = conn.transaction().map_err(|source| query_err(path, source))?;
@@ -294,6 +238,54 @@ fn query_err(path: &Path, source: rusqlite::Error) -> SqliteError {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// A point's stored columns: measurement, tags (JSON), ts (Unix seconds), fields (JSON).
+pub(crate) type PointRow = (String, String, i64, String);
+
+/// The stored columns of a point (shared by the archive table and the backlog queue).
+pub(crate) fn encode_point(p: &Point) -> PointRow {
+    (
+        p.measurement.clone(),
+        encode_tags(&p.tags),
+        p.ts.timestamp(),
+        encode_fields(&p.fields),
+    )
+}
+
+/// Runs a `SELECT measurement, tags, ts, fields …` query and decodes every row.
+fn query_points(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Point>, SqliteError> {
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|source| query_err(path, source))?;
+    let rows = stmt
+        .query_map(params, |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(|source| query_err(path, source))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (measurement, tags, ts, fields) = row.map_err(|source| query_err(path, source))?;
+        out.push(
+            decode_point(measurement, &tags, ts, &fields).map_err(|problem| {
+                SqliteError::Corrupt {
+                    path: path.to_path_buf(),
+                    problem,
+                }
+            })?,
+        );
+    }
+    Ok(out)
 }
 
 /// Tags as a JSON object with sorted keys (`{}` for none): the key column.
