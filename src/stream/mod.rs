@@ -392,23 +392,7 @@ pub struct ForecasterStatePayload {
 /// [`StreamError`] when the payload is malformed or inconsistent.
 pub fn decode_forecast(topic: &str, payload: &[u8]) -> Result<Co2ForecastPayload, StreamError> {
     let p: Co2ForecastPayload = decode(topic, payload)?;
-    let bad = |problem: String| StreamError::Inconsistent {
-        topic: topic.to_owned(),
-        problem,
-    };
-    if p.ts.len() != p.values.len() {
-        return Err(bad(format!(
-            "{} instants but {} values",
-            p.ts.len(),
-            p.values.len()
-        )));
-    }
-    if p.ts.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(bad("instants are not strictly increasing".to_owned()));
-    }
-    if p.values.iter().any(|v| !v.is_finite()) {
-        return Err(bad("a value is not a finite number".to_owned()));
-    }
+    check_series(topic, &p.ts, &p.values)?;
     Ok(p)
 }
 
@@ -494,6 +478,29 @@ pub fn decode_fuel_mix(topic: &str, payload: &[u8]) -> Result<FuelMixPayload, St
     Ok(p)
 }
 
+/// Checks parallel `ts`/`values` arrays: same length, instants strictly increasing, values
+/// finite (the 24 h history and the forecast share this shape).
+fn check_series(topic: &str, ts: &[DateTime<Utc>], values: &[f64]) -> Result<(), StreamError> {
+    let bad = |problem: String| StreamError::Inconsistent {
+        topic: topic.to_owned(),
+        problem,
+    };
+    if ts.len() != values.len() {
+        return Err(bad(format!(
+            "{} instants but {} values",
+            ts.len(),
+            values.len()
+        )));
+    }
+    if ts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("instants are not strictly increasing".to_owned()));
+    }
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(bad("a value is not a finite number".to_owned()));
+    }
+    Ok(())
+}
+
 /// Parses an `archive/co2/24h` payload and checks its arrays line up and are in order.
 ///
 /// # Errors
@@ -501,23 +508,7 @@ pub fn decode_fuel_mix(topic: &str, payload: &[u8]) -> Result<FuelMixPayload, St
 /// are not strictly increasing.
 pub fn decode_history(topic: &str, payload: &[u8]) -> Result<Co2HistoryPayload, StreamError> {
     let p: Co2HistoryPayload = decode(topic, payload)?;
-    let bad = |problem: String| StreamError::Inconsistent {
-        topic: topic.to_owned(),
-        problem,
-    };
-    if p.ts.len() != p.values.len() {
-        return Err(bad(format!(
-            "{} instants but {} values",
-            p.ts.len(),
-            p.values.len()
-        )));
-    }
-    if p.ts.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(bad("instants are not strictly increasing".to_owned()));
-    }
-    if p.values.iter().any(|v| !v.is_finite()) {
-        return Err(bad("a value is not a finite number".to_owned()));
-    }
+    check_series(topic, &p.ts, &p.values)?;
     Ok(p)
 }
 
