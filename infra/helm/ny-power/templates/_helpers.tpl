@@ -120,7 +120,7 @@ Names of the components' objects.
 {{- end }}
 
 {{/*
-Secret holding the services' MQTT password.
+Secret holding the broker passwords (one key per user).
 */}}
 {{- define "ny-power.mqtt.secretName" -}}
 {{- if .Values.mqtt.existingSecret }}
@@ -128,6 +128,33 @@ Secret holding the services' MQTT password.
 {{- else }}
 {{- printf "%s-mqtt" (include "ny-power.fullname" .) }}
 {{- end }}
+{{- end }}
+
+{{/*
+The broker's users as a YAML list of {role, username, passwordKey}: one per service, plus
+Home Assistant's when homeAssistant.user is enabled. Use with fromYamlArray.
+*/}}
+{{- define "ny-power.mqtt.users" -}}
+{{- range $role := list "pump" "co2" "archive" }}
+{{- $u := index $.Values.mqtt.users $role }}
+- role: {{ $role }}
+  username: {{ $u.username | quote }}
+  passwordKey: {{ $u.passwordKey | quote }}
+{{- end }}
+{{- with .Values.homeAssistant.user }}
+{{- if .enabled }}
+- role: homeassistant
+  username: {{ .username | quote }}
+  passwordKey: {{ .passwordKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Home Assistant's node id of this stack: the topic root with non-alphanumerics as "_".
+*/}}
+{{- define "ny-power.haNodeId" -}}
+{{- regexReplaceAll "[^a-zA-Z0-9]" .Values.topicRoot "_" }}
 {{- end }}
 
 {{/*
@@ -212,23 +239,25 @@ tolerations:
 {{- end }}
 
 {{/*
-Environment shared by pump, co2 and archive.
+Environment shared by pump, co2 and archive: each connects as its own broker user, its password
+read from the mounted Secret file. Call with (dict "ctx" $ "component" "pump").
 */}}
 {{- define "ny-power.serviceEnv" -}}
+{{- $ctx := .ctx }}
 - name: MQTT_URL
-  value: {{ include "ny-power.mqttUrl" . | quote }}
+  value: {{ include "ny-power.mqttUrl" $ctx | quote }}
 - name: MQTT_USERNAME
-  value: {{ .Values.mqtt.username | quote }}
+  value: {{ (index $ctx.Values.mqtt.users .component).username | quote }}
 - name: MQTT_PASSWORD_FILE
   value: /var/run/secrets/ny-power/mqtt/password
 - name: TOPIC_ROOT
-  value: {{ .Values.topicRoot | quote }}
+  value: {{ $ctx.Values.topicRoot | quote }}
 - name: HEALTH_ADDR
-  value: {{ printf "0.0.0.0:%v" .Values.healthPort | quote }}
+  value: {{ printf "0.0.0.0:%v" $ctx.Values.healthPort | quote }}
 - name: RUST_LOG
-  value: {{ .Values.logging.level | quote }}
+  value: {{ $ctx.Values.logging.level | quote }}
 - name: LOG_FORMAT
-  value: {{ .Values.logging.format | quote }}
+  value: {{ $ctx.Values.logging.format | quote }}
 {{- end }}
 
 {{/*
