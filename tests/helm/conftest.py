@@ -24,6 +24,18 @@ def helm() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture(scope="session")
+def checkov() -> str:
+    """Path of checkov: $CHECKOV, else the one tests/helm/install-checkov.sh installs (its own
+    virtualenv: see tests/helm/requirements-checkov.txt)."""
+    if os.environ.get("CHECKOV"):
+        return os.environ["CHECKOV"]
+    out = subprocess.run(
+        [str(REPO / "tests" / "helm" / "install-checkov.sh")], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def broker_factory(helm, tmp_path):
     brokers: list[Broker] = []
