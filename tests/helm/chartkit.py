@@ -189,9 +189,15 @@ class Broker:
         self.container = self.pod["containers"][0]
         self.port = free_port()
         self.ws_port = free_port()
-        self.username = self.sandbox.env(self.pod["initContainers"][0])["MQTT_USERNAME"]
+        # The broker's users as the init container renders them: role -> (user name, password),
+        # the name from <ROLE>_USERNAME, the password from the Secret item mounted as <role>.
+        init_env = self.sandbox.env(self.pod["initContainers"][0])
         secret = next(v["secret"] for v in self.pod["volumes"] if "secret" in v)
-        self.password = manifest.secret_value(secret["secretName"], secret["items"][0]["key"])
+        self.users: dict[str, tuple[str, str]] = {
+            item["path"]: (init_env[f"{item['path'].upper()}_USERNAME"],
+                           manifest.secret_value(secret["secretName"], item["key"]))
+            for item in secret["items"]
+        }
         self.proc: subprocess.Popen | None = None
         self.log = root / "mosquitto.log"
         self._init()
@@ -236,20 +242,40 @@ class Broker:
         if self.proc:
             stop(self.proc)
 
-    # mosquitto_pub / mosquitto_sub, anonymous unless auth=True
-    def pub(self, topic: str, message: str, auth: bool = False, password: str | None = None,
+    def passwd_users(self) -> list[str]:
+        """The user names in the password file the init script wrote."""
+        path = self.sandbox.mounts(self.container)["/mosquitto/auth"] / "passwd"
+        return [line.split(":", 1)[0] for line in path.read_text().splitlines() if line]
+
+    # mosquitto_pub / mosquitto_sub, anonymous unless `user` names a role (pump, co2, archive,
+    # homeassistant); `password` overrides that user's password.
+    def pub(self, topic: str, message: str, user: str | None = None, password: str | None = None,
             retain: bool = True, extra: list[str] | None = None) -> subprocess.CompletedProcess:
         args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-m", message,
                 "-q", "1", *(["-r"] if retain else []), *(extra or [])]
-        if auth or password is not None:
-            args += ["-u", self.username, "-P", password if password is not None else self.password]
+        if user is not None:
+            name, secret = self.users[user]
+            args += ["-u", name, "-P", password if password is not None else secret]
         return subprocess.run(args, capture_output=True, text=True, timeout=20)
 
-    def retained(self, topic: str, timeout: int = 3) -> str | None:
-        """The retained message on `topic`, as an anonymous subscriber sees it (None if none)."""
+    def pub_v5(self, topic: str, message: str, user: str | None = None) -> str:
+        """Publish retained at QoS 1 over MQTT v5 and return what the broker answered: "accepted",
+        or "refused" when its PUBACK carried reason code 135 (not authorized)."""
+        proc = self.pub(topic, message, user, extra=["-V", "mqttv5", "-d"])
+        out = proc.stdout + proc.stderr
+        assert "PUBACK" in out or proc.returncode != 0, out
+        if re.search(r"(?i)not authori[sz]ed|reason.?code[^\n]*135|\(135\)", out):
+            return "refused"
+        assert proc.returncode == 0, out
+        return "accepted"
+
+    def retained(self, topic: str, timeout: int = 3, user: str | None = None) -> str | None:
+        """The retained message on `topic`, as an anonymous subscriber (or the user of role
+        `user`) sees it (None if none)."""
+        auth = ["-u", self.users[user][0], "-P", self.users[user][1]] if user else []
         proc = subprocess.run(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-C", "1",
-             "-W", str(timeout), "--retained-only"],
+             "-W", str(timeout), "--retained-only", *auth],
             capture_output=True, text=True, timeout=timeout + 10,
         )
         return proc.stdout.rstrip("\n") if proc.returncode == 0 and proc.stdout else None
@@ -270,9 +296,9 @@ class Influx:
         pod = deployment["spec"]["template"]["spec"]
         container = pod["containers"][0]
         self.sandbox = PodSandbox(manifest, pod, root)
-        self.rendered = self.sandbox.env(container)
-        self.port = free_port()
         self.root = root
+        self.rendered = self._init_env(container)
+        self.port = free_port()
         self.log = root / "influxd.log"
         data = self.sandbox.mounts(container)["/var/lib/influxdb"]
         config = root / "influxdb.conf"
@@ -284,7 +310,7 @@ class Influx:
             f'[monitor]\n  store-enabled = false\n'
         )
         env = {"PATH": os.environ["PATH"], "HOME": str(root),
-               **{k: v for k, v in self.rendered.items() if k.startswith("INFLUXDB_")}}
+               **{k: v for k, v in self.daemon_env.items() if k.startswith("INFLUXDB_")}}
         # Loopback only (TOOLING: the RPC service listens on all interfaces otherwise).
         env["INFLUXDB_HTTP_BIND_ADDRESS"] = f"127.0.0.1:{self.port}"
         env.pop("INFLUXDB_BIND_ADDRESS", None)
@@ -292,6 +318,36 @@ class Influx:
                                      stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         wait_port(self.port, self.proc)
         self._init()
+
+    def _init_env(self, container: dict) -> dict[str, str]:
+        """Run the container's rendered start script as the image would, its mounts mapped, with
+        stand-ins for the image's /init-influxdb.sh and influxd that record their environment:
+        the init script must see the passwords from the mounted Secret files, influxd none.
+        Returns the init script's INFLUXDB_* environment (what the image initialises from)."""
+        assert container["command"][:2] == ["/bin/sh", "-ec"], container["command"]
+        stand_ins = self.root / "stand-ins"
+        stand_ins.mkdir()
+        for name in ("init-influxdb.sh", "influxd"):
+            script = stand_ins / name
+            script.write_text(f"#!/bin/sh\nenv > '{self.root / (name + '.env')}'\n")
+            script.chmod(0o755)
+        text = self.sandbox.map_paths(container, container["command"][2])
+        text, n = re.subn(r"(?<![\w/.-])/init-influxdb\.sh\b", str(stand_ins / "init-influxdb.sh"), text)
+        assert n == 1, text
+        env = {"PATH": f"{stand_ins}:{os.environ['PATH']}", **self.sandbox.env(container)}
+        subprocess.run(["/bin/sh", "-ec", text], env=env, check=True, timeout=30)
+
+        def read(name: str) -> dict[str, str]:
+            lines = (self.root / f"{name}.env").read_text().splitlines()
+            return dict(line.split("=", 1) for line in lines if "=" in line)
+
+        init, daemon = read("init-influxdb.sh"), read("influxd")
+        secrets = [v for k, v in init.items() if k.endswith("PASSWORD")]
+        assert len(secrets) == 2 and all(secrets), init.keys()
+        leaked = [k for k, v in daemon.items() if v in secrets or "PASSWORD" in k]
+        assert not leaked, f"influxd's environment holds {leaked}"
+        self.daemon_env = daemon
+        return {k: v for k, v in init.items() if k.startswith("INFLUXDB_")}
 
     def query(self, q: str, user: str | None = None, password: str | None = None,
               db: str | None = None) -> tuple[int, dict]:

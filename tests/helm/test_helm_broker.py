@@ -1,7 +1,8 @@
 """The Mosquitto configuration the chart renders works: a real Mosquitto started from the rendered
 ConfigMap, the rendered init container's script (password file from the Secret) and the rendered
 ACL lets anonymous clients read and refuses their publishes, over TCP and WebSockets, and lets
-the ny-power services' user publish."""
+each ny-power service's own user publish its own topics and nothing else (least privilege), and
+Home Assistant's optional user publish its birth message."""
 
 from __future__ import annotations
 
@@ -33,18 +34,18 @@ def reading(value: float) -> str:
     return json.dumps({"ts": "2017-11-23T04:55:00Z", "value": value, "units": "g/kWh", "factors": "direct"})
 
 
-def test_services_user_publishes_and_anonymous_reads(broker):
-    proc = broker.pub(TOPIC, reading(113.782), auth=True)
+def test_services_users_publish_and_anonymous_reads(broker):
+    proc = broker.pub(TOPIC, reading(113.782), user="co2")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(broker.retained(TOPIC))["value"] == 113.782
     # a wildcard subscription to the whole tree works anonymously, too
-    proc = broker.pub("ny-power/upstream/fuel-mix/wind", '{"value": 1}', auth=True)
+    proc = broker.pub("ny-power/upstream/fuel-mix/wind", '{"value": 1}', user="pump")
     assert proc.returncode == 0, proc.stderr
     assert broker.retained("ny-power/#") is not None
 
 
 def test_anonymous_publish_is_refused(broker):
-    assert broker.pub(TOPIC, reading(1.0), auth=True).returncode == 0
+    assert broker.pub(TOPIC, reading(1.0), user="co2").returncode == 0
     # Refused publishes are dropped silently (exit 0 on MQTT 3.1.1): the retained value is the proof.
     broker.pub(TOPIC, reading(666.0))
     broker.pub(TOPIC, reading(667.0), extra=["-V", "mqttv5"])
@@ -54,43 +55,132 @@ def test_anonymous_publish_is_refused(broker):
 
 
 def test_wrong_password_and_other_topics_are_refused(broker):
-    proc = broker.pub(TOPIC, reading(5.0), password="not-the-password")
+    proc = broker.pub(TOPIC, reading(5.0), user="co2", password="not-the-password")
     assert proc.returncode != 0 and "not authori" in (proc.stderr + proc.stdout).lower()
-    # the services' user may write only its own tree
-    assert broker.pub("elsewhere/x", "1", auth=True).returncode == 0
+    # another user's password does not work either
+    proc = broker.pub(TOPIC, reading(5.0), user="co2", password=broker.users["pump"][1])
+    assert proc.returncode != 0 and "not authori" in (proc.stderr + proc.stdout).lower()
+    # no user may write outside the topic tree
+    for role in ("pump", "co2", "archive"):
+        assert broker.pub("elsewhere/x", role, user=role).returncode == 0
     assert broker.retained("elsewhere/x") is None
     assert broker.retained(TOPIC) is None
 
 
 def test_retained_messages_survive_a_restart(broker_factory):
     broker = broker_factory().start()
-    assert broker.pub(TOPIC, reading(42.0), auth=True).returncode == 0
+    assert broker.pub(TOPIC, reading(42.0), user="co2").returncode == 0
     broker.stop()
     broker.start()
     assert json.loads(broker.retained(TOPIC))["value"] == 42.0
 
 
-# --- Home Assistant discovery (homeAssistant.discovery) ----------------------------------------
+# --- least privilege: one user per service, each writing only its own topics -----------------
+
+# A topic of each kind the contract has (src/stream/mod.rs, Topics), and who writes it.
+WRITES = {
+    "ny-power/upstream/fuel-mix": "pump",
+    "ny-power/upstream/fuel-mix/hydro": "pump",
+    "ny-power/status/fuel-mix/updated": "pump",
+    "ny-power/status/pump": "pump",
+    "ny-power/computed/co2": "co2",
+    "ny-power/computed/co2/lifecycle": "co2",
+    "ny-power/computed/co2/forecast": "co2",
+    "ny-power/computed/co2/band": "co2",
+    "ny-power/computed/charge-window": "co2",
+    "ny-power/archive/co2/24h": "co2",
+    "ny-power/archive/co2/readings": "co2",  # any later archive topic of the calculator
+    "ny-power/state/co2/forecaster": "co2",
+    "ny-power/status/co2": "co2",
+    "ny-power/status/archive": "archive",
+}
+
+
+def test_each_service_user_writes_exactly_its_own_topics(broker):
+    """Every service user publishes to every contract topic (retained, QoS 1): only the topics
+    of its own service keep its message; every other publish is refused."""
+    for topic, owner in WRITES.items():
+        assert broker.pub(topic, f"{owner}-first", user=owner).returncode == 0
+        for role in ("pump", "co2", "archive"):
+            if role != owner:
+                broker.pub(topic, f"{role}-intruder", user=role)
+        broker.pub(topic, "anonymous-intruder")
+    for topic, owner in WRITES.items():
+        assert broker.retained(topic) == f"{owner}-first", f"{topic}: {broker.retained(topic)!r}"
+
+
+def test_refusals_are_reported_as_not_authorized_over_mqtt_v5(broker):
+    """MQTT v5 with QoS 1 shows the refusal itself: PUBACK reason code 135."""
+    assert broker.pub_v5("ny-power/upstream/fuel-mix/wind", "1", user="pump") == "accepted"
+    assert broker.pub_v5("ny-power/computed/co2", "1", user="pump") == "refused"
+    assert broker.pub_v5("ny-power/computed/co2", "2", user="co2") == "accepted"
+    assert broker.pub_v5("ny-power/upstream/fuel-mix", "2", user="co2") == "refused"
+    assert broker.pub_v5("ny-power/status/archive", "online", user="archive") == "accepted"
+    assert broker.pub_v5("ny-power/computed/co2", "3", user="archive") == "refused"
+    assert broker.pub_v5("ny-power/status/fuel-mix/updated", "3", user="archive") == "refused"
+    assert broker.pub_v5("ny-power/status/pump", "online") == "refused"
+
+
+def test_each_service_user_reads_what_it_subscribes_to(broker):
+    """The subscriptions and retained reads each service makes are granted (a refused
+    subscription stops a service): pump its cursor, co2 the fuel mix and its restorable state,
+    archive the fuel mix and the direct and lifecycle intensities."""
+    reads = {
+        "pump": ["ny-power/status/fuel-mix/updated"],
+        "co2": ["ny-power/upstream/fuel-mix", "ny-power/state/co2/forecaster", "ny-power/archive/co2/24h"],
+        "archive": ["ny-power/upstream/fuel-mix", "ny-power/computed/co2", "ny-power/computed/co2/lifecycle"],
+    }
+    for topic in {t for ts in reads.values() for t in ts}:
+        assert broker.pub(topic, f"value of {topic}", user=WRITES[topic]).returncode == 0
+    for role, topics in reads.items():
+        name, password = broker.users[role]
+        for topic in topics:
+            proc = subprocess.run(
+                ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic, "-q", "1",
+                 "-C", "1", "-W", "5", "--retained-only", "-u", name, "-P", password],
+                capture_output=True, text=True, timeout=20)
+            assert proc.stdout == f"value of {topic}\n", (role, topic, proc)
+    # and not what it has no business reading: the archiver does not see the cursor
+    name, password = broker.users["archive"]
+    proc = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "ny-power/status/fuel-mix/updated",
+         "-C", "1", "-W", "3", "--retained-only", "-u", name, "-P", password],
+        capture_output=True, text=True, timeout=20)
+    assert proc.stdout == "", proc
+
+
+def test_password_file_has_one_user_per_service(broker_factory):
+    broker = broker_factory()
+    assert broker.passwd_users() == ["ny-power-pump", "ny-power-co2", "ny-power-archive"]
+    with_ha = broker_factory({"homeAssistant": {"user": {"enabled": True}}})
+    assert with_ha.passwd_users() == ["ny-power-pump", "ny-power-co2", "ny-power-archive", "homeassistant"]
+    # every user has its own password
+    assert len({password for _, password in with_ha.users.values()}) == 4
+
+
+# --- Home Assistant (homeAssistant.discovery, homeAssistant.user) ------------------------------
 
 DISCOVERY = "homeassistant/sensor/ny_power/co2_intensity/config"
 
 
 def test_home_assistant_discovery_acl(broker_factory):
-    """Enabled: the services' user writes this stack's discovery configs, and anonymous clients
-    (Home Assistant itself, or a bridge from its broker) read them, even with Home Assistant's
-    default will on homeassistant/status; nothing else under the prefix is writable."""
+    """Enabled: the calculator's user writes this stack's discovery configs, and anonymous
+    clients (Home Assistant itself, or a bridge from its broker) read them, even with Home
+    Assistant's default will on homeassistant/status; nothing else under the prefix is writable."""
     broker = broker_factory({"homeAssistant": {"discovery": {"enabled": True}}}).start()
     config = '{"name": "CO2 intensity", "state_topic": "ny-power/computed/co2"}'
-    assert broker.pub(DISCOVERY, config, auth=True).returncode == 0
+    assert broker.pub(DISCOVERY, config, user="co2").returncode == 0
     proc = subprocess.run(
         ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "homeassistant/#", "-v",
          "-C", "1", "-W", "5", "--will-topic", "homeassistant/status", "--will-payload", "offline"],
         capture_output=True, text=True, timeout=20)
     assert proc.returncode == 0 and proc.stdout == f"{DISCOVERY} {config}\n", proc
     # other devices' configs and Home Assistant's own topics stay closed, to everyone
-    assert broker.pub("homeassistant/sensor/other/x/config", "{}", auth=True).returncode == 0
+    assert broker.pub("homeassistant/sensor/other/x/config", "{}", user="co2").returncode == 0
     broker.pub("homeassistant/status", "online")
+    broker.pub("homeassistant/status", "online", user="co2")
     broker.pub(DISCOVERY, '{"name": "spoofed"}')
+    broker.pub(DISCOVERY, '{"name": "spoofed"}', user="pump")
     assert broker.retained("homeassistant/sensor/other/x/config") is None
     assert broker.retained("homeassistant/status") is None
     assert broker.retained(DISCOVERY) == config
@@ -100,8 +190,45 @@ def test_home_assistant_discovery_acl(broker_factory):
 
 
 def test_home_assistant_discovery_is_closed_by_default(broker):
-    assert broker.pub(DISCOVERY, "{}", auth=True).returncode == 0
+    assert broker.pub(DISCOVERY, "{}", user="co2").returncode == 0
     assert broker.retained(DISCOVERY) is None and broker.retained("homeassistant/#") is None
+    assert "homeassistant" not in broker.users
+
+
+def test_home_assistant_user_publishes_its_birth_and_reads_everything(broker_factory):
+    """homeAssistant.user: Home Assistant's own user may publish its birth (and will) on
+    <prefix>/status, and read the discovery configs and the state topics; nothing else."""
+    broker = broker_factory({"homeAssistant": {"discovery": {"enabled": True}, "user": {"enabled": True}}}).start()
+    config = '{"name": "CO2 intensity", "state_topic": "ny-power/computed/co2"}'
+    assert broker.pub(DISCOVERY, config, user="co2").returncode == 0
+    assert broker.pub(TOPIC, reading(250.0), user="co2").returncode == 0
+    assert broker.pub_v5("homeassistant/status", "online", user="homeassistant") == "accepted"
+    assert broker.retained("homeassistant/status", user="homeassistant") == "online"
+    # connects with its will on the status topic, reads the configs and the state topics
+    name, password = broker.users["homeassistant"]
+    proc = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", DISCOVERY, "-t", TOPIC, "-v",
+         "-C", "2", "-W", "5", "-u", name, "-P", password,
+         "--will-topic", "homeassistant/status", "--will-payload", "offline", "--will-retain"],
+        capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0, proc
+    assert sorted(proc.stdout.splitlines()) == sorted([f"{DISCOVERY} {config}", f"{TOPIC} {reading(250.0)}"])
+    # it publishes nothing else: not the stream, not the discovery configs
+    assert broker.pub_v5(TOPIC, reading(1.0), user="homeassistant") == "refused"
+    assert broker.pub_v5(DISCOVERY, "{}", user="homeassistant") == "refused"
+    assert broker.pub_v5("homeassistant/sensor/other/x/config", "{}", user="homeassistant") == "refused"
+    assert json.loads(broker.retained(TOPIC))["value"] == 250.0 and broker.retained(DISCOVERY) == config
+    # and the other users still cannot publish Home Assistant's status
+    assert broker.pub_v5("homeassistant/status", "offline", user="co2") == "refused"
+    assert broker.retained("homeassistant/status", user="homeassistant") == "online"
+
+
+def test_home_assistant_user_follows_the_prefix(broker_factory):
+    broker = broker_factory({"homeAssistant": {"discovery": {"prefix": "ha/discovery"},
+                                               "user": {"enabled": True, "username": "hass"}}}).start()
+    assert broker.users["homeassistant"][0] == "hass"
+    assert broker.pub_v5("ha/discovery/status", "online", user="homeassistant") == "accepted"
+    assert broker.pub_v5("homeassistant/status", "online", user="homeassistant") == "refused"
 
 
 # --- MQTT over WebSockets, as the dashboard speaks it ------------------------------------------
@@ -207,7 +334,7 @@ class WsMqtt:
 
 
 def test_dashboard_reads_over_websockets_and_cannot_publish(broker):
-    assert broker.pub(TOPIC, reading(248.75), auth=True).returncode == 0
+    assert broker.pub(TOPIC, reading(248.75), user="co2").returncode == 0
     client = WsMqtt(broker.ws_port)
     try:
         assert client.connect() == 0, "anonymous WebSocket connection refused"
