@@ -17,7 +17,10 @@ from chartkit import CHART, NAMESPACE, Manifest, helm_template, render, write_va
 KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "1.35.0")
 
 EXISTING = {
-    "mqtt": {"existingSecret": "my-mqtt", "passwordKey": "mqtt-password"},
+    "mqtt": {"existingSecret": "my-mqtt", "users": {
+        "pump": {"username": "pump", "passwordKey": "pump"},
+        "co2": {"username": "co2", "passwordKey": "co2"},
+        "archive": {"username": "archive", "passwordKey": "archive"}}},
     "influxdb": {"existingSecret": "my-influx"},
 }
 MATRIX = {
@@ -54,7 +57,7 @@ MATRIX = {
     },
     "home-assistant-load-forecast": {
         "topicRoot": "dev/ny-power",
-        "homeAssistant": {"discovery": {"enabled": True, "prefix": "ha/discovery"}},
+        "homeAssistant": {"discovery": {"enabled": True, "prefix": "ha/discovery"}, "user": {"enabled": True}},
         "co2": {"loadForecast": "nyiso"},
         "pump": {"nyisoBaseUrl": "https://nyiso-mirror.example.org/public/csv"},
         "web": {"publicMqttWsUrl": "/mqtt", "staleAfterMinutes": 30},
@@ -133,7 +136,12 @@ def test_schema_rejects_unknown_and_plaintext_password(helm, tmp_path):
                 ["--set", "homeAssistant.discovery.prefix="],
                 ["--set", "homeAssistant.discovery.enabled=yes"],
                 ["--set", "web.publicMqttWsUrl=mqtt.example.org"],
-                ["--set", "web.staleAfterMinutes=0"]):
+                ["--set", "web.staleAfterMinutes=0"],
+                # the one shared services' user of earlier versions is gone: one user per service
+                ["--set", "mqtt.username=ny-power"], ["--set", "mqtt.passwordKey=password"],
+                ["--set", "mqtt.users.pump.username=has space"],
+                ["--set", "mqtt.users.co2.username=a:b"],
+                ["--set", "homeAssistant.user.enabled=yes"]):
         proc = helm_template(helm, tmp_path, None, check=False, extra=bad)
         assert proc.returncode != 0, f"{bad} was accepted"
         assert "schema" in proc.stderr.lower() or "values don't meet" in proc.stderr.lower(), proc.stderr
@@ -145,6 +153,9 @@ def test_schema_rejects_unknown_and_plaintext_password(helm, tmp_path):
                                                           "org": "o", "bucket": "b"}},
      "externalInfluxdb.existingSecret is required"),
     ({"ingress": {"enabled": True, "tls": {"enabled": True, "secretName": ""}}}, "ingress.tls.secretName"),
+    ({"mqtt": {"users": {"co2": {"username": "ny-power-pump"}}}}, 'the user name "ny-power-pump" is given twice'),
+    ({"homeAssistant": {"user": {"enabled": True, "passwordKey": "pump-password"}}},
+     'the password key "pump-password" is given twice'),
 ])
 def test_invalid_combinations_fail_with_a_clear_message(helm, tmp_path, values, message):
     proc = helm_template(helm, tmp_path, values, check=False)
@@ -240,7 +251,9 @@ def test_no_plaintext_credentials_outside_secrets(rendered, case):
     docs = rendered[case].docs
     secrets = [s for s in all_secret_values(docs) if s]
     if case == "defaults":
-        assert len(secrets) == 3 and all(len(s) >= 32 for s in secrets), "generated passwords"
+        # three broker users (pump, co2, archive) and InfluxDB's admin and services user
+        assert len(secrets) == 5 and all(len(s) >= 32 for s in secrets), "generated passwords"
+        assert len(set(secrets)) == 5, "every user has its own password"
     for obj in docs:
         if obj["kind"] == "Secret":
             continue
@@ -252,27 +265,48 @@ def test_no_plaintext_credentials_outside_secrets(rendered, case):
                 l for l in "\n".join(obj["data"].values()).splitlines()
                 if not l.lstrip().startswith("#") and not l.startswith("password_file")
             )), f"ConfigMap {obj['metadata']['name']} looks like it holds a credential"
-    # Credentials reach containers as files or secretKeyRefs, never as literal env values.
+    # Credentials reach containers only as files from Secret volumes (0440, read-only mounts),
+    # never as environment variables (checkov CKV_K8S_35), literal or secretKeyRef.
     for obj in workloads(docs):
-        for container in pod_spec(obj).get("initContainers", []) + pod_spec(obj)["containers"]:
+        spec = pod_spec(obj)
+        secret_volumes = {v["name"]: v["secret"] for v in spec.get("volumes", []) if "secret" in v}
+        for volume in secret_volumes.values():
+            assert volume["defaultMode"] == 0o440, f"{obj['metadata']['name']}: mode {volume['defaultMode']:o}"
+        for container in spec.get("initContainers", []) + spec["containers"]:
             for var in container.get("env", []):
-                if re.search(r"PASSWORD|TOKEN", var["name"]) and not var["name"].endswith("_FILE"):
-                    assert "valueFrom" in var and "secretKeyRef" in var["valueFrom"], var["name"]
+                assert "valueFrom" not in var, f"{obj['metadata']['name']}: {var['name']} from {var['valueFrom']}"
+                if re.search(r"PASSWORD|TOKEN", var["name"]):
+                    assert var["name"].endswith("_FILE"), var["name"]
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] in secret_volumes:
+                    assert mount.get("readOnly") is True, f"{container['name']} mounts {mount['name']} writable"
 
 
 def test_generated_secret_differs_per_render_and_existing_secret_is_not_generated(helm, tmp_path, rendered):
     again = Manifest(render(helm, tmp_path))
-    first = rendered["defaults"].secret_value("t-ny-power-mqtt", "password")
-    assert first != again.secret_value("t-ny-power-mqtt", "password"), "password must be random"
+    first = rendered["defaults"].secret_value("t-ny-power-mqtt", "pump-password")
+    assert first != again.secret_value("t-ny-power-mqtt", "pump-password"), "password must be random"
+    assert set(rendered["defaults"].get("Secret", "t-ny-power-mqtt")["data"]) == {
+        "pump-password", "co2-password", "archive-password"}
+    with_ha = rendered["home-assistant-load-forecast"].get("Secret", "t-ny-power-mqtt")
+    assert set(with_ha["data"]) == {"pump-password", "co2-password", "archive-password", "homeassistant-password"}
     existing = rendered["existing-secret"]
     assert existing.of_kind("Secret") == [], "existingSecret: the chart must create no Secret"
     broker = existing.component("Deployment", "mosquitto")
     names = {v["secret"]["secretName"] for v in pod_spec(broker)["volumes"] if "secret" in v}
     assert names == {"my-mqtt"}
-    assert {"key": "mqtt-password", "path": "password"} in next(
-        v["secret"]["items"] for v in pod_spec(broker)["volumes"] if "secret" in v)
-    influx_env = {e["name"]: e for e in pod_spec(existing.component("Deployment", "influxdb"))["containers"][0]["env"]}
-    assert influx_env["INFLUXDB_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "my-influx"
+    assert next(v["secret"]["items"] for v in pod_spec(broker)["volumes"] if "secret" in v) == [
+        {"key": "pump", "path": "pump"}, {"key": "co2", "path": "co2"}, {"key": "archive", "path": "archive"}]
+    influx = pod_spec(existing.component("Deployment", "influxdb"))
+    (volume,) = [v["secret"] for v in influx["volumes"] if "secret" in v]
+    assert volume["secretName"] == "my-influx" and volume["items"] == [
+        {"key": "admin-password", "path": "admin-password"}, {"key": "user-password", "path": "user-password"}]
+    # each service mounts only its own broker password
+    for component in ("pump", "co2", "archive"):
+        spec = pod_spec(existing.component("Deployment", component))
+        (mqtt,) = [v["secret"] for v in spec["volumes"] if v["name"] == "mqtt-secret"]
+        assert mqtt == {"secretName": "my-mqtt", "defaultMode": 0o440,
+                        "items": [{"key": component, "path": "password"}]}, component
 
 
 def test_selectors_unique_and_no_name_collisions_across_two_releases(helm, tmp_path):
@@ -294,8 +328,12 @@ def test_selectors_unique_and_no_name_collisions_across_two_releases(helm, tmp_p
         for port in svc["spec"]["ports"]:
             assert port["targetPort"] in ports, f"Service {svc['metadata']['name']} → {port['targetPort']}"
     for policy in [d for d in docs if d["kind"] == "NetworkPolicy"]:
-        selected = [w for w in loads if matches(policy["spec"]["podSelector"]["matchLabels"], pod_labels(w))]
-        assert len(selected) == 1, f"NetworkPolicy {policy['metadata']['name']} selects {len(selected)}"
+        selected = [w for w in workloads(docs) if matches(policy["spec"]["podSelector"]["matchLabels"], pod_labels(w))]
+        if policy["metadata"]["name"].endswith("-default-deny"):
+            release = policy["metadata"]["labels"]["app.kubernetes.io/instance"]
+            assert selected == [w for w in workloads(docs) if pod_labels(w)["app.kubernetes.io/instance"] == release]
+        else:
+            assert len(selected) == 1, f"NetworkPolicy {policy['metadata']['name']} selects {len(selected)}"
 
 
 def test_pump_is_a_single_replica_recreated(rendered):
@@ -315,7 +353,7 @@ def test_services_environment_follows_the_contract(rendered):
     for component in ("pump", "co2", "archive"):
         env = env_of(m, component)
         assert env["MQTT_URL"] == "mqtt://t-ny-power-mosquitto:1883"
-        assert env["MQTT_USERNAME"] == "ny-power"
+        assert env["MQTT_USERNAME"] == f"ny-power-{component}"  # each service its own user
         assert env["TOPIC_ROOT"] == "ny-power" and env["HEALTH_ADDR"] == "0.0.0.0:8081"
         spec = pod_spec(m.component("Deployment", component))
         container = spec["containers"][0]
@@ -387,12 +425,55 @@ def test_network_policies(rendered):
         "app.kubernetes.io/component": "archive"}}}]
     broker = m.get("NetworkPolicy", "t-ny-power-mosquitto")
     assert [p["port"] for p in broker["spec"]["ingress"][0]["ports"]] == ["mqtt", "websocket"]
-    for component in ("pump", "co2", "archive"):
-        policy = m.get("NetworkPolicy", f"t-ny-power-{component}")
-        assert policy["spec"]["policyTypes"] == ["Ingress"] and not policy["spec"].get("ingress")
+    # every pod of the release, the helm test pod included, accepts nothing unless allowed
+    deny = m.get("NetworkPolicy", "t-ny-power-default-deny")
+    assert deny["spec"] == {"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "ny-power", "app.kubernetes.io/instance": "t"}}, "policyTypes": ["Ingress"]}
+    allowed = {p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
+               for p in m.of_kind("NetworkPolicy") if p["spec"].get("ingress")}
+    assert allowed == {"influxdb", "mosquitto", "web"}
     assert rendered["loadbalancer-ephemeral-nopolicy"].of_kind("NetworkPolicy") == []
     assert not any(p["metadata"]["name"].endswith("influxdb")
                    for p in rendered["external-influxdb-v1"].of_kind("NetworkPolicy"))
+
+
+def acl_rules(acl: str) -> dict[str | None, list[str]]:
+    """The ACL's rules per user (None: anonymous clients, the lines before the first `user`)."""
+    rules: dict[str | None, list[str]] = {None: []}
+    user = None
+    for line in acl.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("user "):
+            user = line.split(" ", 1)[1]
+            assert user not in rules, f"user {user} twice"
+            rules[user] = []
+        else:
+            rules[user].append(line)
+    return rules
+
+
+def expected_acl(root: str, discovery: str | None = None, ha_status: str | None = None) -> dict:
+    """Exactly the rights each service needs (DESIGN's topics, src/stream/mod.rs Topics)."""
+    acl = {
+        None: [f"topic read {root}/#"] + ([f"topic read {discovery}"] if discovery else []),
+        "ny-power-pump": [f"topic readwrite {root}/upstream/#",
+                          f"topic readwrite {root}/status/fuel-mix/updated",
+                          f"topic readwrite {root}/status/pump"],
+        "ny-power-co2": [f"topic read {root}/upstream/fuel-mix",
+                         f"topic readwrite {root}/computed/#",
+                         f"topic readwrite {root}/archive/co2/#",
+                         f"topic readwrite {root}/state/#",
+                         f"topic readwrite {root}/status/co2"] + ([f"topic readwrite {discovery}"] if discovery else []),
+        "ny-power-archive": [f"topic read {root}/upstream/fuel-mix",
+                             f"topic read {root}/computed/co2",
+                             f"topic read {root}/computed/co2/lifecycle",
+                             f"topic readwrite {root}/status/archive"],
+    }
+    if ha_status:
+        acl["homeassistant"] = ["topic read #", f"topic readwrite {ha_status}"]
+    return acl
 
 
 def test_mosquitto_acl_and_listeners(rendered):
@@ -404,8 +485,7 @@ def test_mosquitto_acl_and_listeners(rendered):
     # a global option (before the first listener): no Nagle delay on the first message after SUBACK
     assert re.search(r"(?m)^set_tcp_nodelay true$", conf)
     assert conf.index("set_tcp_nodelay true") < conf.index("listener ")
-    rules = [l for l in acl.splitlines() if l and not l.startswith("#")]
-    assert rules == ["topic read ny-power/#", "user ny-power", "topic readwrite ny-power/#"]
+    assert acl_rules(acl) == expected_acl("ny-power")
     lb = rendered["loadbalancer-ephemeral-nopolicy"].get("Service", "t-ny-power-mosquitto-lb")
     assert lb["spec"]["type"] == "LoadBalancer" and lb["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
     broker = pod_spec(rendered["loadbalancer-ephemeral-nopolicy"].component("Deployment", "mosquitto"))
@@ -424,11 +504,9 @@ def test_home_assistant_discovery_and_load_forecast(rendered, helm, tmp_path):
     web = env_of(m, "web")
     assert web["PUBLIC_MQTT_WS_URL"] == "/mqtt" and web["STALE_AFTER_MINUTES"] == "30"
     acl = m.get("ConfigMap", "t-ny-power-mosquitto")["data"]["acl"]
-    rules = [l for l in acl.splitlines() if l and not l.startswith("#")]
     # node id: the topic root with non-alphanumerics as "_" (homeassistant::node_id)
-    assert rules == ["topic read dev/ny-power/#", "topic read ha/discovery/+/dev_ny_power/#",
-                     "user ny-power", "topic readwrite dev/ny-power/#",
-                     "topic readwrite ha/discovery/+/dev_ny_power/#"]
+    assert acl_rules(acl) == expected_acl("dev/ny-power", discovery="ha/discovery/+/dev_ny_power/#",
+                                          ha_status="ha/discovery/status")
     # A bare `off` in a values file is the YAML boolean false: it means "off", not an error.
     (tmp_path / "off.yaml").write_text("co2:\n  loadForecast: off\n")
     proc = helm_template(helm, tmp_path, None, extra=["-f", str(tmp_path / "off.yaml")])
@@ -452,6 +530,12 @@ def test_helm_test_hook(rendered):
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     script = pod["spec"]["containers"][0]["command"][2]
     assert "mosquitto_sub" in script and "mosquitto_pub" in script and "config.json" in script
+    # it publishes as the pump (upstream/: allowed; computed/: refused) with the pump's password only
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["MQTT_USERNAME"] == "ny-power-pump"
+    assert env["ALLOWED"] == "ny-power/upstream/helm-test/t" and env["DENIED"] == "ny-power/computed/helm-test/t"
+    (secret,) = [v["secret"] for v in pod["spec"]["volumes"] if "secret" in v]
+    assert secret["items"] == [{"key": "pump-password", "path": "password"}]
 
 
 def test_notes(helm, tmp_path):
