@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from chartkit import have
+from chartkit import Manifest, PodSandbox, have, render
 
 pytestmark = pytest.mark.skipif(
     not (have("mosquitto") and have("mosquitto_pub") and have("mosquitto_passwd")),
@@ -345,3 +345,43 @@ def test_dashboard_reads_over_websockets_and_cannot_publish(broker):
     finally:
         client.close()
     assert json.loads(broker.retained(TOPIC))["value"] == 248.75
+
+
+# --- the `helm test` pod's script, run against the rendered broker -----------------------------
+
+
+def run_helm_test_pod(helm, tmp_path, broker_factory, weaken_acl: bool = False) -> subprocess.CompletedProcess:
+    """Run the rendered `helm test` pod's script as the kubelet would (its mounts mapped, the
+    broker Service mapped to the local broker, a stand-in wget for the dashboard's config.json)."""
+    manifest = Manifest(render(helm, tmp_path))
+    broker = broker_factory(manifest=manifest)
+    if weaken_acl:
+        # the pump's user allowed to write the whole tree, as the one shared user could before
+        acl = broker.sandbox.mounts(broker.container)["/mosquitto/config"] / "acl"
+        acl.write_text(acl.read_text().replace("user ny-power-pump\n", "user ny-power-pump\ntopic readwrite ny-power/#\n"))
+    broker.start()
+    (pod,) = manifest.of_kind("Pod")
+    container = pod["spec"]["containers"][0]
+    sandbox = PodSandbox(manifest, pod["spec"], tmp_path / "test-pod")
+    stand_ins = tmp_path / "stand-ins"
+    stand_ins.mkdir()
+    wget = stand_ins / "wget"
+    wget.write_text('#!/bin/sh\nwhile [ "$1" != -O ]; do shift; done\necho \'{"mqtt": {"url": "ws://x/mqtt"}}\' > "$2"\n')
+    wget.chmod(0o755)
+    env = {**sandbox.env(container), "BROKER": "127.0.0.1", "PORT": str(broker.port),
+           "PATH": f"{stand_ins}:{os.environ['PATH']}"}
+    script = sandbox.map_paths(container, container["command"][2])
+    assert container["command"][:2] == ["/bin/sh", "-ec"]
+    return subprocess.run(["/bin/sh", "-ec", script], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_helm_test_pod_passes_against_the_rendered_broker(helm, tmp_path, broker_factory):
+    proc = run_helm_test_pod(helm, tmp_path, broker_factory)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pump publish ok" in proc.stdout, proc.stdout
+
+
+def test_helm_test_pod_fails_when_the_pump_may_write_everything(helm, tmp_path, broker_factory):
+    proc = run_helm_test_pod(helm, tmp_path, broker_factory, weaken_acl=True)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "ny-power/computed/helm-test/t pump-outside" in proc.stdout, proc.stdout
