@@ -106,7 +106,8 @@ def test_each_service_user_writes_exactly_its_own_topics(broker):
                 broker.pub(topic, f"{role}-intruder", user=role)
         broker.pub(topic, "anonymous-intruder")
     for topic, owner in WRITES.items():
-        assert broker.retained(topic) == f"{owner}-first", f"{topic}: {broker.retained(topic)!r}"
+        got = broker.retained(topic, timeout=10)
+        assert got == f"{owner}-first", f"{topic}: {got!r}"
 
 
 def test_refusals_are_reported_as_not_authorized_over_mqtt_v5(broker):
@@ -137,7 +138,7 @@ def test_each_service_user_reads_what_it_subscribes_to(broker):
         for topic in topics:
             proc = subprocess.run(
                 ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic, "-q", "1",
-                 "-C", "1", "-W", "5", "--retained-only", "-u", name, "-P", password],
+                 "-C", "1", "-W", "10", "--retained-only", "-u", name, "-P", password],
                 capture_output=True, text=True, timeout=20)
             assert proc.stdout == f"value of {topic}\n", (role, topic, proc)
     # and not what it has no business reading: the archiver does not see the cursor
@@ -203,7 +204,7 @@ def test_home_assistant_user_publishes_its_birth_and_reads_everything(broker_fac
     assert broker.pub(DISCOVERY, config, user="co2").returncode == 0
     assert broker.pub(TOPIC, reading(250.0), user="co2").returncode == 0
     assert broker.pub_v5("homeassistant/status", "online", user="homeassistant") == "accepted"
-    assert broker.retained("homeassistant/status", user="homeassistant") == "online"
+    assert broker.retained("homeassistant/status", timeout=10, user="homeassistant") == "online"
     # connects with its will on the status topic, reads the configs and the state topics
     name, password = broker.users["homeassistant"]
     proc = subprocess.run(
@@ -220,7 +221,7 @@ def test_home_assistant_user_publishes_its_birth_and_reads_everything(broker_fac
     assert json.loads(broker.retained(TOPIC))["value"] == 250.0 and broker.retained(DISCOVERY) == config
     # and the other users still cannot publish Home Assistant's status
     assert broker.pub_v5("homeassistant/status", "offline", user="co2") == "refused"
-    assert broker.retained("homeassistant/status", user="homeassistant") == "online"
+    assert broker.retained("homeassistant/status", timeout=10, user="homeassistant") == "online"
 
 
 def test_home_assistant_user_follows_the_prefix(broker_factory):
