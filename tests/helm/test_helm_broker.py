@@ -89,7 +89,8 @@ WRITES = {
     "ny-power/computed/co2/band": "co2",
     "ny-power/computed/charge-window": "co2",
     "ny-power/archive/co2/24h": "co2",
-    "ny-power/archive/co2/readings": "co2",  # any later archive topic of the calculator
+    "ny-power/archive/co2/points": "co2",  # the calculator's archive stream (every intensity)
+    "ny-power/archive/co2/later": "co2",  # and any later archive topic of the calculator
     "ny-power/state/co2/forecaster": "co2",
     "ny-power/status/co2": "co2",
     "ny-power/status/archive": "archive",
@@ -125,11 +126,13 @@ def test_refusals_are_reported_as_not_authorized_over_mqtt_v5(broker):
 def test_each_service_user_reads_what_it_subscribes_to(broker):
     """The subscriptions and retained reads each service makes are granted (a refused
     subscription stops a service): pump its cursor, co2 the fuel mix and its restorable state,
-    archive the fuel mix and the direct and lifecycle intensities."""
+    archive the fuel mix and the intensities (the calculator's archive stream, or the direct and
+    lifecycle topics)."""
     reads = {
         "pump": ["ny-power/status/fuel-mix/updated"],
         "co2": ["ny-power/upstream/fuel-mix", "ny-power/state/co2/forecaster", "ny-power/archive/co2/24h"],
-        "archive": ["ny-power/upstream/fuel-mix", "ny-power/computed/co2", "ny-power/computed/co2/lifecycle"],
+        "archive": ["ny-power/upstream/fuel-mix", "ny-power/archive/co2/points", "ny-power/computed/co2",
+                    "ny-power/computed/co2/lifecycle"],
     }
     for topic in {t for ts in reads.values() for t in ts}:
         assert broker.pub(topic, f"value of {topic}", user=WRITES[topic]).returncode == 0

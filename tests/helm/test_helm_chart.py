@@ -467,6 +467,7 @@ def expected_acl(root: str, discovery: str | None = None, ha_status: str | None 
                          f"topic readwrite {root}/state/#",
                          f"topic readwrite {root}/status/co2"] + ([f"topic readwrite {discovery}"] if discovery else []),
         "ny-power-archive": [f"topic read {root}/upstream/fuel-mix",
+                             f"topic read {root}/archive/co2/#",
                              f"topic read {root}/computed/co2",
                              f"topic read {root}/computed/co2/lifecycle",
                              f"topic readwrite {root}/status/archive"],
