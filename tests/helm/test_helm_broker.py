@@ -124,8 +124,9 @@ def test_refusals_are_reported_as_not_authorized_over_mqtt_v5(broker):
 
 
 def test_each_service_user_reads_what_it_subscribes_to(broker):
-    """The subscriptions and retained reads each service makes are granted (a refused
-    subscription stops a service): pump its cursor, co2 the fuel mix and its restorable state,
+    """The subscriptions and retained reads each service makes are granted (Mosquitto 2.0
+    acknowledges a subscription without read rights and then delivers nothing, so a missing
+    grant would silently starve the service): pump its cursor, co2 the fuel mix and its restorable state,
     archive the fuel mix and the intensities (the calculator's archive stream, or the direct and
     lifecycle topics)."""
     reads = {
