@@ -221,6 +221,9 @@ def test_security_contexts_resources_and_probes(rendered, case):
         spec = pod_spec(obj)
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"].get("runAsUser", 1) != 0, where
+        # a high uid and gid, shared by no host account (checkov CKV_K8S_40); volumes by fsGroup
+        sc = spec["securityContext"]
+        assert sc["runAsUser"] >= 10000 and sc["runAsGroup"] >= 10000 and sc["fsGroup"] >= 10000, where
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
         assert spec["automountServiceAccountToken"] is False, where
         for container in spec.get("initContainers", []) + spec["containers"]:

@@ -60,6 +60,7 @@ def test_chart_runs_the_image_as_its_user_and_serves_its_web_dir():
     uid = int([l for l in final["lines"] if l.upper().startswith("USER ")][-1].split()[1].split(":")[0])
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["podSecurityContext"]["runAsUser"] == uid
+    assert uid >= 10000, f"the image's uid {uid} is low (checkov CKV_K8S_40)"
     web = (CHART / "templates" / "web.yaml").read_text()
     assert "/usr/share/ny-power/web" in web
 
