@@ -23,7 +23,10 @@ fi
 
 echo "installing checkov $want into $dest" >&2
 rm -rf "$dest"
-python3 -m venv "$dest"
+python3 -m venv "$dest" || {
+  echo "error: python3 -m venv failed (on a Debian python3: apt-get install python3-venv)" >&2
+  exit 1
+}
 "$dest/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$reqs" >&2
 "$bin" --version >&2
 echo "$bin"
