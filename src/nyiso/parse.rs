@@ -255,7 +255,9 @@ impl FuelMixAccumulator {
         confirmed: bool,
     ) -> Result<Option<DateTime<Utc>>, ParseError> {
         let (whole, tail) = split_unterminated(bytes);
-        if confirmed || tail.is_empty() || bytes.starts_with(b"PK\x03\x04") {
+        // An HTML page is no start of a fuel-mix file, whatever follows: reject it at once.
+        let html = bytes.trim_ascii_start().starts_with(b"<");
+        if confirmed || tail.is_empty() || html || bytes.starts_with(b"PK\x03\x04") {
             self.add(name, bytes)?;
             return Ok(None);
         }
