@@ -665,3 +665,56 @@ async fn a_zip_with_a_huge_member_is_rejected() {
     );
     assert!(err.to_string().contains("20250101rtfuelmix.csv"), "{err}");
 }
+
+/// The publish delay the hold-back rule adds in the normal case: a real day file growing in
+/// five-minute steps as NYISO writes it (no line break after the last row), polled once a
+/// (simulated) minute. For every reading: the polls between the one that first saw it in the
+/// file and the one that returned it.
+#[tokio::test]
+#[ignore = "measurement; run with --ignored publish_delay --nocapture"]
+async fn publish_delay_of_the_newest_reading() {
+    let day = DayFile::feb(1);
+    let n = day.groups.len();
+    let available = |minute: usize| ((minute / 5) + 1).min(n);
+    let server = NyisoServer::start().await;
+    server.put(FEB1, &day.first(1));
+    let source = HttpSource::new(
+        &server.url(),
+        HttpOptions {
+            yesterday_recheck: Duration::ZERO,
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut shown = 1;
+    let mut seen_at = vec![None; n];
+    let mut delays = Vec::new();
+    let mut cursor = None;
+    for minute in 0..(24 * 60 + 5) {
+        let want = available(minute);
+        if want > shown {
+            server.append(FEB1, &day.appended(shown, want));
+            shown = want;
+        }
+        for slot in seen_at.iter_mut().take(shown) {
+            slot.get_or_insert(minute);
+        }
+        let now = utc(2025, 2, 1, 5, 0) + chrono::Duration::minutes(minute as i64);
+        let got = source.readings_after(cursor, now).await.unwrap();
+        for r in &got {
+            let i = parsed(&day.first(n)).iter().position(|p| p == r).unwrap();
+            delays.push(minute - seen_at[i].unwrap());
+        }
+        if let Some(last) = got.last() {
+            cursor = Some(last.ts);
+        }
+    }
+    assert_eq!(delays.len(), n, "every reading came out");
+    let held = delays.iter().filter(|&&d| d > 0).count();
+    let max = delays.iter().max().copied().unwrap_or(0);
+    let mean = delays.iter().sum::<usize>() as f64 / delays.len() as f64;
+    println!(
+        "{n} readings, one poll a minute, the file growing every 5 minutes (one reading each): \
+         {held} returned one poll later than first seen, max delay {max} poll(s), mean {mean:.2} polls"
+    );
+}
