@@ -359,5 +359,8 @@ fn a_value_no_grid_produces_is_warned_and_left_out() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!err.trim_end().chars().any(char::is_control), "{err:?}");
-    assert!(err.contains("unknown fuel `Wind\\nerror: forged\\u{1b}[31m`"), "{err}");
+    assert!(
+        err.contains("unknown fuel `Wind\\nerror: forged\\u{1b}[31m`"),
+        "{err}"
+    );
 }
