@@ -718,3 +718,72 @@ async fn publish_delay_of_the_newest_reading() {
          {held} returned one poll later than first seen, max delay {max} poll(s), mean {mean:.2} polls"
     );
 }
+
+/// Defect 1 of issue 10, through the pump: the cut-off value is never published and the
+/// cursor never passes the held reading; the true value goes out one poll later.
+#[tokio::test]
+async fn the_pump_never_publishes_a_cut_off_value() {
+    use ny_power::fakes::{MemoryBroker, MemoryCursor};
+    use ny_power::pump::Pump;
+    use ny_power::stream::Topics;
+    let server = NyisoServer::start().await;
+    let day = DayFile::feb(1);
+    let whole = day.first(3);
+    server.put(FEB1, &whole[..whole.len() - 5]);
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let (broker, cursor) = (MemoryBroker::new(), MemoryCursor::default());
+    let topics = Topics::default();
+    let pump = Pump::new(source, &broker, &cursor, topics.clone());
+    let now = utc(2025, 2, 2, 4, 30);
+    let expected = parsed(&whole);
+
+    assert_eq!(pump.poll_once(now).await.unwrap().published, 2);
+    assert_eq!(cursor.get(), Some(expected[1].ts));
+    server.put(FEB1, &whole);
+    assert_eq!(pump.poll_once(now).await.unwrap().published, 0);
+    assert_eq!(cursor.get(), Some(expected[1].ts));
+    assert_eq!(pump.poll_once(now).await.unwrap().published, 1);
+    assert_eq!(cursor.get(), Some(expected[2].ts));
+    let hydro: Vec<f64> = broker
+        .published()
+        .iter()
+        .filter(|m| m.topic == topics.fuel(ny_power::Fuel::Hydro))
+        .map(|m| {
+            serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap()["value"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    let want: Vec<f64> = expected
+        .iter()
+        .map(|r| r.mix.get(ny_power::Fuel::Hydro))
+        .collect();
+    assert_eq!(hydro, want, "each hydro value once, the true one");
+}
+
+/// Defect 7 of issue 10, pump side: a reading dated far in the future in NYISO's file is not
+/// published and the cursor does not move past it; the readings before it go out.
+#[tokio::test]
+async fn the_pump_refuses_a_reading_from_the_future() {
+    use ny_power::fakes::{MemoryBroker, MemoryCursor};
+    use ny_power::pump::Pump;
+    use ny_power::stream::Topics;
+    let server = NyisoServer::start().await;
+    let day = DayFile::feb(1);
+    let mut file = day.ended(3);
+    for line in &day.groups[3] {
+        file.extend_from_slice(line.replace("02/01/2025", "02/01/2100").as_bytes());
+        file.extend_from_slice(b"\r\n");
+    }
+    server.put(FEB1, &file);
+    let source = HttpSource::new(&server.url(), options()).unwrap();
+    let (broker, cursor) = (MemoryBroker::new(), MemoryCursor::default());
+    let pump = Pump::new(source, &broker, &cursor, Topics::default());
+    let now = utc(2025, 2, 2, 4, 30);
+    let expected = parsed(&day.ended(3));
+    for _ in 0..2 {
+        let out = pump.poll_once(now).await.unwrap();
+        assert_eq!(cursor.get(), Some(expected[2].ts));
+        assert_eq!(broker.published().len(), 3 * 8, "{out:?}");
+    }
+}

@@ -229,6 +229,15 @@ mod tests {
         let err = src.readings_after(None, now).await.unwrap_err();
         assert!(matches!(err, PortError::Rejected(_)), "{err}");
         assert!(err.to_string().contains("20250301rtfuelmix.csv"), "{err}");
+        // A file larger than a NYISO file may be is not read whole: rejected, bounded memory.
+        let huge = dir.path().join("20250302rtfuelmix.csv");
+        std::fs::write(&huge, vec![b'x'; (MAX_CSV_BYTES + 1) as usize]).unwrap();
+        std::fs::remove_file(dir.path().join("20250301rtfuelmix.csv")).unwrap();
+        let err = src.readings_after(None, now).await.unwrap_err();
+        assert!(
+            matches!(&err, PortError::Rejected(e) if e.problem == ParseProblem::TooLarge(MAX_CSV_BYTES)),
+            "{err}"
+        );
         // A missing folder is a permanent error.
         let gone = FolderSource::new(dir.path().join("nope"));
         assert!(!gone
