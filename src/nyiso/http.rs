@@ -334,6 +334,16 @@ impl HttpSource {
         for bad in &parsed.invalid {
             tracing::warn!("{bad}");
         }
+        let latest = crate::reading::latest_acceptable(now);
+        let ahead: Vec<&Reading> = parsed.readings.iter().filter(|r| r.ts > latest).collect();
+        if let Some(first) = ahead.first() {
+            tracing::warn!(
+                count = ahead.len(),
+                first = %first.ts,
+                %now,
+                "readings dated too far in the future refused: not used, the cursor stays"
+            );
+        }
         Ok(parsed
             .readings
             .into_iter()
@@ -617,16 +627,14 @@ impl HttpSource {
 
 #[async_trait]
 impl Source for HttpSource {
-    /// Every reading the files hold after `after`, also any dated after `now` (which no NYISO
-    /// file should hold): the pump refuses, and warns about, those too far ahead
-    /// ([`crate::reading::MAX_FUTURE_SLACK`]) rather than have them vanish here unseen.
+    /// The readings after `after` up to `now` (a reading dated later waits for the clock;
+    /// one dated later than now plus [`crate::reading::MAX_FUTURE_SLACK`] is warned about).
     async fn readings_after(
         &self,
         after: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Reading>, PortError> {
-        self.readings_between(after, DateTime::<Utc>::MAX_UTC, now)
-            .await
+        self.readings_between(after, now, now).await
     }
 }
 

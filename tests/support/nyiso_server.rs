@@ -30,6 +30,8 @@ pub struct Behaviour {
     pub ignore_range: bool,
     /// Answer every GET with `500 Internal Server Error`.
     pub fail_500: bool,
+    /// The body of those 500 replies (default: `Internal Server Error`).
+    pub error_body: Option<Vec<u8>>,
     /// Answer every GET with `200` and an HTML error page.
     pub html: bool,
     /// Read the request and never answer.
@@ -57,6 +59,7 @@ impl Default for Behaviour {
         Behaviour {
             ignore_range: false,
             fail_500: false,
+            error_body: None,
             html: false,
             hang: false,
             truncate: false,
@@ -378,7 +381,14 @@ async fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
             .header("Content-Type", "text/csv")
             .header("Content-Encoding", "gzip")
     } else if behaviour.fail_500 {
-        Reply::new(500, b"Internal Server Error".to_vec()).header("Content-Type", "text/plain")
+        Reply::new(
+            500,
+            behaviour
+                .error_body
+                .clone()
+                .unwrap_or_else(|| b"Internal Server Error".to_vec()),
+        )
+        .header("Content-Type", "text/plain")
     } else if behaviour.html {
         Reply::new(
             200,
