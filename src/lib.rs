@@ -21,6 +21,8 @@
 //!   the embedded broker (rumqttd), the dashboard web server, health endpoints.
 //! - [`services`]: the long-running pump, calculator and archiver loops ([`config`]: their
 //!   typed settings); [`replay`]: the demo's replay source and accelerated clock.
+//! - [`quote`]: how an outside value appears in an error or a log (short, control characters
+//!   escaped).
 //!
 //! The `ny-power` binary (`src/cli/`, one file per command) only wires these together; the AWS
 //! Lambda functions live in the `functions/` workspace members.
@@ -36,6 +38,7 @@ pub mod intensity;
 pub mod nyiso;
 pub mod ports;
 pub mod pump;
+pub mod quote;
 pub mod reading;
 pub mod replay;
 pub mod services;

@@ -1,10 +1,16 @@
 //! The pump use case: new complete readings since the cursor become the messages of DESIGN §5,
 //! in order; the cursor moves only after a reading's messages were acknowledged, so a restart
 //! or a retry resumes from it and republishes nothing older.
+//!
+//! A reading dated later than now plus [`MAX_FUTURE_SLACK`] is refused: not published, warned,
+//! and the poll stops there, so the cursor never moves past it (a clock running late, or a
+//! file with a bad date, cannot push the cursor into the future and silence every real
+//! reading after it).
 
 use chrono::{DateTime, Utc};
 
 use crate::ports::{CursorStore, PortError, Publisher, Source};
+use crate::reading::MAX_FUTURE_SLACK;
 use crate::stream::{reading_messages, Topics};
 
 /// What one poll did.
@@ -88,6 +94,16 @@ impl<S: Source, P: Publisher, C: CursorStore> Pump<S, P, C> {
             if cursor.is_some_and(|c| reading.ts <= c) {
                 continue; // a source may return more than asked; never go backwards
             }
+            if reading.is_too_far_ahead(now) {
+                // Readings come sorted: every later one is further ahead still.
+                tracing::warn!(
+                    ts = %reading.ts,
+                    %now,
+                    slack = ?MAX_FUTURE_SLACK,
+                    "reading dated too far in the future refused: not published, the cursor stays"
+                );
+                break;
+            }
             let result = async {
                 for message in reading_messages(&self.topics, &reading) {
                     self.publisher.publish(&message).await?;
@@ -143,6 +159,55 @@ mod tests {
         assert_eq!(again.published, 0);
         assert_eq!(broker.published().len(), 24);
         assert_eq!(cursor.get(), Some(readings(3)[2].ts));
+    }
+
+    /// A source that returns whatever it holds after the cursor, however far ahead of `now`
+    /// (as `HttpSource` does: NYISO's file decides, the pump refuses).
+    struct Unfiltered(Vec<Reading>);
+
+    #[async_trait::async_trait]
+    impl Source for Unfiltered {
+        async fn readings_after(
+            &self,
+            after: Option<DateTime<Utc>>,
+            _now: DateTime<Utc>,
+        ) -> Result<Vec<Reading>, PortError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|r| after.is_none_or(|a| r.ts > a))
+                .copied()
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn readings_too_far_ahead_are_refused_and_the_cursor_stays() {
+        let all = readings(4);
+        // "Now" is the second reading's instant: the third is within the slack, the fourth
+        // beyond it.
+        let now = all[1].ts;
+        let mut future = all.clone();
+        future[2].ts = now + MAX_FUTURE_SLACK;
+        future[3].ts = now + MAX_FUTURE_SLACK + Duration::seconds(1);
+        let last = future[3].ts;
+        let within = future[2].ts;
+        let (source, broker, cursor) = (
+            Unfiltered(future),
+            MemoryBroker::new(),
+            MemoryCursor::default(),
+        );
+        let pump = Pump::new(source, &broker, &cursor, Topics::default());
+        let out = pump.poll_once(now).await.unwrap();
+        assert_eq!(out.published, 3);
+        assert_eq!(cursor.get(), Some(within));
+        assert_eq!(broker.published().len(), 3 * 8);
+        // Again: still refused, nothing more published.
+        assert_eq!(pump.poll_once(now).await.unwrap().published, 0);
+        // Once the clock has caught up, it goes out.
+        let later = now + Duration::seconds(1);
+        assert_eq!(pump.poll_once(later).await.unwrap().published, 1);
+        assert_eq!(cursor.get(), Some(last));
     }
 
     #[tokio::test]

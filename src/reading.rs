@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -110,14 +110,72 @@ impl fmt::Display for Fuel {
     }
 }
 
+/// The least MW one fuel of a reading may report (DESIGN §3): generation is never negative.
+pub const MIN_FUEL_MW: f64 = 0.0;
+
+/// The most MW one fuel of a reading may report (DESIGN §3). New York's all-time peak load is
+/// about 33,000 MW and its whole fleet about 40,000 MW, so 60,000 MW for one fuel is no value a
+/// grid produces: a reading beyond it (or negative, or not a finite number) is not a reading.
+pub const MAX_FUEL_MW: f64 = 60_000.0;
+
+/// How far past the current time a reading's instant may lie and still be taken (DESIGN §6):
+/// NYISO stamps a reading at the end of its five-minute interval and clocks drift a little;
+/// anything later is refused (not published, not used, the cursor does not move past it).
+pub const MAX_FUTURE_SLACK: TimeDelta = TimeDelta::minutes(15);
+
+/// Whether `mw` is a value one fuel of a reading may have: finite and within
+/// [`MIN_FUEL_MW`]`..=`[`MAX_FUEL_MW`].
+pub fn is_valid_mw(mw: f64) -> bool {
+    mw.is_finite() && (MIN_FUEL_MW..=MAX_FUEL_MW).contains(&mw)
+}
+
+/// The latest instant a reading may have at `now` (`now` + [`MAX_FUTURE_SLACK`]).
+pub fn latest_acceptable(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.checked_add_signed(MAX_FUTURE_SLACK).unwrap_or(now)
+}
+
+/// A fuel value outside what a grid produces (see [`is_valid_mw`]).
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("fuel `{fuel}`: {mw} MW is not a generation value (expected a number from {MIN_FUEL_MW} to {MAX_FUEL_MW})")]
+pub struct InvalidMw {
+    /// The fuel.
+    pub fuel: Fuel,
+    /// Its value.
+    pub mw: f64,
+}
+
 /// Generation in MW for each of the seven fuels, indexed by [`Fuel::index`].
 ///
 /// Serialises as a JSON object keyed by slug in contract order; deserialising requires all seven
-/// slugs, each a finite number, and nothing else.
+/// slugs, each a valid value ([`is_valid_mw`]), and nothing else. Build one from outside data
+/// with [`FuelMix::new`], which checks the values; [`FuelMix::check`] checks one built
+/// otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FuelMix(pub [f64; 7]);
 
 impl FuelMix {
+    /// A mix of the seven values (in [`Fuel::ALL`] order).
+    ///
+    /// # Errors
+    /// [`InvalidMw`] for the first value that is negative, not finite or above
+    /// [`MAX_FUEL_MW`].
+    pub fn new(mw: [f64; 7]) -> Result<FuelMix, InvalidMw> {
+        let mix = FuelMix(mw);
+        mix.check()?;
+        Ok(mix)
+    }
+
+    /// Checks every value (see [`is_valid_mw`]).
+    ///
+    /// # Errors
+    /// [`InvalidMw`] for the first fuel whose value is not a generation value.
+    pub fn check(&self) -> Result<(), InvalidMw> {
+        match self.iter().find(|(_, mw)| !is_valid_mw(*mw)) {
+            Some((fuel, mw)) => Err(InvalidMw { fuel, mw }),
+            None => Ok(()),
+        }
+    }
+
     /// MW of one fuel.
     pub fn get(&self, fuel: Fuel) -> f64 {
         self.0[fuel.index()]
@@ -184,10 +242,8 @@ impl<'de> Deserialize<'de> for FuelMix {
                     let fuel = Fuel::from_slug(&key)
                         .ok_or_else(|| de::Error::custom(format!("unknown fuel `{key}`")))?;
                     let mw: f64 = map.next_value()?;
-                    if !mw.is_finite() {
-                        return Err(de::Error::custom(format!(
-                            "fuel `{key}`: not a finite number"
-                        )));
+                    if !is_valid_mw(mw) {
+                        return Err(de::Error::custom(InvalidMw { fuel, mw }));
                     }
                     if values[fuel.index()].replace(mw).is_some() {
                         return Err(de::Error::custom(format!("fuel `{key}` given twice")));
@@ -219,6 +275,12 @@ impl Reading {
     /// Total generation over all seven fuels.
     pub fn total_mw(&self) -> f64 {
         self.mix.total_mw()
+    }
+
+    /// Whether the reading lies too far in the future to be taken at `now` (later than
+    /// [`latest_acceptable`]).
+    pub fn is_too_far_ahead(&self, now: DateTime<Utc>) -> bool {
+        self.ts > latest_acceptable(now)
     }
 }
 
@@ -256,6 +318,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown fuel `coal`"), "{err}");
+    }
+
+    #[test]
+    fn values_no_grid_produces_are_refused() {
+        for bad in [-1.0, -0.001, 60_000.5, 1e308, f64::INFINITY, f64::NAN] {
+            assert!(!is_valid_mw(bad), "{bad}");
+            let mut mw = [1.0; 7];
+            mw[Fuel::Hydro.index()] = bad;
+            let err = FuelMix::new(mw).unwrap_err();
+            assert_eq!(err.fuel, Fuel::Hydro);
+            assert!(FuelMix(mw).check().is_err());
+        }
+        for good in [0.0, 0.5, 60_000.0] {
+            assert!(is_valid_mw(good), "{good}");
+        }
+        assert!(FuelMix::new([0.0; 7]).is_ok());
+        let json = r#"{"dual_fuel":1.0,"natural_gas":-2.0,"nuclear":3.0,"other_fossil_fuels":4.0,"other_renewables":5.0,"wind":6.0,"hydro":7.5}"#;
+        let err = serde_json::from_str::<FuelMix>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("natural_gas") && err.contains("-2"), "{err}");
+        let huge = json.replace("-2.0", "1e308");
+        assert!(serde_json::from_str::<FuelMix>(&huge).is_err());
+    }
+
+    #[test]
+    fn readings_too_far_ahead() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2025, 2, 1, 12, 0, 0).unwrap();
+        let at = |ts| Reading {
+            ts,
+            mix: FuelMix::default(),
+        };
+        assert!(!at(now).is_too_far_ahead(now));
+        assert!(!at(now + MAX_FUTURE_SLACK).is_too_far_ahead(now));
+        assert!(at(now + MAX_FUTURE_SLACK + TimeDelta::seconds(1)).is_too_far_ahead(now));
     }
 
     #[test]

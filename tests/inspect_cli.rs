@@ -328,3 +328,39 @@ fn help_explains_each_command() {
     assert!(out.stdout.is_empty());
     assert!(stderr(&out).contains("<FILE>"));
 }
+
+/// Defect 6 of issue 10: `inspect` leaves out a reading with a value no grid produces and
+/// warns naming the file and the line of the value; a forged line break or escape sequence in
+/// a rejected file's value reaches stderr escaped (defect 5).
+#[test]
+fn a_value_no_grid_produces_is_warned_and_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("20171122rtfuelmix.csv")).unwrap();
+    let mut lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(lines[999], "11/22/2017 11:45:00,EST,Other Renewables,277.0");
+    lines[999] = "11/22/2017 11:45:00,EST,Other Renewables,-6814.0";
+    let path = dir.path().join("20171122rtfuelmix.csv");
+    std::fs::write(&path, lines.join("\r\n")).unwrap();
+    let out = inspect(&[&path]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 288);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "warning: {}: line 1000: reading at 2017-11-22T16:45:00Z left out: fuel `other_renewables`: -6814 MW is not a generation value (expected a number from 0 to 60000)\n",
+            path.display()
+        )
+    );
+
+    lines[999] = "11/22/2017 11:45:00,EST,\"Wind\nerror: forged\u{1b}[31m\",1.0";
+    std::fs::write(&path, lines.join("\r\n")).unwrap();
+    let out = inspect(&[&path]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.trim_end().chars().any(char::is_control), "{err:?}");
+    assert!(
+        err.contains("unknown fuel `Wind\\nerror: forged\\u{1b}[31m`"),
+        "{err}"
+    );
+}

@@ -11,20 +11,29 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use ny_power::nyiso::{parse_bytes, FuelMixAccumulator, ParseError, ParsedFile};
+use ny_power::reading::{is_valid_mw, MAX_FUEL_MW};
 use ny_power::{Fuel, FuelMix, Reading};
 
 const NAME: &str = "prop.csv";
 
-/// What must hold of any outcome: readings sorted, one per instant, finite values; incomplete
-/// ones sorted and never at a complete reading's instant; an error names the file it was given
-/// and a line inside the input.
+/// What must hold of any outcome: readings sorted, one per instant, every value one a grid
+/// produces (0..=60,000 MW); incomplete and invalid ones sorted and never at a reading's
+/// instant, an invalid one naming a value outside the bound and a line inside the input; an
+/// error names the file it was given and a line inside the input.
 fn check_outcome(input: &[u8], out: &Result<ParsedFile, ParseError>) -> Result<(), TestCaseError> {
     match out {
         Ok(p) => {
             prop_assert!(p.readings.windows(2).all(|w| w[0].ts < w[1].ts));
             prop_assert!(p.incomplete.windows(2).all(|w| w[0].ts < w[1].ts));
             for r in &p.readings {
-                prop_assert!(r.mix.0.iter().all(|v| v.is_finite()));
+                prop_assert!(r.mix.0.iter().all(|v| is_valid_mw(*v)), "{r:?}");
+            }
+            prop_assert!(p.invalid.windows(2).all(|w| w[0].ts < w[1].ts));
+            let lines = input.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            for i in &p.invalid {
+                prop_assert!(!is_valid_mw(i.mw), "{i}");
+                prop_assert!(i.line >= 1 && i.line <= lines, "{i}");
+                prop_assert!(p.readings.binary_search_by_key(&i.ts, |r| r.ts).is_err());
             }
             for i in &p.incomplete {
                 prop_assert!(!i.missing.is_empty());
@@ -197,11 +206,13 @@ struct Written {
     stale: Option<(Fuel, f64)>,
 }
 
+/// A value a reading may have: 0..=60,000 MW (DESIGN §3).
 fn finite_mw() -> impl Strategy<Value = f64> {
     prop_oneof![
-        3 => (-2_000i32..20_000).prop_map(f64::from),
-        2 => (-200_000i64..2_000_000).prop_map(|v| v as f64 / 10.0),
-        1 => prop::num::f64::NORMAL | prop::num::f64::ZERO | prop::num::f64::SUBNORMAL,
+        3 => (0i32..20_000).prop_map(f64::from),
+        2 => (0i64..=600_000).prop_map(|v| v as f64 / 10.0),
+        1 => 0.0..=MAX_FUEL_MW,
+        1 => prop::sample::select(vec![0.0, f64::MIN_POSITIVE, 5e-324, MAX_FUEL_MW]),
     ]
 }
 
@@ -282,6 +293,18 @@ fn case() -> impl Strategy<Value = (Vec<Written>, Style)> {
 fn distinct(ws: Vec<Written>) -> Vec<Written> {
     let mut seen = std::collections::BTreeSet::new();
     ws.into_iter().filter(|w| seen.insert(w.ts)).collect()
+}
+
+/// For each row of [`rows`], whether it sets its fuel's final value (not a stale earlier row).
+fn final_rows(ws: &[Written]) -> Vec<bool> {
+    let mut out = Vec::new();
+    for w in ws {
+        if w.stale.is_some() {
+            out.push(false);
+        }
+        out.extend(w.order.iter().map(|_| true));
+    }
+    out
 }
 
 /// The data rows (without header) of `ws`, each as its fields.
@@ -414,5 +437,36 @@ proptest! {
         let e = parse_bytes(NAME, text.as_bytes()).unwrap_err();
         prop_assert_eq!(e.line, Some(expected_line), "{}", e);
         prop_assert_eq!(e.to_string(), format!("{NAME}: line {expected_line}: field `Fuel Category`: unknown fuel `Coal`"));
+    }
+
+    /// A value no grid produces leaves exactly its reading out, reported with the line of the
+    /// value, whatever the line endings, quoting, BOM and blank lines; the others parse back.
+    #[test]
+    fn an_invalid_value_leaves_its_reading_out_naming_its_line(
+        (ws, s) in case(),
+        pick in any::<prop::sample::Index>(),
+        bad in prop::sample::select(vec!["-77777.75", "60000.125", "1e308", "inf", "NaN"]),
+    ) {
+        let ws = distinct(ws);
+        let mut all = rows(&ws, &s);
+        let finals: Vec<usize> = final_rows(&ws)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.then_some(i))
+            .collect();
+        prop_assume!(!finals.is_empty());
+        let j = finals[pick.index(finals.len())];
+        all[j][3] = bad.to_owned();
+        let text = render(&all, &s);
+        let expected_line = text.split('\n').position(|l| l.contains(bad)).unwrap() as u64 + 1;
+        let parsed = parse_bytes(NAME, text.as_bytes()).unwrap();
+        let [invalid] = parsed.invalid.as_slice() else {
+            return Err(TestCaseError::fail(format!("{:?}", parsed.invalid)));
+        };
+        prop_assert_eq!(invalid.line, expected_line, "{}", invalid);
+        prop_assert_eq!(invalid.file.as_str(), NAME);
+        let keep: Vec<Reading> = expected(&ws).into_iter().filter(|r| r.ts != invalid.ts).collect();
+        prop_assert_eq!(keep.len() + 1, ws.len());
+        prop_assert_eq!(parsed.readings, keep);
     }
 }

@@ -140,14 +140,7 @@ fn unknown_fuel() {
 
 #[test]
 fn bad_number() {
-    for (value, shown) in [
-        ("2558.O", "2558.O"),
-        ("", ""),
-        ("NaN", "NaN"),
-        ("inf", "inf"),
-        ("1e400", "1e400"),
-        ("\"2,558.0\"", "2,558.0"),
-    ] {
+    for (value, shown) in [("2558.O", "2558.O"), ("", ""), ("\"2,558.0\"", "2,558.0")] {
         let e = reject(
             DAY,
             &day_with_line(1500, &format!("11/22/2017 17:45:00,EST,Dual Fuel,{value}")),
@@ -293,4 +286,95 @@ fn a_bad_member_rejects_the_whole_zip_naming_the_member() {
             .starts_with("broken.zip: not a readable zip archive: "),
         "{e}"
     );
+}
+
+/// Defect 6 of issue 10: a value no grid produces (negative, not finite, above 60,000 MW) is
+/// a number, so the file is read, but its reading is not a reading: left out and reported with
+/// the file and the line of the value; the other readings stay.
+#[test]
+fn a_value_no_grid_produces_leaves_its_reading_out() {
+    let all = parse_bytes(DAY, &fixture(DAY)).unwrap().readings;
+    assert_eq!(all.len(), 289);
+    for value in [
+        "-6814.0", "-0.5", "60000.5", "1e308", "1e400", "inf", "-inf", "NaN",
+    ] {
+        // Line 1500 is the 17:45 EST reading's Dual Fuel row.
+        let bytes = day_with_line(1500, &format!("11/22/2017 17:45:00,EST,Dual Fuel,{value}"));
+        let parsed = parse_bytes(DAY, &bytes).unwrap();
+        assert_eq!(parsed.readings.len(), 288, "{value}");
+        assert!(parsed.incomplete.is_empty(), "{value}");
+        let [bad] = parsed.invalid.as_slice() else {
+            panic!("{value}: {:?}", parsed.invalid)
+        };
+        assert_eq!((bad.file.as_str(), bad.line), (DAY, 1500), "{value}");
+        assert_eq!(bad.fuel, ny_power::Fuel::DualFuel);
+        assert_eq!(bad.ts.to_rfc3339(), "2017-11-22T22:45:00+00:00");
+        let text = bad.to_string();
+        assert!(
+            text.starts_with(
+                "20171122rtfuelmix.csv: line 1500: reading at 2017-11-22T22:45:00Z left out: fuel `dual_fuel`:"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("60000"), "{text}");
+        let kept: Vec<_> = all.iter().filter(|r| r.ts != bad.ts).cloned().collect();
+        assert_eq!(parsed.readings, kept, "{value}");
+    }
+    // 60,000 MW exactly and 0 MW are values a reading may have.
+    for value in ["60000.0", "0.0"] {
+        let bytes = day_with_line(1500, &format!("11/22/2017 17:45:00,EST,Dual Fuel,{value}"));
+        let parsed = parse_bytes(DAY, &bytes).unwrap();
+        assert_eq!(
+            (parsed.readings.len(), parsed.invalid.len()),
+            (289, 0),
+            "{value}"
+        );
+    }
+    // A later row for the same fuel wins: a bad value it replaces does not count.
+    let text = String::from_utf8(fixture(DAY)).unwrap();
+    let fixed = text.replacen(
+        "11/22/2017 17:45:00,EST,Dual Fuel,2558.0",
+        "11/22/2017 17:45:00,EST,Dual Fuel,-1.0\r\n11/22/2017 17:45:00,EST,Dual Fuel,2558.0",
+        1,
+    );
+    let parsed = parse_bytes(DAY, fixed.as_bytes()).unwrap();
+    assert_eq!((parsed.readings, parsed.invalid.len()), (all, 0));
+}
+
+/// Defect 5 of issue 10: a value quoted in an error is cut short and its control characters
+/// are escaped — a 50 MB field gives a short message, a quoted line break cannot forge a line
+/// of its own, an escape sequence cannot reach the terminal.
+#[test]
+fn quoted_values_are_short_and_inert() {
+    let huge = "9".repeat(50 << 20);
+    for (line, field) in [
+        (
+            format!("11/22/2017 17:45:00,EST,Dual Fuel,{huge}x"),
+            "Gen MW",
+        ),
+        (
+            format!("11/22/2017 17:45:00,EST,{huge},1.0"),
+            "Fuel Category",
+        ),
+        (format!("{huge},EST,Wind,1.0"), "Time Stamp"),
+        (format!("11/22/2017 17:45:00,{huge},Wind,1.0"), "Time Zone"),
+    ] {
+        let e = reject(DAY, &day_with_line(1500, &line));
+        let text = e.to_string();
+        assert!(text.len() < 250, "{field}: {} bytes", text.len());
+        assert!(text.contains(&format!("`{}…`", "9".repeat(60))), "{text}");
+        assert!(text.contains(field), "{text}");
+    }
+    // A quoted field holding a line break and an escape sequence.
+    let forged = "11/22/2017 17:45:00,EST,\"Wind\nerror: forged \u{1b}[2J\",1.0";
+    let e = reject(DAY, &day_with_line(1500, forged));
+    let text = e.to_string();
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(
+        text.contains("unknown fuel `Wind\\nerror: forged \\u{1b}[2J`"),
+        "{text}"
+    );
+    // A huge header line.
+    let e = reject(DAY, format!("{huge}\r\n").as_bytes());
+    assert!(e.to_string().len() < 300, "{e}");
 }

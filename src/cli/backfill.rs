@@ -7,6 +7,10 @@
 //! file for `D`. Points are built as the live path builds them (the contract messages of each
 //! reading and of the CO2 calculator, mapped by `archive::points_for_message`), so a backfill
 //! and the live archiver store the same points, and running it twice changes nothing.
+//!
+//! Over HTTP, a finished day's file is confirmed by a second (conditional) request before its
+//! newest reading is used (DESIGN §6, a cut-off last row is not a fact); today's file may still
+//! be written, so a range that includes today stops short of its newest reading.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> ExitCode {
     let ParsedFile {
         readings,
         incomplete,
+        invalid,
     } = acc.finish();
     for inc in &incomplete {
         let missing: Vec<&str> = inc.missing.iter().map(|f| f.slug()).collect();
@@ -80,6 +81,9 @@ pub fn run(args: Args) -> ExitCode {
             inc.ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             missing.join(", ")
         );
+    }
+    for bad in &invalid {
+        eprintln!("warning: {bad}");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

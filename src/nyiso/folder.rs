@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::nyiso::{file_date, Dataset, FuelMixAccumulator, NEW_YORK};
+use crate::nyiso::http::{MAX_CSV_BYTES, MAX_ZIP_BYTES};
+use crate::nyiso::{file_date, Dataset, FuelMixAccumulator, ParseError, ParseProblem, NEW_YORK};
 use crate::ports::{PortError, Source};
 use crate::reading::Reading;
 
@@ -114,13 +115,28 @@ impl FolderSource {
                 continue;
             }
             let name = found.path.display().to_string();
-            let bytes = std::fs::read(&found.path)
-                .map_err(|e| PortError::transient(format!("reading {name}"), e))?;
+            let limit = if found.is_daily {
+                MAX_CSV_BYTES
+            } else {
+                MAX_ZIP_BYTES
+            };
+            let bytes = read_capped(&found.path, limit)
+                .map_err(|e| PortError::transient(format!("reading {name}"), e))?
+                .ok_or_else(|| {
+                    PortError::Rejected(ParseError {
+                        file: name.clone(),
+                        line: None,
+                        problem: ParseProblem::TooLarge(limit),
+                    })
+                })?;
             acc.add(&name, &bytes)?;
         }
         let parsed = acc.finish();
         for inc in &parsed.incomplete {
             tracing::debug!(ts = %inc.ts, file = %inc.file, line = inc.line, "incomplete reading left out");
+        }
+        for bad in &parsed.invalid {
+            tracing::warn!("{bad}");
         }
         Ok(parsed
             .readings
@@ -128,6 +144,16 @@ impl FolderSource {
             .filter(|r| after.is_none_or(|a| r.ts > a) && r.ts <= now)
             .collect())
     }
+}
+
+/// The file's bytes, or `None` when it holds more than `limit` (the same limits as over HTTP).
+fn read_capped(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 fn last_of_month(day: NaiveDate) -> NaiveDate {
@@ -203,6 +229,15 @@ mod tests {
         let err = src.readings_after(None, now).await.unwrap_err();
         assert!(matches!(err, PortError::Rejected(_)), "{err}");
         assert!(err.to_string().contains("20250301rtfuelmix.csv"), "{err}");
+        // A file larger than a NYISO file may be is not read whole: rejected, bounded memory.
+        let huge = dir.path().join("20250302rtfuelmix.csv");
+        std::fs::write(&huge, vec![b'x'; (MAX_CSV_BYTES + 1) as usize]).unwrap();
+        std::fs::remove_file(dir.path().join("20250301rtfuelmix.csv")).unwrap();
+        let err = src.readings_after(None, now).await.unwrap_err();
+        assert!(
+            matches!(&err, PortError::Rejected(e) if e.problem == ParseProblem::TooLarge(MAX_CSV_BYTES)),
+            "{err}"
+        );
         // A missing folder is a permanent error.
         let gone = FolderSource::new(dir.path().join("nope"));
         assert!(!gone

@@ -15,9 +15,25 @@
 //! validator is the cached version's, which an appended file no longer matches, so it would
 //! turn every ranged poll into a full download.)
 //!
-//! Anything wrong in a poll — a rejected file (HTML page, truncated row, bad value), an HTTP
-//! error, a timeout after the retries — fails the whole poll: nothing is returned, so the pump
-//! publishes nothing and does not move its cursor.
+//! **A cut-off last row is not a fact.** NYISO's files end without a line break, so a body cut
+//! inside the last number (`…,Hydro,30` for `…,Hydro,3068.0`) would still parse. The newest
+//! reading of a daily file whose last line is unterminated is therefore held back until a later
+//! fetch confirms those bytes — unchanged (a `304`, or the same body), or continued by a line
+//! break and more rows — and no reading at or after it is returned meanwhile. For today's file
+//! (and yesterday's while NYISO may still append to it) the confirming fetch is the next poll,
+//! so the newest reading comes out one poll interval later; a finished day's file is confirmed
+//! by a second, conditional request right away (normally a `304`), so a catch-up or a backfill
+//! is not held up.
+//!
+//! **Bounded whatever a server sends.** A body is read as it arrives and abandoned past
+//! [`MAX_CSV_BYTES`] (a daily file) or [`MAX_ZIP_BYTES`] (a monthly zip), counted after gzip
+//! decoding, so an endless body or a gzip bomb costs at most that much memory; zip members are
+//! bounded when inflated (see [`crate::nyiso::MAX_MEMBER_BYTES`]). An error page is read up to
+//! [`MAX_ERROR_BODY_BYTES`] and quoted short ([`crate::quote`]).
+//!
+//! Anything wrong in a poll — a rejected file (HTML page, truncated row, bad value, too large),
+//! an HTTP error, a timeout after the retries — fails the whole poll: nothing is returned, so
+//! the pump publishes nothing and does not move its cursor.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -32,9 +48,24 @@ use reqwest::header::{
 };
 use reqwest::StatusCode;
 
-use crate::nyiso::{daily_url, monthly_zip_url, Dataset, FuelMixAccumulator, NEW_YORK};
+use crate::nyiso::{
+    daily_url, monthly_zip_url, split_unterminated, Dataset, FuelMixAccumulator, ParseError,
+    ParseProblem, NEW_YORK,
+};
 use crate::ports::{PortError, Source};
+use crate::quote::quote_bytes;
 use crate::reading::Reading;
+
+/// The most bytes read of a daily fuel-mix file (after gzip decoding). A real day is ~90 KB:
+/// this is 45 times that. A bigger body rejects the poll ([`ParseProblem::TooLarge`]).
+pub const MAX_CSV_BYTES: u64 = 4 << 20;
+
+/// The most bytes read of a monthly zip (after gzip decoding). A real month's zip is ~0.3 MB
+/// (~2.8 MB inflated): this is 100 times that.
+pub const MAX_ZIP_BYTES: u64 = 32 << 20;
+
+/// The most bytes read of an error reply (its start is quoted in the error).
+pub const MAX_ERROR_BODY_BYTES: u64 = 4 << 10;
 
 /// Settings of [`HttpSource`]. `Default` gives the production values.
 #[derive(Debug, Clone)]
@@ -129,7 +160,11 @@ struct Cached {
 
 /// The outcome of fetching one URL.
 enum Fetched {
-    Body(Vec<u8>),
+    /// The file; `unchanged` when these are the very bytes the previous fetch of the URL gave.
+    Body {
+        body: Vec<u8>,
+        unchanged: bool,
+    },
     NotFound,
 }
 
@@ -224,6 +259,9 @@ impl HttpSource {
         let mut acc = FuelMixAccumulator::new();
         let mut used = HashSet::new();
         let mut months_done = HashSet::new();
+        // The earliest instant held back (see the module docs): nothing at or after it is
+        // returned by this poll.
+        let mut held: Option<DateTime<Utc>> = None;
         for want in wanted {
             match want {
                 Wanted::Month(first) => {
@@ -235,7 +273,30 @@ impl HttpSource {
                     let url = daily_url(&self.base_url, Dataset::RtFuelMix, day);
                     used.insert(url.clone());
                     match self.fetch(&url, true).await? {
-                        Fetched::Body(body) => self.add(&url, &body, &mut acc)?,
+                        Fetched::Body {
+                            mut body,
+                            mut unchanged,
+                        } => {
+                            let still_written = day == today
+                                || (day.succ_opt() == Some(today)
+                                    && since_local_midnight(now) < self.options.yesterday_recheck);
+                            let pending = !unchanged && !split_unterminated(&body).1.is_empty();
+                            if pending && !still_written {
+                                // A finished day: NYISO writes it no more, so a second look
+                                // right away (normally a 304) confirms the bytes.
+                                if let Fetched::Body {
+                                    body: again,
+                                    unchanged: same,
+                                } = self.fetch(&url, true).await?
+                                {
+                                    (body, unchanged) = (again, same);
+                                }
+                            }
+                            if let Some(ts) = self.add_daily(&url, &body, unchanged, &mut acc)? {
+                                tracing::debug!(%url, %ts, "last line unterminated: the newest reading waits for a later fetch to confirm it");
+                                held = Some(held.map_or(ts, |h| h.min(ts)));
+                            }
+                        }
                         Fetched::NotFound if day == today => {
                             let since_midnight = since_local_midnight(now);
                             if since_midnight > self.options.today_missing_grace {
@@ -270,10 +331,24 @@ impl HttpSource {
         for inc in &parsed.incomplete {
             tracing::debug!(ts = %inc.ts, file = %inc.file, line = inc.line, "incomplete reading left out");
         }
+        for bad in &parsed.invalid {
+            tracing::warn!("{bad}");
+        }
+        let latest = crate::reading::latest_acceptable(now);
+        let ahead: Vec<&Reading> = parsed.readings.iter().filter(|r| r.ts > latest).collect();
+        if let Some(first) = ahead.first() {
+            tracing::warn!(
+                count = ahead.len(),
+                first = %first.ts,
+                %now,
+                "readings dated too far in the future refused: not used, the cursor stays"
+            );
+        }
         Ok(parsed
             .readings
             .into_iter()
             .filter(|r| after.is_none_or(|a| r.ts > a) && r.ts <= until)
+            .take_while(|r| held.is_none_or(|h| r.ts < h))
             .collect())
     }
 
@@ -322,7 +397,7 @@ impl HttpSource {
         let url = monthly_zip_url(&self.base_url, Dataset::RtFuelMix, first);
         used.insert(url.clone());
         match self.fetch(&url, false).await? {
-            Fetched::Body(body) => self.add(&url, &body, acc),
+            Fetched::Body { body, .. } => self.add(&url, &body, acc),
             Fetched::NotFound => Err(PortError::transient(
                 format!("GET {url}"),
                 format!(
@@ -336,12 +411,27 @@ impl HttpSource {
     /// Parses a fetched file into the accumulator; a rejected file is dropped from the cache so
     /// the next poll downloads it whole.
     fn add(&self, url: &str, body: &[u8], acc: &mut FuelMixAccumulator) -> Result<(), PortError> {
-        acc.add(url, body).map_err(|e| {
-            if let Ok(mut cache) = self.cache.lock() {
-                cache.remove(url);
-            }
-            PortError::Rejected(e)
-        })
+        acc.add(url, body).map_err(|e| self.rejected(url, e))
+    }
+
+    /// Parses a fetched daily file, which may still be being written
+    /// ([`FuelMixAccumulator::add_growing`]); returns the instant held back, if any.
+    fn add_daily(
+        &self,
+        url: &str,
+        body: &[u8],
+        unchanged: bool,
+        acc: &mut FuelMixAccumulator,
+    ) -> Result<Option<DateTime<Utc>>, PortError> {
+        acc.add_growing(url, body, unchanged)
+            .map_err(|e| self.rejected(url, e))
+    }
+
+    fn rejected(&self, url: &str, e: ParseError) -> PortError {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(url);
+        }
+        PortError::Rejected(e)
     }
 
     /// Fetches a URL with retries and backoff on transient failures.
@@ -363,7 +453,7 @@ impl HttpSource {
     async fn fetch_once(&self, url: &str, ranged: bool) -> Result<Fetched, PortError> {
         let cached = self.cache.lock().ok().and_then(|c| c.get(url).cloned());
         let Some(cached) = cached else {
-            return self.fetch_full(url).await;
+            return self.fetch_full(url, None, ranged).await;
         };
         let mut request = self.client.get(url);
         if let Some(etag) = &cached.etag {
@@ -383,50 +473,73 @@ impl HttpSource {
         match status {
             StatusCode::NOT_MODIFIED => {
                 self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                Ok(Fetched::Body(cached.body))
+                Ok(Fetched::Body {
+                    body: cached.body,
+                    unchanged: true,
+                })
             }
             StatusCode::PARTIAL_CONTENT if use_range => {
                 let headers = response.headers().clone();
-                let tail = self.body(url, response).await?;
+                let tail = self.body(url, response, ranged).await?;
                 match extend(&cached.body, start, &headers, &tail) {
+                    Some(body) if body.len() as u64 > MAX_CSV_BYTES => {
+                        Err(PortError::Rejected(ParseError {
+                            file: url.to_owned(),
+                            line: None,
+                            problem: ParseProblem::TooLarge(MAX_CSV_BYTES),
+                        }))
+                    }
                     Some(body) => {
                         self.counters.partial.fetch_add(1, Ordering::Relaxed);
                         self.store(url, &headers, &body);
-                        Ok(Fetched::Body(body))
+                        let unchanged = body == cached.body;
+                        Ok(Fetched::Body { body, unchanged })
                     }
                     None => {
                         tracing::debug!(%url, "ranged reply does not continue the cached file; downloading it whole");
-                        self.fetch_full(url).await
+                        self.fetch_full(url, Some(&cached.body), ranged).await
                     }
                 }
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 tracing::debug!(%url, "file shrank; downloading it whole");
-                self.fetch_full(url).await
+                self.fetch_full(url, Some(&cached.body), ranged).await
             }
-            _ => self.finish(url, response).await,
+            _ => self.finish(url, response, Some(&cached.body), ranged).await,
         }
     }
 
-    /// An unconditional GET of the whole file.
-    async fn fetch_full(&self, url: &str) -> Result<Fetched, PortError> {
+    /// An unconditional GET of the whole file; `previous` is the body the last fetch gave.
+    async fn fetch_full(
+        &self,
+        url: &str,
+        previous: Option<&[u8]>,
+        csv: bool,
+    ) -> Result<Fetched, PortError> {
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(url);
         }
         let response = self.send(url, self.client.get(url)).await?;
-        self.finish(url, response).await
+        self.finish(url, response, previous, csv).await
     }
 
     /// Handles a reply that is not a 304/206: a whole file, a 404 or an error.
-    async fn finish(&self, url: &str, response: reqwest::Response) -> Result<Fetched, PortError> {
+    async fn finish(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+        previous: Option<&[u8]>,
+        csv: bool,
+    ) -> Result<Fetched, PortError> {
         let status = response.status();
         let context = || format!("GET {url}");
         if status == StatusCode::OK {
             let headers = response.headers().clone();
-            let body = self.body(url, response).await?;
+            let body = self.body(url, response, csv).await?;
             self.counters.full.fetch_add(1, Ordering::Relaxed);
             self.store(url, &headers, &body);
-            return Ok(Fetched::Body(body));
+            let unchanged = previous == Some(body.as_slice());
+            return Ok(Fetched::Body { body, unchanged });
         }
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(url);
@@ -434,9 +547,11 @@ impl HttpSource {
         if status == StatusCode::NOT_FOUND {
             return Ok(Fetched::NotFound);
         }
-        let text = response.text().await.unwrap_or_default();
-        let snippet: String = text.chars().take(200).collect();
-        let message = format!("HTTP {status}: {}", snippet.trim());
+        let text = read_capped(response, MAX_ERROR_BODY_BYTES)
+            .await
+            .map(|(bytes, _)| bytes)
+            .unwrap_or_default();
+        let message = format!("HTTP {status}: {}", quote_bytes(text.trim_ascii()));
         if status.is_server_error()
             || status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::REQUEST_TIMEOUT
@@ -459,15 +574,37 @@ impl HttpSource {
             .map_err(|e| PortError::transient(format!("GET {url}"), describe_http_error(&e)))
     }
 
-    async fn body(&self, url: &str, response: reqwest::Response) -> Result<Vec<u8>, PortError> {
-        let bytes = response
-            .bytes()
+    /// Reads a body as it arrives, up to [`MAX_CSV_BYTES`] for a daily file (`csv`) or
+    /// [`MAX_ZIP_BYTES`] for a zip; a longer one is abandoned and rejected.
+    async fn body(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+        csv: bool,
+    ) -> Result<Vec<u8>, PortError> {
+        let limit = if csv { MAX_CSV_BYTES } else { MAX_ZIP_BYTES };
+        let too_large = || {
+            tracing::warn!(%url, limit, "response body larger than a NYISO file may be; abandoned");
+            PortError::Rejected(ParseError {
+                file: url.to_owned(),
+                line: None,
+                problem: ParseProblem::TooLarge(limit),
+            })
+        };
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let (bytes, complete) = read_capped(response, limit)
             .await
             .map_err(|e| PortError::transient(format!("GET {url}"), describe_http_error(&e)))?;
         self.counters
             .bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Ok(bytes.to_vec())
+        if complete {
+            Ok(bytes)
+        } else {
+            Err(too_large())
+        }
     }
 
     fn store(&self, url: &str, headers: &HeaderMap, body: &[u8]) {
@@ -490,6 +627,8 @@ impl HttpSource {
 
 #[async_trait]
 impl Source for HttpSource {
+    /// The readings after `after` up to `now` (a reading dated later waits for the clock;
+    /// one dated later than now plus [`crate::reading::MAX_FUTURE_SLACK`] is warned about).
     async fn readings_after(
         &self,
         after: Option<DateTime<Utc>>,
@@ -497,6 +636,31 @@ impl Source for HttpSource {
     ) -> Result<Vec<Reading>, PortError> {
         self.readings_between(after, now, now).await
     }
+}
+
+/// Reads a body chunk by chunk, keeping at most `limit` bytes; `true` when the body ended
+/// within them, `false` when it went on (the rest is not read: the connection is dropped).
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(
+        response
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(cap),
+    );
+    while let Some(chunk) = response.chunk().await? {
+        if out.len() + chunk.len() > cap {
+            let room = cap - out.len();
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, false));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, true))
 }
 
 /// The cached file extended by a ranged reply, if the reply provably continues it: it starts

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::files::NEW_YORK;
+use crate::quote::quote;
 
 /// The column holding the state-wide total.
 pub const TOTAL_COLUMN: &str = "NYISO";
@@ -204,7 +205,7 @@ pub fn parse_isolf(name: &str, bytes: &[u8]) -> Result<LoadForecast, IsolfError>
     let total_col = header.iter().position(|h| h == TOTAL_COLUMN);
     let total_col = match (header.get(0), total_col) {
         (Some("Time Stamp"), Some(c)) => c,
-        _ => return Err(err(Some(1), IsolfProblem::WrongHeader(header_text))),
+        _ => return Err(err(Some(1), IsolfProblem::WrongHeader(quote(&header_text)))),
     };
     let mut points = Vec::new();
     let mut prev: Option<(NaiveDateTime, DateTime<Utc>)> = None;
@@ -228,16 +229,16 @@ pub fn parse_isolf(name: &str, bytes: &[u8]) -> Result<LoadForecast, IsolfError>
         }
         let time = record.get(0).unwrap_or_default();
         let naive = NaiveDateTime::parse_from_str(time, "%m/%d/%Y %H:%M")
-            .map_err(|_| err(line, IsolfProblem::BadTime(time.to_owned())))?;
+            .map_err(|_| err(line, IsolfProblem::BadTime(quote(time))))?;
         let repeat = prev.is_some_and(|(n, _)| n == naive);
         let ts = place(&NEW_YORK, naive, repeat, prev.map(|(_, t)| t))
-            .map_err(|p| err(line, p(time.to_owned())))?;
+            .map_err(|p| err(line, p(quote(time))))?;
         let raw = record.get(total_col).unwrap_or_default();
         let mw: f64 = raw
             .parse()
             .ok()
             .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| err(line, IsolfProblem::BadNumber(raw.to_owned())))?;
+            .ok_or_else(|| err(line, IsolfProblem::BadNumber(quote(raw))))?;
         points.push(LoadPoint { ts, mw });
         prev = Some((naive, ts));
     }

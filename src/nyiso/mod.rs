@@ -12,6 +12,7 @@ pub use files::{
     Dataset, DEFAULT_BASE_URL, NEW_YORK,
 };
 pub use parse::{
-    local_to_utc, parse_bytes, parse_fuel_mix_csv, parse_monthly_zip, FuelMixAccumulator,
-    Incomplete, ParseError, ParseProblem, ParsedFile,
+    local_to_utc, parse_bytes, parse_fuel_mix_csv, parse_monthly_zip, split_unterminated,
+    FuelMixAccumulator, Incomplete, InvalidReading, ParseError, ParseProblem, ParsedFile,
+    MAX_ARCHIVE_INFLATED_BYTES, MAX_MEMBER_BYTES,
 };

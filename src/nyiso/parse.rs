@@ -5,13 +5,29 @@
 //! A reading missing any of the seven fuels is incomplete: left out and reported. Readings come
 //! out sorted by instant. Any row that cannot be read rejects the whole input, with the file,
 //! the line and the offending value in the error; nothing of a rejected input is returned.
+//! A reading with a value no grid produces (negative, not finite, above
+//! [`crate::reading::MAX_FUEL_MW`]) is not a reading: it is left out and reported with the file
+//! and line of the offending value.
+//!
+//! Values from the input are quoted in errors through [`crate::quote::quote`] (short, control
+//! characters escaped), and a zip member may inflate to at most [`MAX_MEMBER_BYTES`] (an archive
+//! to [`MAX_ARCHIVE_INFLATED_BYTES`] in all): a hostile archive costs bounded memory.
 
 use std::fmt;
 use std::io::{Cursor, Read};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
+use crate::quote::quote;
 use crate::reading::{Fuel, FuelMix, Reading};
+
+/// The most bytes one CSV member of a zip may inflate to (a real day's file is ~90 KB: this is
+/// 45 times that). A bigger member rejects the archive ([`ParseProblem::TooLarge`]).
+pub const MAX_MEMBER_BYTES: u64 = 4 << 20;
+
+/// The most bytes all CSV members of one zip may inflate to together (a real month is ~2.8 MB:
+/// this is about 20 times that).
+pub const MAX_ARCHIVE_INFLATED_BYTES: u64 = 64 << 20;
 
 /// Why an input was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,6 +67,9 @@ pub enum ParseProblem {
     BadZip(String),
     /// A zip archive with no CSV inside.
     EmptyZip,
+    /// An input (or a zip member, or a whole archive inflated) larger than allowed: holds the
+    /// limit in bytes.
+    TooLarge(u64),
     /// The CSV reader failed (e.g. an unterminated quote).
     Csv(String),
 }
@@ -80,6 +99,10 @@ impl fmt::Display for ParseProblem {
             ParseProblem::BadNumber(v) => write!(f, "field `Gen MW`: bad number `{v}`"),
             ParseProblem::BadZip(e) => write!(f, "not a readable zip archive: {e}"),
             ParseProblem::EmptyZip => write!(f, "zip archive holds no CSV file"),
+            ParseProblem::TooLarge(limit) => write!(
+                f,
+                "larger than the {limit} bytes a fuel-mix file may have (not a NYISO file?)"
+            ),
             ParseProblem::Csv(e) => write!(f, "unreadable CSV: {e}"),
         }
     }
@@ -98,6 +121,38 @@ pub struct Incomplete {
     pub line: u64,
 }
 
+/// A reading left out because one of its values is none a grid produces (negative, not
+/// finite, or above [`crate::reading::MAX_FUEL_MW`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidReading {
+    /// Its instant.
+    pub ts: DateTime<Utc>,
+    /// The first fuel (in contract order) with such a value.
+    pub fuel: Fuel,
+    /// That value.
+    pub mw: f64,
+    /// The input of the row holding the value.
+    pub file: String,
+    /// The line of the row holding the value.
+    pub line: u64,
+}
+
+impl fmt::Display for InvalidReading {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: line {}: reading at {} left out: {}",
+            self.file,
+            self.line,
+            self.ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            crate::reading::InvalidMw {
+                fuel: self.fuel,
+                mw: self.mw
+            }
+        )
+    }
+}
+
 /// The outcome of parsing one or more inputs.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParsedFile {
@@ -105,6 +160,8 @@ pub struct ParsedFile {
     pub readings: Vec<Reading>,
     /// Readings left out as incomplete, sorted by instant.
     pub incomplete: Vec<Incomplete>,
+    /// Readings left out for a value no grid produces, sorted by instant.
+    pub invalid: Vec<InvalidReading>,
 }
 
 /// Consecutive rows of one instant in one input, merged (the later row of a fuel wins).
@@ -114,6 +171,8 @@ struct Group {
     mw: [Option<f64>; 7],
     /// Line of the group's first row.
     line: u64,
+    /// Line of the row that set each value.
+    lines: [u64; 7],
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +181,8 @@ struct Partial {
     /// Index into [`FuelMixAccumulator::files`] of the input of its first row.
     file: usize,
     line: u64,
+    /// Input and line of the row that set each value.
+    at: [(usize, u64); 7],
 }
 
 /// Collects rows from several inputs (e.g. yesterday's and today's file, or every day of a
@@ -177,6 +238,43 @@ impl FuelMixAccumulator {
         }
     }
 
+    /// Adds a daily CSV that may still be being written (a live NYISO file, which ends without
+    /// a line break): unless `confirmed` — a later fetch showed the same bytes — an
+    /// unterminated last line may be a row cut short (`…,Hydro,30` for `…,Hydro,3068.0`), so
+    /// it is not read, and the newest reading of the input is held back: the instant returned
+    /// (the last reading's, or the cut row's if it is earlier). The caller must use no reading
+    /// at or after it until a later fetch confirms the bytes. A zip, or an input ending in a
+    /// line break, is added as [`FuelMixAccumulator::add`] adds it (nothing held back).
+    ///
+    /// # Errors
+    /// As [`FuelMixAccumulator::add`] for the part read; nothing of the input is kept then.
+    pub fn add_growing(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        confirmed: bool,
+    ) -> Result<Option<DateTime<Utc>>, ParseError> {
+        let (whole, tail) = split_unterminated(bytes);
+        // An HTML page is no start of a fuel-mix file, whatever follows: reject it at once.
+        let html = bytes.trim_ascii_start().starts_with(b"<");
+        if confirmed || tail.is_empty() || html || bytes.starts_with(b"PK\x03\x04") {
+            self.add(name, bytes)?;
+            return Ok(None);
+        }
+        let tail_ts = tail_instant(tail);
+        if whole.iter().all(u8::is_ascii_whitespace) {
+            // Not even the header is whole yet: nothing to read.
+            return Ok(tail_ts);
+        }
+        let groups = read_rows(name, whole)?;
+        let last = groups.last().map(|g| g.ts);
+        self.apply(name, groups);
+        Ok(match (last, tail_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
     fn apply(&mut self, name: &str, groups: Vec<Group>) {
         let file = self.files.len();
         self.files.push(name.to_owned());
@@ -193,9 +291,10 @@ impl FuelMixAccumulator {
         for (file, group) in self.groups {
             match partials.last_mut() {
                 Some((ts, partial)) if *ts == group.ts => {
-                    for (slot, mw) in partial.mw.iter_mut().zip(group.mw) {
-                        if mw.is_some() {
-                            *slot = mw;
+                    for i in 0..7 {
+                        if group.mw[i].is_some() {
+                            partial.mw[i] = group.mw[i];
+                            partial.at[i] = (file, group.lines[i]);
                         }
                     }
                 }
@@ -205,6 +304,7 @@ impl FuelMixAccumulator {
                         mw: group.mw,
                         file,
                         line: group.line,
+                        at: group.lines.map(|l| (file, l)),
                     },
                 )),
             }
@@ -215,11 +315,20 @@ impl FuelMixAccumulator {
                 .filter(|f| p.mw[f.index()].is_none())
                 .collect();
             if missing.is_empty() {
-                let mut mix = FuelMix::default();
-                for f in Fuel::ALL {
-                    mix.set(f, p.mw[f.index()].unwrap_or_default());
+                let mix = FuelMix(p.mw.map(Option::unwrap_or_default));
+                match mix.check() {
+                    Ok(()) => out.readings.push(Reading { ts, mix }),
+                    Err(bad) => {
+                        let (file, line) = p.at[bad.fuel.index()];
+                        out.invalid.push(InvalidReading {
+                            ts,
+                            fuel: bad.fuel,
+                            mw: bad.mw,
+                            file: self.files.get(file).cloned().unwrap_or_default(),
+                            line,
+                        });
+                    }
                 }
-                out.readings.push(Reading { ts, mix });
             } else {
                 out.incomplete.push(Incomplete {
                     ts,
@@ -231,6 +340,31 @@ impl FuelMixAccumulator {
         }
         out
     }
+}
+
+/// Splits an input into the part whose lines all end in a line break and its unterminated last
+/// line; the latter is empty when the input ends in a line break or only white space follows
+/// the last one.
+pub fn split_unterminated(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let cut = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
+    let (whole, tail) = bytes.split_at(cut);
+    if tail.iter().all(u8::is_ascii_whitespace) {
+        (bytes, &[])
+    } else {
+        (whole, tail)
+    }
+}
+
+/// The instant of a (possibly cut) last row, when its time stamp and zone are whole.
+fn tail_instant(tail: &[u8]) -> Option<DateTime<Utc>> {
+    let text = std::str::from_utf8(tail).ok()?;
+    let mut fields = text.split(',');
+    let unquote = |f: &str| f.trim().trim_matches('"').trim().to_owned();
+    let time = unquote(fields.next()?);
+    let zone = unquote(fields.next()?);
+    // A third field means the zone was not cut.
+    fields.next()?;
+    to_utc(&time, &zone).ok()
 }
 
 /// Parses one daily fuel-mix CSV.
@@ -273,7 +407,7 @@ fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<Group>)>, Parse
         problem,
     };
     let archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| err(ParseProblem::BadZip(e.to_string())))?;
+        .map_err(|e| err(ParseProblem::BadZip(quote(&e.to_string()))))?;
     let mut members: Vec<(usize, String)> = archive
         .file_names()
         .filter(|n| !n.ends_with('/') && n.to_ascii_lowercase().ends_with(".csv"))
@@ -283,18 +417,62 @@ fn read_zip(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<Group>)>, Parse
         return Err(err(ParseProblem::EmptyZip));
     }
     members.sort_by(|a, b| a.1.cmp(&b.1));
+    // The sizes the archive declares bound nothing (a member may inflate to more than it
+    // says), but a declared size over the limits rejects the archive before inflating it.
+    let mut declared = 0u64;
+    for (index, member) in &members {
+        let size = archive
+            .clone()
+            .by_index_raw(*index)
+            .map(|f| f.size())
+            .unwrap_or(0);
+        if size > MAX_MEMBER_BYTES {
+            return Err(ParseError {
+                file: format!("{name}!{}", quote(member)),
+                line: None,
+                problem: ParseProblem::TooLarge(MAX_MEMBER_BYTES),
+            });
+        }
+        declared = declared.saturating_add(size);
+    }
+    if declared > MAX_ARCHIVE_INFLATED_BYTES {
+        return Err(err(ParseProblem::TooLarge(MAX_ARCHIVE_INFLATED_BYTES)));
+    }
+    // What members really inflate to, all together (workers share it).
+    let inflated = std::sync::atomic::AtomicU64::new(0);
 
     let read_member = |archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
                        index: usize,
                        member: &str|
      -> Result<(String, Vec<Group>), ParseError> {
-        let mut file = archive
-            .by_index(index)
-            .map_err(|e| err(ParseProblem::BadZip(format!("member `{member}`: {e}"))))?;
-        let mut data = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0).min(1 << 24));
-        file.read_to_end(&mut data)
-            .map_err(|e| err(ParseProblem::BadZip(format!("member `{member}`: {e}"))))?;
-        let label = format!("{name}!{member}");
+        let label = format!("{name}!{}", quote(member));
+        let bad_zip = |e: &dyn fmt::Display| {
+            err(ParseProblem::BadZip(format!(
+                "member `{}`: {}",
+                quote(member),
+                quote(&e.to_string())
+            )))
+        };
+        let too_large = |limit| ParseError {
+            file: label.clone(),
+            line: None,
+            problem: ParseProblem::TooLarge(limit),
+        };
+        let file = archive.by_index(index).map_err(|e| bad_zip(&e))?;
+        let mut data =
+            Vec::with_capacity(usize::try_from(file.size().min(MAX_MEMBER_BYTES)).unwrap_or(0));
+        // One byte more than allowed tells "too large" from "exactly the limit".
+        file.take(MAX_MEMBER_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| bad_zip(&e))?;
+        if data.len() as u64 > MAX_MEMBER_BYTES {
+            return Err(too_large(MAX_MEMBER_BYTES));
+        }
+        let total = inflated.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed)
+            + data.len() as u64;
+        if total > MAX_ARCHIVE_INFLATED_BYTES {
+            return Err(err(ParseProblem::TooLarge(MAX_ARCHIVE_INFLATED_BYTES)));
+        }
         let groups = read_rows(&label, &data)?;
         Ok((label, groups))
     };
@@ -363,13 +541,7 @@ fn read_rows(name: &str, bytes: &[u8]) -> Result<Vec<Group>, ParseError> {
         // Name the line the page starts on and quote its beginning.
         let line = text[..text.len() - trimmed.len()].matches('\n').count() as u64 + 1;
         let first = trimmed.lines().next().unwrap_or_default().trim_end();
-        let start: String = first.chars().take(60).collect();
-        let start = if start.len() < first.len() {
-            format!("{start}…")
-        } else {
-            start
-        };
-        return Err(err(Some(line), ParseProblem::Html(start)));
+        return Err(err(Some(line), ParseProblem::Html(quote(first))));
     }
 
     // Almost every NYISO file has plain lines: read those with a plain line splitter; a file
@@ -530,19 +702,23 @@ impl<'n> RowSink<'n> {
             }
         };
         let fuel = Fuel::from_nyiso_name(fuel)
-            .ok_or_else(|| self.error(Some(line), ParseProblem::UnknownFuel(fuel.to_owned())))?;
+            .ok_or_else(|| self.error(Some(line), ParseProblem::UnknownFuel(quote(fuel))))?;
+        // Any number is taken here (`NaN`, `inf` and `1e400` too); a value no grid produces
+        // leaves its reading out in `finish`, reported with this line.
         let mw = mw
             .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| self.error(Some(line), ParseProblem::BadNumber(mw.to_owned())))?;
+            .map_err(|_| self.error(Some(line), ParseProblem::BadNumber(quote(mw))))?;
         match self.groups.last_mut() {
-            Some(group) if group.ts == ts => group.mw[fuel.index()] = Some(mw),
+            Some(group) if group.ts == ts => {
+                group.mw[fuel.index()] = Some(mw);
+                group.lines[fuel.index()] = line;
+            }
             _ => {
                 let mut group = Group {
                     ts,
                     mw: [None; 7],
                     line,
+                    lines: [line; 7],
                 };
                 group.mw[fuel.index()] = Some(mw);
                 self.groups.push(group);
@@ -612,7 +788,7 @@ fn check_header(fields: &[&str]) -> Result<(), ParseProblem> {
     let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
     match fields.as_slice() {
         ["Time Stamp", "Time Zone", "Fuel Category", "Gen MW" | "Gen MWh"] => Ok(()),
-        _ => Err(ParseProblem::WrongHeader(fields.join(","))),
+        _ => Err(ParseProblem::WrongHeader(quote(&fields.join(",")))),
     }
 }
 
@@ -621,12 +797,12 @@ fn to_utc(time: &str, zone: &str) -> Result<DateTime<Utc>, ParseProblem> {
     let offset_hours = match zone {
         "EST" => 5,
         "EDT" => 4,
-        _ => return Err(ParseProblem::UnknownZone(zone.to_owned())),
+        _ => return Err(ParseProblem::UnknownZone(quote(zone))),
     };
     parse_local(time)
         .and_then(|naive| naive.checked_add_signed(Duration::hours(offset_hours)))
         .map(|naive| naive.and_utc())
-        .ok_or_else(|| ParseProblem::BadTime(time.to_owned()))
+        .ok_or_else(|| ParseProblem::BadTime(quote(time)))
 }
 
 /// `MM/DD/YYYY HH:MM:SS` or `MM/DD/YYYY HH:MM`: a four-digit year; month, day, hour, minute and

@@ -7,8 +7,8 @@
 //!   `If-Range` (an ETag or a date) falling back to a full `200` when it does not match;
 //! - `Accept-Ranges: bytes`, `Connection: close`.
 //!
-//! Switches ([`Behaviour`]) make it ignore ranges, answer 500, serve an HTML page, hang, or
-//! cut the body short. [`NyisoServer::put`]/[`NyisoServer::append`] change files between polls
+//! Switches ([`Behaviour`]) make it ignore ranges, answer 500, serve an HTML page, hang, cut
+//! the body short, send an endless body, or send a gzip bomb. [`NyisoServer::put`]/[`NyisoServer::append`] change files between polls
 //! (each change moves the file's mtime a minute on, so `Last-Modified` changes too). Every
 //! request is recorded (method, target, headers, body) and counted with the bytes sent. POST
 //! requests get [`Behaviour::post_status`] — so the same server checks the shape of requests
@@ -30,12 +30,20 @@ pub struct Behaviour {
     pub ignore_range: bool,
     /// Answer every GET with `500 Internal Server Error`.
     pub fail_500: bool,
+    /// The body of those 500 replies (default: `Internal Server Error`).
+    pub error_body: Option<Vec<u8>>,
     /// Answer every GET with `200` and an HTML error page.
     pub html: bool,
     /// Read the request and never answer.
     pub hang: bool,
     /// Declare the full `Content-Length` but send only half of the body, then close.
     pub truncate: bool,
+    /// Answer every GET with `200` and a body that never ends (a fuel-mix header, then the
+    /// same row over and over, no `Content-Length`), until the client hangs up.
+    pub endless: bool,
+    /// Answer every GET with `200`, `Content-Encoding: gzip` and a gzip body that inflates
+    /// to this many zero bytes (about 1/160 of it on the wire).
+    pub gzip_bomb: Option<u64>,
     /// Send `ETag` headers (and honour `If-None-Match`).
     pub etag: bool,
     /// Send `Last-Modified` headers (and honour `If-Modified-Since`).
@@ -51,9 +59,12 @@ impl Default for Behaviour {
         Behaviour {
             ignore_range: false,
             fail_500: false,
+            error_body: None,
             html: false,
             hang: false,
             truncate: false,
+            endless: false,
+            gzip_bomb: None,
             etag: true,
             last_modified: true,
             post_status: 204,
@@ -353,8 +364,31 @@ async fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
         // Never answer; wait until the client gives up.
         let _ = stream.read(&mut chunk).await;
         return Ok(());
+    } else if behaviour.endless {
+        record(state, &method, &target, &headers, &body, 200);
+        state.stats.lock().expect("lock").requests += 1;
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n\
+                    Time Stamp,Time Zone,Fuel Category,Gen MW\r\n";
+        stream.write_all(head.as_bytes()).await?;
+        let chunk = "02/01/2025 00:05:00,EST,Wind,671.0\r\n".repeat(2000);
+        loop {
+            // Ends when the client hangs up (the write fails).
+            stream.write_all(chunk.as_bytes()).await?;
+            state.stats.lock().expect("lock").body_bytes += chunk.len() as u64;
+        }
+    } else if let Some(size) = behaviour.gzip_bomb {
+        Reply::new(200, gzip_of_zeros(size))
+            .header("Content-Type", "text/csv")
+            .header("Content-Encoding", "gzip")
     } else if behaviour.fail_500 {
-        Reply::new(500, b"Internal Server Error".to_vec()).header("Content-Type", "text/plain")
+        Reply::new(
+            500,
+            behaviour
+                .error_body
+                .clone()
+                .unwrap_or_else(|| b"Internal Server Error".to_vec()),
+        )
+        .header("Content-Type", "text/plain")
     } else if behaviour.html {
         Reply::new(
             200,
@@ -393,6 +427,80 @@ async fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
     stream.flush().await?;
     let _ = stream.shutdown().await;
     Ok(())
+}
+
+/// A gzip member inflating to `size` zero bytes, written by hand: one fixed-Huffman deflate
+/// block of a literal zero and then back-references of 258 bytes at distance 1 (13 bits each).
+pub fn gzip_of_zeros(size: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+    impl Bits {
+        /// `n` bits of `value`, least significant first (header fields, extra bits).
+        fn put(&mut self, value: u64, n: u32) {
+            self.acc |= value << self.n;
+            self.n += n;
+            while self.n >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.n -= 8;
+            }
+        }
+        /// A Huffman code of `n` bits, most significant first.
+        fn code(&mut self, code: u64, n: u32) {
+            let mut reversed = 0;
+            for i in 0..n {
+                reversed |= ((code >> i) & 1) << (n - 1 - i);
+            }
+            self.put(reversed, n);
+        }
+    }
+    let mut bits = Bits {
+        out: vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff],
+        acc: 0,
+        n: 0,
+    };
+    bits.put(1, 1); // last block
+    bits.put(1, 2); // fixed Huffman codes
+    let literal_zero = |b: &mut Bits| b.code(0x30, 8);
+    if size > 0 {
+        literal_zero(&mut bits);
+        let rest = size - 1;
+        for _ in 0..rest / 258 {
+            bits.code(0xc5, 8); // length 258 (code 285)
+            bits.code(0, 5); // distance 1
+        }
+        for _ in 0..rest % 258 {
+            literal_zero(&mut bits);
+        }
+    }
+    bits.code(0, 7); // end of block (256)
+    if bits.n > 0 {
+        bits.out.push(bits.acc as u8); // the last, partly filled byte
+    }
+    let mut out = bits.out;
+    // CRC-32 of `size` zero bytes.
+    let mut table = [0u32; 256];
+    for (i, slot) in table.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        *slot = c;
+    }
+    let mut crc = !0u32;
+    for _ in 0..size {
+        crc = table[(crc & 0xff) as usize] ^ (crc >> 8);
+    }
+    out.extend_from_slice(&(!crc).to_le_bytes());
+    out.extend_from_slice(&(size as u32).to_le_bytes());
+    out
 }
 
 fn record(
