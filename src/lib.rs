@@ -20,13 +20,15 @@
 //! - [`adapters`]: I/O at the edges — MQTT (rumqttc), InfluxDB, SQLite, the on-disk backlog,
 //!   the embedded broker (rumqttd), the dashboard web server, health endpoints.
 //! - [`services`]: the long-running pump, calculator and archiver loops ([`config`]: their
-//!   typed settings); [`replay`]: the demo's replay source and accelerated clock.
+//!   typed settings); [`replay`]: the demo's replay source and accelerated clock;
+//!   [`backoff`]: the one retry schedule (capped exponential) every retry loop uses.
 //!
 //! The `ny-power` binary (`src/cli/`, one file per command) only wires these together; the AWS
 //! Lambda functions live in the `functions/` workspace members.
 
 pub mod adapters;
 pub mod archive;
+pub mod backoff;
 pub mod co2;
 pub mod config;
 pub mod fakes;
