@@ -102,7 +102,7 @@ impl OriginPolicy {
     /// Whether a handshake with this `Origin` header value may proceed.
     pub fn allows(&self, origin: &str) -> bool {
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        is_loopback_origin(&origin) || self.extra.iter().any(|o| *o == origin)
+        is_loopback_origin(&origin) || self.extra.contains(&origin)
     }
 }
 
