@@ -210,7 +210,7 @@ impl EmbeddedBroker {
         ws_port: u16,
         origins: OriginPolicy,
     ) -> Result<EmbeddedBroker, BrokerError> {
-        let tcp = reserve("TCP", tcp_port, "--mqtt-port")?;
+        let (tcp, tcp_hold) = reserve("TCP", tcp_port, "--mqtt-port")?;
         let front = bind_front(ws_port)?;
         let ws = front.local_addr().map_err(|source| BrokerError::Port {
             listener: "WebSocket",
@@ -218,8 +218,10 @@ impl EmbeddedBroker {
             flag: "--ws-port",
             source,
         })?;
-        let inner_ws = reserve("WebSocket (internal)", 0, "--ws-port")?;
+        let (inner_ws, inner_hold) = reserve("WebSocket (internal)", 0, "--ws-port")?;
         let config = broker_config(tcp, inner_ws);
+        // Both ports are distinct now; free them for rumqttd.
+        drop((tcp_hold, inner_hold));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         std::thread::Builder::new()
             .name("mqtt-broker".to_owned())
@@ -433,25 +435,23 @@ async fn respond(
 
 /// Checks that `port` can be bound on loopback now and returns the address to give rumqttd
 /// (for port 0, a free port picked by the OS).
+///
+/// The listener is returned too: keep it until every port is reserved, so the OS cannot hand
+/// the same free port out twice; drop it just before rumqttd binds the address.
 fn reserve(
     listener: &'static str,
     port: u16,
     flag: &'static str,
-) -> Result<SocketAddr, BrokerError> {
-    let bound =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|source| BrokerError::Port {
-            listener,
-            port,
-            flag,
-            source,
-        })?;
-    bound.local_addr().map_err(|source| BrokerError::Port {
+) -> Result<(SocketAddr, TcpListener), BrokerError> {
+    let err = |source| BrokerError::Port {
         listener,
         port,
         flag,
         source,
-    })
-    // `bound` is dropped here so rumqttd can bind the same address.
+    };
+    let bound = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(err)?;
+    let addr = bound.local_addr().map_err(err)?;
+    Ok((addr, bound))
 }
 
 fn connection_settings() -> ConnectionSettings {
