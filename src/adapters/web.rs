@@ -446,6 +446,28 @@ mod tests {
         s.stopped().await.unwrap();
     }
 
+    #[test]
+    fn csp_names_the_broker_exactly_when_it_can() {
+        let csp = |url: &str| content_security_policy(&WebConfig::new(url));
+        assert!(csp("wss://mqtt.example.org/mqtt")
+            .contains("connect-src 'self' wss://mqtt.example.org;"));
+        assert!(csp("ws://[::1]:9001/mqtt?x=1").contains("connect-src 'self' ws://[::1]:9001;"));
+        // A path: the page's own host, which the server cannot know behind an ingress.
+        assert!(csp("/mqtt").contains("connect-src 'self' ws: wss:;"));
+        // Nothing from the URL can add a directive.
+        let injected = csp("ws://evil; script-src *");
+        assert!(
+            injected.contains("connect-src 'self' ws: wss:;"),
+            "{injected}"
+        );
+        assert!(!injected.contains("script-src *"), "{injected}");
+        assert!(csp("ws://user@host/").contains("ws: wss:"));
+        for url in ["/mqtt", "ws://127.0.0.1:9001/mqtt"] {
+            assert!(HeaderValue::from_str(&csp(url)).is_ok());
+            assert!(csp(url).ends_with("frame-ancestors 'none'"));
+        }
+    }
+
     #[tokio::test]
     async fn a_directory_without_index_html_is_refused() {
         let dir = tempfile::tempdir().unwrap();
