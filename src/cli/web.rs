@@ -144,3 +144,42 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        web: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Result<WebLimits, String> {
+        let mut all = vec!["x", "--public-mqtt-ws-url", "/mqtt"];
+        all.extend_from_slice(extra);
+        limits(&Cli::try_parse_from(all).map_err(|e| e.to_string())?.web)
+    }
+
+    #[test]
+    fn connection_limits_from_flags() {
+        assert_eq!(parse(&[]).unwrap(), WebLimits::default());
+        let l = parse(&[
+            "--http-header-timeout",
+            "2.5",
+            "--http-max-connections",
+            "64",
+        ])
+        .unwrap();
+        assert_eq!(l.header_timeout, Duration::from_millis(2500));
+        assert_eq!(l.max_connections, 64);
+        for bad in [
+            &["--http-header-timeout", "0"][..],
+            &["--http-header-timeout", "NaN"][..],
+            &["--http-max-connections", "0"][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
