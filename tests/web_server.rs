@@ -105,6 +105,7 @@ async fn a_flood_of_half_sent_requests_is_capped_and_timed_out() {
     let health = probe.await.unwrap().unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
+    eprintln!("{FLOOD} half-sent clients, cap {CAP}: at most {most} descriptors opened");
     // Our FLOOD client sockets, at most CAP accepted ones, and a few for the probe.
     assert!(
         most <= FLOOD + CAP + 10,
