@@ -21,7 +21,8 @@
 //!   the embedded broker (rumqttd), the dashboard web server, health endpoints.
 //! - [`services`]: the long-running pump, calculator and archiver loops ([`config`]: their
 //!   typed settings); [`replay`]: the demo's replay source and accelerated clock.
-//! - [`quote`]: how an outside value appears in an error or a log (short, control characters
+//! - [`backoff`]: the one retry schedule (capped exponential) every retry loop uses;
+//!   [`quote`]: how an outside value appears in an error or a log (short, control characters
 //!   escaped).
 //!
 //! The `ny-power` binary (`src/cli/`, one file per command) only wires these together; the AWS
@@ -29,6 +30,7 @@
 
 pub mod adapters;
 pub mod archive;
+pub mod backoff;
 pub mod co2;
 pub mod config;
 pub mod fakes;

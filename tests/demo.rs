@@ -178,12 +178,19 @@ fn stub_site() -> tempfile::TempDir {
     dir
 }
 
-/// The saved resume state: the 24 h history's instants and the cursor.
-fn saved(data_dir: &Path) -> (Vec<String>, String) {
-    let saved: Value = serde_json::from_slice(
+/// The saved retained messages (format version 2: under `retained`).
+fn saved_messages(data_dir: &Path) -> Value {
+    let file: Value = serde_json::from_slice(
         &std::fs::read(data_dir.join("replay").join("retained.json")).unwrap(),
     )
     .unwrap();
+    assert_eq!(file["version"], 2, "{file}");
+    file["retained"].clone()
+}
+
+/// The saved resume state: the 24 h history's instants and the cursor.
+fn saved(data_dir: &Path) -> (Vec<String>, String) {
+    let saved = saved_messages(data_dir);
     let cursor = saved["ny-power/status/fuel-mix/updated"]["ts"]
         .as_str()
         .unwrap()
@@ -199,11 +206,7 @@ fn saved(data_dir: &Path) -> (Vec<String>, String) {
 
 /// The saved forecaster state.
 fn saved_forecaster(data_dir: &Path) -> Value {
-    let saved: Value = serde_json::from_slice(
-        &std::fs::read(data_dir.join("replay").join("retained.json")).unwrap(),
-    )
-    .unwrap();
-    saved["ny-power/state/co2/forecaster"].clone()
+    saved_messages(data_dir)["ny-power/state/co2/forecaster"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

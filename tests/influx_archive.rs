@@ -46,6 +46,7 @@ fn quick() -> InfluxOptions {
         retries: 1,
         backoff: Duration::from_millis(20),
         batch_lines: 7,
+        create_database: true,
     }
 }
 
@@ -119,13 +120,43 @@ async fn writes_points_queryable_and_idempotent() {
 }
 
 #[tokio::test]
-async fn refusals_are_permanent_with_influxdb_text() {
+async fn only_a_refusal_of_the_points_is_permanent() {
     let influx = Influxd::start();
-    // No such database (not created): InfluxDB answers 404 with its error text.
-    let writer = InfluxWriter::with_options(v1(&influx.url(), "missing_db"), quick()).unwrap();
+    let db = "ny_power_refusals";
+    // No such database and creating it not allowed: InfluxDB answers 404 with its error text;
+    // that is "not writable yet", transient, never a reason to drop points.
+    let no_create = InfluxOptions {
+        create_database: false,
+        ..quick()
+    };
+    let writer = InfluxWriter::with_options(v1(&influx.url(), db), no_create).unwrap();
     let err = writer.write(&points(1)).await.unwrap_err();
-    assert!(matches!(err, PortError::Permanent { .. }), "{err}");
+    assert!(matches!(err, PortError::Transient { .. }), "{err}");
     assert!(err.to_string().contains("database not found"), "{err}");
+    // Allowed to create it (the default): the write creates the database and succeeds.
+    let writer = InfluxWriter::with_options(v1(&influx.url(), db), quick()).unwrap();
+    writer.write(&points(1)).await.unwrap();
+    assert_eq!(influx.count(db, "fuel_mix", "total_mw", "").await, 1);
+    // A field type conflict (a real refusal of the points): permanent, InfluxDB's text kept.
+    // In a fresh database, `value` of co2 is made a string field in that shard first.
+    let db = "ny_power_conflict";
+    influx.create_database(db).await;
+    let writer = InfluxWriter::with_options(v1(&influx.url(), db), quick()).unwrap();
+    let pts = points(1);
+    let co2 = pts.iter().find(|p| p.measurement == "co2").unwrap();
+    let raw = reqwest::Client::new()
+        .post(format!("{}/write?db={db}&precision=s", influx.url()))
+        .body(format!(
+            "co2,factors=other value=\"text\" {}",
+            co2.ts.timestamp()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 204);
+    let err = writer.write(&pts).await.unwrap_err();
+    assert!(matches!(err, PortError::Permanent { .. }), "{err}");
+    assert!(err.to_string().contains("field type conflict"), "{err}");
     // Nobody listening: transient, after the retries.
     drop(influx);
     let err = writer.write(&points(1)).await.unwrap_err();
@@ -244,4 +275,128 @@ async fn buffered_archive_keeps_points_while_influxdb_is_down() {
     assert_eq!(buffered.pending().await.unwrap(), 0);
     assert_eq!(influx.count(db, "fuel_mix", "total_mw", "").await, 20);
     assert_eq!(influx.count(db, "co2", "value", "").await, 40);
+}
+
+/// Issue 10, defect 2: InfluxDB down when the archiver starts (so `ensure_database` fails),
+/// then up with no database. Every write answers 404 `database not found` until someone
+/// creates it: that must not drop the backlog. The writer creates the database and the
+/// backlog delivers every point.
+#[tokio::test]
+async fn a_database_missing_at_start_is_created_and_no_point_is_dropped() {
+    let mut influx = Influxd::stopped();
+    let db = "ny_power_late";
+    let data = tempfile::tempdir().unwrap();
+    let writer = InfluxWriter::with_options(v1(&influx.url(), db), quick()).unwrap();
+    let err = writer.ensure_database().await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let buffered = BufferedArchive::open(data.path(), writer, BacklogOptions::default()).unwrap();
+    let all = points(20);
+    let (before, after) = all.split_at(30);
+    buffered.write(before).await.unwrap();
+    assert_eq!(buffered.pending().await.unwrap(), before.len() as u64);
+
+    influx.restart(); // up now, without the database
+    buffered.write(after).await.unwrap();
+    // What the archiver's timer does: flush until the queue is empty (generous deadline).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while buffered.pending().await.unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backlog not delivered: {} points pending",
+            buffered.pending().await.unwrap()
+        );
+        let _ = buffered.flush().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(influx.count(db, "fuel_mix", "total_mw", "").await, 20);
+    assert_eq!(influx.count(db, "co2", "value", "").await, 40);
+}
+
+/// Waits (generous deadline) until a backlog is empty, flushing as the archiver's timer does.
+async fn drain_backlog<A: Archive>(buffered: &BufferedArchive<A>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while buffered.pending().await.unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backlog not delivered: {} points pending",
+            buffered.pending().await.unwrap()
+        );
+        let _ = buffered.flush_when_due().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn fast_backlog() -> BacklogOptions {
+    BacklogOptions {
+        retry_initial: Duration::from_millis(50),
+        retry_max: Duration::from_millis(200),
+        ..BacklogOptions::default()
+    }
+}
+
+/// Without the right to create the database (`INFLUX_CREATE_DATABASE=false`), the points wait
+/// in the backlog until the operator creates it; none is dropped.
+#[tokio::test]
+async fn without_rights_to_create_it_points_wait_for_the_database() {
+    let influx = Influxd::start();
+    let db = "ny_power_operator";
+    let data = tempfile::tempdir().unwrap();
+    let options = InfluxOptions {
+        create_database: false,
+        ..quick()
+    };
+    let writer = InfluxWriter::with_options(v1(&influx.url(), db), options).unwrap();
+    let buffered = BufferedArchive::open(data.path(), writer, fast_backlog()).unwrap();
+    let all = points(10);
+    buffered.write(&all).await.unwrap();
+    for _ in 0..3 {
+        assert!(buffered.flush().await.is_err(), "still no database");
+    }
+    assert_eq!(buffered.pending().await.unwrap(), all.len() as u64);
+    influx.create_database(db).await;
+    drain_backlog(&buffered).await;
+    assert_eq!(influx.count(db, "fuel_mix", "total_mw", "").await, 10);
+    assert_eq!(influx.count(db, "co2", "value", "").await, 20);
+}
+
+/// The v2 equivalent: 404 `bucket "…" not found` keeps the points until the bucket exists.
+#[tokio::test]
+async fn a_missing_v2_bucket_keeps_the_points() {
+    let server = NyisoServer::start().await;
+    let writer = InfluxWriter::with_options(
+        InfluxConfig::V2 {
+            url: server.url(),
+            org: "o".into(),
+            bucket: "ny-power".into(),
+            token: "t".into(),
+        },
+        quick(),
+    )
+    .unwrap();
+    server.set(|b| {
+        b.post_status = 404;
+        b.post_body = r#"{"code":"not found","message":"bucket \"ny-power\" not found"}"#.into();
+    });
+    let err = writer.write(&points(1)).await.unwrap_err();
+    assert!(matches!(err, PortError::Transient { .. }), "{err}");
+    assert!(err.to_string().contains("not found"), "{err}");
+
+    let data = tempfile::tempdir().unwrap();
+    let buffered = BufferedArchive::open(data.path(), writer, fast_backlog()).unwrap();
+    let all = points(4);
+    buffered.write(&all).await.unwrap();
+    assert!(buffered.flush().await.is_err());
+    assert_eq!(buffered.pending().await.unwrap(), all.len() as u64);
+    server.reset_stats();
+    server.set(|b| {
+        b.post_status = 204;
+        b.post_body = String::new();
+    });
+    drain_backlog(&buffered).await;
+    let body: String = server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8(r.body.clone()).unwrap())
+        .collect();
+    assert_eq!(body, line_protocol(&all));
 }

@@ -5,21 +5,32 @@
 //! with `synchronous=FULL`), then tries to flush the queue, oldest first, in batches. A batch
 //! leaves the queue only once the inner archive took it. If the database is unavailable
 //! (a transient error) the write still succeeds — the points are safe on disk — and a later
-//! [`BufferedArchive::flush`] (the archiver calls it on a timer) delivers them. A batch the
-//! database refuses for good (a permanent error, e.g. a field type conflict) is dropped with
-//! an error log, so one bad point cannot block the queue forever.
+//! [`BufferedArchive::flush_when_due`] (the archiver calls it on a timer) delivers them.
+//!
+//! **Retries back off.** After a failed delivery the next attempt waits on a [`Backoff`]
+//! ([`BacklogOptions::retry_initial`] doubling up to [`BacklogOptions::retry_max`], 1 s → 30 s
+//! by default), so a database that comes back is written to within `retry_max` of becoming
+//! writable, and one that stays down is not hammered. A success starts the schedule over.
+//!
+//! **What is dropped.** Only a batch the database refuses *for its content* — a
+//! [`PortError::Permanent`], which the InfluxDB writer reserves for unparsable points or a
+//! field type conflict — is dropped with an error log, so one bad point cannot block the queue
+//! forever. A database that is missing, unreachable, or refuses our credentials is transient:
+//! the points stay queued, however long it takes.
 //!
 //! The queue is bounded ([`BacklogOptions::max_points`]); when full, the oldest points are
 //! dropped with a loud warning.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
 use crate::adapters::sqlite::{decode_point, encode_point, PointRow};
 use crate::archive::Point;
+use crate::backoff::Backoff;
 use crate::ports::{Archive, PortError};
 
 /// File name of the queue inside the data folder.
@@ -32,6 +43,11 @@ pub struct BacklogOptions {
     pub max_points: u64,
     /// Points per write to the inner archive when flushing.
     pub flush_batch: usize,
+    /// Wait after the first failed delivery before [`BufferedArchive::flush_when_due`] tries
+    /// again; doubled after each further failure…
+    pub retry_initial: Duration,
+    /// …up to this (the longest a returning database waits for its backlog).
+    pub retry_max: Duration,
 }
 
 impl Default for BacklogOptions {
@@ -40,8 +56,17 @@ impl Default for BacklogOptions {
             // About 230 days of fuel-mix and two intensity points every five minutes.
             max_points: 200_000,
             flush_batch: 5000,
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
         }
     }
+}
+
+/// When the next delivery attempt is due.
+#[derive(Debug)]
+struct RetryState {
+    backoff: Backoff,
+    not_before: Option<tokio::time::Instant>,
 }
 
 /// Errors opening the backlog.
@@ -74,6 +99,7 @@ pub struct BufferedArchive<A: Archive> {
     options: BacklogOptions,
     conn: Arc<Mutex<Connection>>,
     flushing: tokio::sync::Mutex<()>,
+    retry: Mutex<RetryState>,
 }
 
 impl<A: Archive> std::fmt::Debug for BufferedArchive<A> {
@@ -123,12 +149,17 @@ impl<A: Archive> BufferedArchive<A> {
             );",
         )
         .map_err(err)?;
+        let retry = Mutex::new(RetryState {
+            backoff: Backoff::new(options.retry_initial, options.retry_max),
+            not_before: None,
+        });
         Ok(BufferedArchive {
             inner,
             path,
             options,
             conn: Arc::new(Mutex::new(conn)),
             flushing: tokio::sync::Mutex::new(()),
+            retry,
         })
     }
 
@@ -173,14 +204,78 @@ impl<A: Archive> BufferedArchive<A> {
         .await
     }
 
+    /// Like [`BufferedArchive::flush`], but only once the backoff after a failed delivery has
+    /// passed (at once when the last delivery succeeded); `Ok(0)` before that.
+    ///
+    /// # Errors
+    /// As [`BufferedArchive::flush`].
+    pub async fn flush_when_due(&self) -> Result<u64, PortError> {
+        let due = self
+            .retry
+            .lock()
+            .map(|r| {
+                r.not_before
+                    .is_none_or(|t| tokio::time::Instant::now() >= t)
+            })
+            .unwrap_or(true);
+        if due {
+            self.flush().await
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// When the next attempt of [`BufferedArchive::flush_when_due`] is due (`None`: now).
+    pub fn next_attempt(&self) -> Option<tokio::time::Instant> {
+        self.retry.lock().ok().and_then(|r| r.not_before)
+    }
+
     /// Writes the queue to the inner archive, oldest first, until it is empty or a write
-    /// fails. Returns how many points were delivered.
+    /// fails, now (whatever the backoff says). Returns how many points were delivered. A
+    /// failure schedules the next [`BufferedArchive::flush_when_due`] on the backoff; a
+    /// success resets it.
     ///
     /// # Errors
     /// The inner archive's [`PortError`] (the undelivered points stay queued; a batch refused
     /// permanently is dropped and reported), or a queue error.
     pub async fn flush(&self) -> Result<u64, PortError> {
         let _one_at_a_time = self.flushing.lock().await;
+        let result = self.deliver().await;
+        self.schedule(&result).await;
+        result
+    }
+
+    /// Records the outcome of a delivery in the retry schedule (and logs the transitions).
+    async fn schedule(&self, result: &Result<u64, PortError>) {
+        let failed = matches!(result, Err(e) if e.is_retryable());
+        let pending = if failed {
+            self.pending().await.ok()
+        } else {
+            None
+        };
+        let Ok(mut retry) = self.retry.lock() else {
+            return;
+        };
+        match result {
+            Err(e) if failed => {
+                let wait = retry.backoff.next();
+                retry.not_before = Some(tokio::time::Instant::now() + wait);
+                tracing::warn!(error = %e, pending = ?pending, retry_in = ?wait, failures = retry.backoff.failures(), "archive unavailable; backlog kept");
+            }
+            _ => {
+                if retry.backoff.failures() > 0 {
+                    tracing::info!(
+                        failures = retry.backoff.failures(),
+                        "archive reachable again"
+                    );
+                }
+                retry.backoff.reset();
+                retry.not_before = None;
+            }
+        }
+    }
+
+    async fn deliver(&self) -> Result<u64, PortError> {
         let batch = i64::try_from(self.options.flush_batch.max(1)).unwrap_or(5000);
         let mut delivered = 0u64;
         loop {
@@ -214,12 +309,7 @@ impl<A: Archive> BufferedArchive<A> {
             let result = self.inner.write(&points).await;
             match result {
                 Ok(()) => delivered += points.len() as u64,
-                Err(PortError::Transient { .. }) => {
-                    if let Err(e) = &result {
-                        tracing::debug!(error = %e, pending_batch = points.len(), "archive still unavailable; backlog kept");
-                    }
-                    return result.map(|()| delivered);
-                }
+                Err(e) if e.is_retryable() => return Err(e),
                 Err(ref e) => {
                     tracing::error!(error = %e, dropped = points.len(), "archive refused a backlog batch for good; dropping it");
                 }
@@ -279,12 +369,10 @@ impl<A: Archive> Archive for BufferedArchive<A> {
         if !points.is_empty() {
             self.enqueue(points).await?;
         }
-        match self.flush().await {
+        match self.flush_when_due().await {
             Ok(_) => Ok(()),
-            Err(e @ PortError::Transient { .. }) => {
-                tracing::warn!(error = %e, "archive unavailable; points kept in the backlog");
-                Ok(())
-            }
+            // Logged by `flush`; the points are safe on disk.
+            Err(e) if e.is_retryable() => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -296,7 +384,7 @@ mod tests {
     use crate::fakes::MemoryArchive;
     use chrono::{TimeZone, Utc};
     use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// An archive that can be switched off (answers a transient or permanent error).
     #[derive(Default)]
@@ -304,11 +392,13 @@ mod tests {
         store: MemoryArchive,
         down: AtomicBool,
         refuse: AtomicBool,
+        calls: AtomicUsize,
     }
 
     #[async_trait]
     impl Archive for &Switchable {
         async fn write(&self, points: &[Point]) -> Result<(), PortError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
             if self.down.load(Ordering::SeqCst) {
                 return Err(PortError::transient("test", "down"));
             }
@@ -336,6 +426,8 @@ mod tests {
         let opts = BacklogOptions {
             max_points: 100,
             flush_batch: 3,
+            retry_initial: Duration::ZERO,
+            ..BacklogOptions::default()
         };
         let b = BufferedArchive::open(dir.path(), &inner, opts.clone()).unwrap();
         b.write(&[point(0)]).await.unwrap();
@@ -367,6 +459,8 @@ mod tests {
             BacklogOptions {
                 max_points: 5,
                 flush_batch: 10,
+                retry_initial: Duration::ZERO,
+                ..BacklogOptions::default()
             },
         )
         .unwrap();
@@ -380,5 +474,45 @@ mod tests {
         inner.refuse.store(true, Ordering::SeqCst);
         assert!(b.write(&[point(9)]).await.is_err());
         assert_eq!(b.pending().await.unwrap(), 0);
+    }
+
+    /// A failed delivery schedules the next one on the backoff: until it is due, timer
+    /// flushes and writes only queue (the database is not hammered, nothing is dropped); an
+    /// explicit flush tries at once, and a success resets the schedule.
+    #[tokio::test]
+    async fn a_failed_delivery_backs_off_and_a_success_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Switchable::default();
+        let b = BufferedArchive::open(
+            dir.path(),
+            &inner,
+            BacklogOptions {
+                flush_batch: 2,
+                retry_initial: Duration::from_secs(3600),
+                ..BacklogOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(b.next_attempt().is_none());
+        inner.down.store(true, Ordering::SeqCst);
+        b.write(&[point(0), point(1)]).await.unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        let due = b.next_attempt().expect("a retry is scheduled");
+        assert!(due > tokio::time::Instant::now());
+        // Not due: the timer and further writes only queue.
+        assert_eq!(b.flush_when_due().await.unwrap(), 0);
+        b.write(&[point(2)]).await.unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(b.pending().await.unwrap(), 3);
+        // An explicit flush tries now; a second failure pushes the schedule further out.
+        assert!(b.flush().await.is_err());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+        assert!(b.next_attempt().expect("still scheduled") > due);
+        inner.down.store(false, Ordering::SeqCst);
+        assert_eq!(b.flush().await.unwrap(), 3);
+        assert!(b.next_attempt().is_none(), "a success resets the schedule");
+        assert_eq!(inner.store.points(), (0..3).map(point).collect::<Vec<_>>());
+        b.write(&[point(3)]).await.unwrap();
+        assert_eq!(b.pending().await.unwrap(), 0, "written through at once");
     }
 }

@@ -7,12 +7,25 @@
 //! the demo's. The broker keeps nothing on disk; the demo restores what it needs from its data
 //! directory (see `docs/demo.md`).
 //!
+//! **Browsers are checked by origin.** Any web page the user visits may open a WebSocket to
+//! `ws://127.0.0.1:9001`, and rumqttd would let it publish. So the WebSocket listener is a
+//! small front of ours ([`OriginPolicy`]): it reads the HTTP upgrade request (at most
+//! [`MAX_HANDSHAKE_BYTES`], within [`HANDSHAKE_TIMEOUT`]), answers **403** when the request's
+//! `Origin` is neither a loopback origin (`http(s)://127.0.0.1`, `localhost` or `[::1]`, any
+//! port) nor one of the configured ones (`--allowed-origin`), and otherwise splices the
+//! connection, request included, to rumqttd's own WebSocket listener on an internal loopback
+//! port. A request without `Origin` (a non-browser client: paho, mosquitto_sub, MQTT.js in
+//! Node) is let through — browsers always send it on a WebSocket handshake.
+//!
 //! rumqttd 0.20 runs on its own threads and has no shutdown API: once started, the broker
 //! lives until the process exits. `ny-power demo` stops it by exiting.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Transport};
 use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
@@ -22,6 +35,118 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest payload the broker accepts (the 24 h history is ~10 KB; leave room).
 const MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// The largest WebSocket upgrade request the front reads (browsers send well under 2 KB).
+pub const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
+
+/// How long the front waits for a complete upgrade request.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most WebSocket connections the front holds at once (rumqttd's own limit is 1000).
+const MAX_WS_CONNECTIONS: usize = 1000;
+
+/// Which browser origins may open the demo's WebSocket (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginPolicy {
+    extra: Vec<String>,
+}
+
+/// A configured origin that is not `scheme://host[:port]`.
+#[derive(Debug, thiserror::Error)]
+#[error("allowed origin `{value}`: {problem} (expected e.g. http://192.168.1.20:8080)")]
+pub struct OriginError {
+    /// The value given (quoted short, control characters escaped).
+    pub value: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl OriginPolicy {
+    /// Loopback origins only.
+    pub fn loopback() -> Self {
+        OriginPolicy::default()
+    }
+
+    /// Loopback origins and `origins` (each `http(s)://host[:port]`, compared case-insensitively;
+    /// a trailing `/` is ignored).
+    ///
+    /// # Errors
+    /// [`OriginError`] for a value that is not an origin.
+    pub fn with_origins<S: AsRef<str>>(origins: &[S]) -> Result<Self, OriginError> {
+        let mut extra = Vec::new();
+        for raw in origins {
+            let raw = raw.as_ref().trim();
+            let normal = raw.trim_end_matches('/').to_ascii_lowercase();
+            let bad = |problem| OriginError {
+                value: quote_short(raw),
+                problem,
+            };
+            let Some((scheme, authority)) = normal.split_once("://") else {
+                return Err(bad("no scheme"));
+            };
+            if scheme != "http" && scheme != "https" {
+                return Err(bad("the scheme must be http or https"));
+            }
+            let ok = !authority.is_empty()
+                && authority
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c));
+            if !ok {
+                return Err(bad("not a host[:port] (no path, user or spaces)"));
+            }
+            extra.push(normal);
+        }
+        Ok(OriginPolicy { extra })
+    }
+
+    /// Whether a handshake with this `Origin` header value may proceed.
+    pub fn allows(&self, origin: &str) -> bool {
+        let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        is_loopback_origin(&origin) || self.extra.contains(&origin)
+    }
+}
+
+/// `http(s)://127.0.0.1`, `localhost` or `[::1]`, with any port or none.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix("[::1]") {
+        ("[::1]", v6)
+    } else {
+        match rest.find(':') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]") && port_ok
+}
+
+/// A value from outside, for a message: at most 60 characters, control characters escaped.
+fn quote_short(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(60)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if value.chars().count() > 60 {
+        out.push('…');
+    }
+    out
+}
 
 /// Errors starting the embedded broker.
 #[derive(Debug, thiserror::Error)]
@@ -73,9 +198,30 @@ impl EmbeddedBroker {
     /// # Errors
     /// [`BrokerError`] when a port is taken or the broker does not come up.
     pub async fn start(tcp_port: u16, ws_port: u16) -> Result<EmbeddedBroker, BrokerError> {
-        let tcp = reserve("TCP", tcp_port, "--mqtt-port")?;
-        let ws = reserve("WebSocket", ws_port, "--ws-port")?;
-        let config = broker_config(tcp, ws);
+        Self::start_with(tcp_port, ws_port, OriginPolicy::loopback()).await
+    }
+
+    /// As [`EmbeddedBroker::start`], with the browser origins the WebSocket listener accepts.
+    ///
+    /// # Errors
+    /// [`BrokerError`] when a port is taken or the broker does not come up.
+    pub async fn start_with(
+        tcp_port: u16,
+        ws_port: u16,
+        origins: OriginPolicy,
+    ) -> Result<EmbeddedBroker, BrokerError> {
+        let (tcp, tcp_hold) = reserve("TCP", tcp_port, "--mqtt-port")?;
+        let front = bind_front(ws_port)?;
+        let ws = front.local_addr().map_err(|source| BrokerError::Port {
+            listener: "WebSocket",
+            port: ws_port,
+            flag: "--ws-port",
+            source,
+        })?;
+        let (inner_ws, inner_hold) = reserve("WebSocket (internal)", 0, "--ws-port")?;
+        let config = broker_config(tcp, inner_ws);
+        // Both ports are distinct now; free them for rumqttd.
+        drop((tcp_hold, inner_hold));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         std::thread::Builder::new()
             .name("mqtt-broker".to_owned())
@@ -87,6 +233,7 @@ impl EmbeddedBroker {
                 }
             })
             .map_err(|e| BrokerError::Start(e.to_string()))?;
+        tokio::spawn(ws_front(front, inner_ws, Arc::new(origins)));
         let broker = EmbeddedBroker { tcp, ws };
         let deadline = Instant::now() + READY_TIMEOUT;
         for (listener, transport) in [("TCP", false), ("WebSocket", true)] {
@@ -144,27 +291,167 @@ impl EmbeddedBroker {
     }
 }
 
+/// Binds the public WebSocket listener (the origin-checking front) on loopback.
+fn bind_front(port: u16) -> Result<tokio::net::TcpListener, BrokerError> {
+    let err = |source| BrokerError::Port {
+        listener: "WebSocket",
+        port,
+        flag: "--ws-port",
+        source,
+    };
+    let std = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(err)?;
+    std.set_nonblocking(true).map_err(err)?;
+    tokio::net::TcpListener::from_std(std).map_err(err)
+}
+
+/// The WebSocket front: accepts browsers' and other clients' connections and hands the allowed
+/// ones to rumqttd's internal listener (see the module docs).
+async fn ws_front(
+    listener: tokio::net::TcpListener,
+    inner: SocketAddr,
+    origins: Arc<OriginPolicy>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_WS_CONNECTIONS));
+    loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let client = match listener.accept().await {
+            Ok((client, _)) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "embedded broker: accepting a WebSocket connection");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let origins = Arc::clone(&origins);
+        tokio::spawn(async move {
+            if let Err(e) = ws_connection(client, inner, &origins).await {
+                tracing::debug!(error = %e, "embedded broker: WebSocket connection ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// What the front decided about one upgrade request.
+#[derive(Debug, PartialEq, Eq)]
+enum Handshake {
+    /// Complete and allowed: splice it to rumqttd.
+    Pass,
+    /// A browser origin that is not allowed (the value, quoted short).
+    Forbidden(String),
+    /// Not an HTTP request head we accept (too large, several `Origin` headers, not UTF-8).
+    Bad(&'static str),
+    /// The head is not complete yet.
+    Incomplete,
+}
+
+/// Judges the bytes read so far of an upgrade request.
+fn judge(head: &[u8], origins: &OriginPolicy) -> Handshake {
+    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return if head.len() >= MAX_HANDSHAKE_BYTES {
+            Handshake::Bad("request head too large")
+        } else {
+            Handshake::Incomplete
+        };
+    };
+    let Ok(text) = std::str::from_utf8(&head[..end]) else {
+        return Handshake::Bad("request head is not UTF-8");
+    };
+    let mut found = None;
+    for line in text.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("origin") {
+            if found.is_some() {
+                return Handshake::Bad("more than one Origin header");
+            }
+            found = Some(value.trim());
+        }
+    }
+    match found {
+        Some(origin) if !origins.allows(origin) => Handshake::Forbidden(quote_short(origin)),
+        _ => Handshake::Pass,
+    }
+}
+
+async fn ws_connection(
+    mut client: tokio::net::TcpStream,
+    inner: SocketAddr,
+    origins: &OriginPolicy,
+) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let verdict = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let mut buf = [0u8; 2048];
+        loop {
+            let n = client.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(Handshake::Bad("closed before the request was complete"));
+            }
+            head.extend_from_slice(&buf[..n]);
+            match judge(&head, origins) {
+                Handshake::Incomplete => {}
+                verdict => return Ok::<_, std::io::Error>(verdict),
+            }
+        }
+    })
+    .await
+    .unwrap_or(Ok(Handshake::Bad(
+        "no complete request within the handshake timeout",
+    )))?;
+    match verdict {
+        Handshake::Pass => {
+            let mut upstream = tokio::net::TcpStream::connect(inner).await?;
+            upstream.write_all(&head).await?;
+            tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+            Ok(())
+        }
+        Handshake::Forbidden(origin) => {
+            tracing::warn!(%origin, "embedded broker: refused a WebSocket from a web page of another origin (allow it with --allowed-origin)");
+            respond(&mut client, "403 Forbidden", "origin not allowed\n").await
+        }
+        Handshake::Bad(problem) => {
+            tracing::debug!(problem, "embedded broker: bad WebSocket handshake");
+            respond(&mut client, "400 Bad Request", "bad WebSocket handshake\n").await
+        }
+        Handshake::Incomplete => Ok(()),
+    }
+}
+
+async fn respond(
+    client: &mut tokio::net::TcpStream,
+    status: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(reply.as_bytes()).await?;
+    client.shutdown().await
+}
+
 /// Checks that `port` can be bound on loopback now and returns the address to give rumqttd
 /// (for port 0, a free port picked by the OS).
+///
+/// The listener is returned too: keep it until every port is reserved, so the OS cannot hand
+/// the same free port out twice; drop it just before rumqttd binds the address.
 fn reserve(
     listener: &'static str,
     port: u16,
     flag: &'static str,
-) -> Result<SocketAddr, BrokerError> {
-    let bound =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|source| BrokerError::Port {
-            listener,
-            port,
-            flag,
-            source,
-        })?;
-    bound.local_addr().map_err(|source| BrokerError::Port {
+) -> Result<(SocketAddr, TcpListener), BrokerError> {
+    let err = |source| BrokerError::Port {
         listener,
         port,
         flag,
         source,
-    })
-    // `bound` is dropped here so rumqttd can bind the same address.
+    };
+    let bound = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(err)?;
+    let addr = bound.local_addr().map_err(err)?;
+    Ok((addr, bound))
 }
 
 fn connection_settings() -> ConnectionSettings {
@@ -244,6 +531,188 @@ async fn probe(addr: SocketAddr, websocket: bool) -> Result<(), String> {
     result
 }
 
+/// The demo's saved retained messages (see [`load_snapshot`]): topic → JSON payload.
+pub type RetainedSnapshot = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// The format version [`save_snapshot`] writes. Version 1 (before issue 10) was the bare
+/// topic → payload object, without a version; it is migrated on load.
+pub const SNAPSHOT_VERSION: u64 = 2;
+
+/// The `format` field of a saved snapshot.
+const SNAPSHOT_FORMAT: &str = "ny-power demo retained messages";
+
+/// The largest snapshot file [`load_snapshot`] reads (a real one is tens of KB).
+pub const MAX_SNAPSHOT_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Saves `snapshot` to `path` atomically (a temp file renamed over it), in the current format:
+/// `{"format": …, "version": 2, "saved_at": RFC 3339, "retained": {topic: payload}}`.
+///
+/// # Errors
+/// The I/O error when the file cannot be written.
+pub fn save_snapshot(
+    path: &std::path::Path,
+    snapshot: &RetainedSnapshot,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<()> {
+    let file = serde_json::json!({
+        "format": SNAPSHOT_FORMAT,
+        "version": SNAPSHOT_VERSION,
+        "saved_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "retained": snapshot,
+    });
+    let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads the snapshot at `path` for restoring, never failing: a missing file is an empty
+/// snapshot; a file that is too large ([`MAX_SNAPSHOT_BYTES`]), not JSON, or of an unknown
+/// (newer) version is logged, moved aside to `…json.rejected` and the demo starts clean; a
+/// version-1 file is migrated. Each entry is then checked on its own and left out (logged)
+/// when its topic is not one of the contract's data topics (`topics`), its payload does not
+/// decode as that topic's type, or — for a reading's topics (fuel mix, per-fuel, intensities,
+/// cursor, 24 h history) — it is dated later than `now` plus 15 minutes.
+pub fn load_snapshot(
+    path: &std::path::Path,
+    topics: &crate::stream::Topics,
+    now: chrono::DateTime<chrono::Utc>,
+) -> RetainedSnapshot {
+    match read_snapshot(path) {
+        Ok(None) => RetainedSnapshot::new(),
+        Ok(Some(raw)) => validate_snapshot(path, raw, topics, now),
+        Err(problem) => {
+            let aside = path.with_extension("json.rejected");
+            let moved = std::fs::rename(path, &aside).is_ok();
+            tracing::warn!(
+                file = %path.display(),
+                %problem,
+                moved_to = %if moved { aside.display().to_string() } else { "(could not move it)".to_owned() },
+                "saved demo state not usable; starting clean"
+            );
+            RetainedSnapshot::new()
+        }
+    }
+}
+
+/// The file's retained map (migrated to the current version), `None` when there is no file.
+fn read_snapshot(path: &std::path::Path) -> Result<Option<RetainedSnapshot>, String> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_SNAPSHOT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
+        return Err(format!("larger than {MAX_SNAPSHOT_BYTES} bytes"));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("not JSON ({})", quote_short(&e.to_string())))?;
+    let serde_json::Value::Object(mut object) = value else {
+        return Err("not a JSON object".to_owned());
+    };
+    match object.get("version") {
+        // Version 1: the bare topic → payload map of earlier releases.
+        None => {
+            tracing::info!(file = %path.display(), "migrating the saved demo state from format version 1");
+            Ok(Some(object.into_iter().collect()))
+        }
+        Some(v) if v.as_u64() == Some(SNAPSHOT_VERSION) => match object.remove("retained") {
+            Some(serde_json::Value::Object(map)) => Ok(Some(map.into_iter().collect())),
+            _ => Err("version 2 without a `retained` object".to_owned()),
+        },
+        Some(v) => Err(format!(
+            "format version {} is not one this ny-power reads (it reads 1 and {SNAPSHOT_VERSION})",
+            quote_short(&v.to_string())
+        )),
+    }
+}
+
+/// Keeps the entries that are valid retained messages of the contract (see [`load_snapshot`]).
+fn validate_snapshot(
+    path: &std::path::Path,
+    raw: RetainedSnapshot,
+    topics: &crate::stream::Topics,
+    now: chrono::DateTime<chrono::Utc>,
+) -> RetainedSnapshot {
+    let latest = crate::reading::latest_acceptable(now);
+    let mut kept = RetainedSnapshot::new();
+    for (topic, payload) in raw {
+        match check_entry(topics, &topic, &payload, latest) {
+            Ok(()) => {
+                kept.insert(topic, payload);
+            }
+            Err(problem) => tracing::warn!(
+                file = %path.display(),
+                topic = %quote_short(&topic),
+                %problem,
+                "saved demo state: entry not restored"
+            ),
+        }
+    }
+    kept
+}
+
+fn check_entry(
+    topics: &crate::stream::Topics,
+    topic: &str,
+    payload: &serde_json::Value,
+    latest: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    use crate::stream::{self as s, TopicKind};
+    let bytes = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+    let bad = |e: s::StreamError| quote_short(&e.to_string());
+    let dated = match topics.classify(topic) {
+        None | Some(TopicKind::ServiceStatus(_)) => {
+            return Err("not a data topic of the stream".to_owned())
+        }
+        Some(TopicKind::FuelMix) => Some(s::decode_fuel_mix(topic, &bytes).map_err(bad)?.ts),
+        Some(TopicKind::Fuel(_)) => Some(
+            s::decode::<s::FuelValuePayload>(topic, &bytes)
+                .map_err(bad)?
+                .ts,
+        ),
+        Some(TopicKind::Co2(_)) => Some(s::decode::<s::Co2Payload>(topic, &bytes).map_err(bad)?.ts),
+        Some(TopicKind::Cursor) => Some(
+            s::decode::<s::CursorPayload>(topic, &bytes)
+                .map_err(bad)?
+                .ts,
+        ),
+        Some(TopicKind::Co2History) => s::decode_history(topic, &bytes)
+            .map_err(bad)?
+            .ts
+            .into_iter()
+            .max(),
+        Some(TopicKind::Co2Forecast) => {
+            s::decode_forecast(topic, &bytes).map_err(bad)?;
+            None
+        }
+        Some(TopicKind::Co2Band) => {
+            s::decode::<s::Co2BandPayload>(topic, &bytes).map_err(bad)?;
+            None
+        }
+        Some(TopicKind::ChargeWindow) => {
+            s::decode::<s::ChargeWindowPayload>(topic, &bytes).map_err(bad)?;
+            None
+        }
+        Some(TopicKind::ForecasterState) => {
+            s::decode::<s::ForecasterStatePayload>(topic, &bytes).map_err(bad)?;
+            None
+        }
+    };
+    match dated {
+        Some(ts) if ts > latest => Err(format!(
+            "dated {ts}, later than now plus {} minutes",
+            crate::reading::MAX_FUTURE_SLACK.num_minutes()
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -320,5 +789,183 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
         assert!(text.contains("--mqtt-port"), "{text}");
+    }
+
+    #[test]
+    fn origins_loopback_configured_and_foreign() {
+        let policy = OriginPolicy::with_origins(&["HTTP://Dash.Example:8080/"]).unwrap();
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1",
+            "https://localhost:5173",
+            "http://[::1]:8080",
+            "http://localhost/",
+            "http://dash.example:8080",
+        ] {
+            assert!(policy.allows(ok), "{ok}");
+        }
+        for refused in [
+            "http://evil.example",
+            "null",
+            "",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example:8080",
+            "http://127.0.0.1:80x",
+            "ws://127.0.0.1:8080",
+            "http://dash.example:8081",
+            "http://[::1]evil",
+        ] {
+            assert!(!policy.allows(refused), "{refused}");
+        }
+        for bad in ["dash.example", "ftp://x", "http://x/path", "http://a b", ""] {
+            let e = OriginPolicy::with_origins(&[bad]).unwrap_err();
+            assert!(e.to_string().contains("allowed origin"), "{e}");
+        }
+    }
+
+    #[test]
+    fn handshakes_are_judged_by_their_origin() {
+        let policy = OriginPolicy::loopback();
+        let req = |extra: &str| {
+            format!(
+                "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUpgrade: websocket\r\n{extra}\r\n"
+            )
+        };
+        assert_eq!(judge(req("").as_bytes(), &policy), Handshake::Pass);
+        assert_eq!(
+            judge(req("origin: http://localhost:8080\r\n").as_bytes(), &policy),
+            Handshake::Pass
+        );
+        assert_eq!(
+            judge(req("Origin: http://evil.example\r\n").as_bytes(), &policy),
+            Handshake::Forbidden("http://evil.example".to_owned())
+        );
+        assert!(matches!(
+            judge(
+                req("Origin: http://localhost\r\nOrigin: http://evil.example\r\n").as_bytes(),
+                &policy
+            ),
+            Handshake::Bad(_)
+        ));
+        assert_eq!(
+            judge(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n", &policy),
+            Handshake::Incomplete
+        );
+        let huge = vec![b'a'; MAX_HANDSHAKE_BYTES];
+        assert!(matches!(judge(&huge, &policy), Handshake::Bad(_)));
+        let forged = judge(
+            req("Origin: http://evil\u{1b}[2J.example\r\n").as_bytes(),
+            &policy,
+        );
+        assert!(
+            matches!(&forged, Handshake::Forbidden(o) if !o.contains('\u{1b}')),
+            "{forged:?}"
+        );
+    }
+
+    mod snapshot {
+        use super::super::*;
+        use crate::stream::{CursorPayload, FuelMixPayload, Topics};
+        use crate::{FuelMix, Reading};
+        use chrono::{DateTime, TimeZone, Utc};
+        use serde_json::json;
+
+        fn now() -> DateTime<Utc> {
+            Utc.with_ymd_and_hms(2025, 2, 2, 0, 0, 0).unwrap()
+        }
+
+        fn fuel_mix(ts: DateTime<Utc>) -> serde_json::Value {
+            let reading = Reading {
+                ts,
+                mix: FuelMix([4613.0, 3487.0, 3357.0, 2.0, 220.0, 853.0, 1592.0]),
+            };
+            serde_json::to_value(FuelMixPayload::of(&reading)).unwrap()
+        }
+
+        fn good(topics: &Topics) -> RetainedSnapshot {
+            let ts = Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap();
+            RetainedSnapshot::from([
+                (
+                    topics.cursor(),
+                    serde_json::to_value(CursorPayload { ts }).unwrap(),
+                ),
+                (topics.fuel_mix(), fuel_mix(ts)),
+                (
+                    topics.co2_history(),
+                    json!({"units": "g/kWh", "ts": ["2025-02-01T05:00:00Z", "2025-02-01T05:05:00Z"], "values": [250.0, 248.75]}),
+                ),
+            ])
+        }
+
+        #[test]
+        fn round_trip_in_the_current_format() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("retained.json");
+            let topics = Topics::default();
+            save_snapshot(&path, &good(&topics), now()).unwrap();
+            let file: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(file["version"], SNAPSHOT_VERSION);
+            assert_eq!(load_snapshot(&path, &topics, now()), good(&topics));
+            assert!(load_snapshot(&dir.path().join("none.json"), &topics, now()).is_empty());
+        }
+
+        #[test]
+        fn version_1_is_migrated_not_thrown_away() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("retained.json");
+            let topics = Topics::default();
+            std::fs::write(&path, serde_json::to_vec(&good(&topics)).unwrap()).unwrap();
+            assert_eq!(load_snapshot(&path, &topics, now()), good(&topics));
+        }
+
+        #[test]
+        fn a_bad_file_is_moved_aside_and_the_demo_starts_clean() {
+            let topics = Topics::default();
+            for bad in [
+                b"garbage \x1b[2J".to_vec(),
+                b"[1, 2]".to_vec(),
+                br#"{"version": 99, "retained": {}}"#.to_vec(),
+                br#"{"version": 2}"#.to_vec(),
+                vec![b' '; MAX_SNAPSHOT_BYTES as usize + 1],
+            ] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("retained.json");
+                std::fs::write(&path, &bad).unwrap();
+                assert!(load_snapshot(&path, &topics, now()).is_empty());
+                assert!(!path.exists(), "moved aside");
+                assert_eq!(
+                    std::fs::read(dir.path().join("retained.json.rejected")).unwrap(),
+                    bad
+                );
+            }
+        }
+
+        #[test]
+        fn bad_and_future_entries_are_left_out() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("retained.json");
+            let topics = Topics::default();
+            let mut snapshot = good(&topics);
+            let future = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+            snapshot.insert(topics.fuel_mix(), fuel_mix(future));
+            snapshot.insert(topics.cursor(), json!({"ts": "garbage"}));
+            snapshot.insert(
+                topics.co2_history(),
+                json!({"units": "g/kWh", "ts": ["2025-02-01T05:00:00Z", "2100-01-01T00:00:00Z"], "values": [250.0, 1.0]}),
+            );
+            snapshot.insert("ny-power/status/co2".to_owned(), json!({"state": "online"}));
+            snapshot.insert("elsewhere/topic".to_owned(), json!(1));
+            save_snapshot(&path, &snapshot, now()).unwrap();
+            assert!(load_snapshot(&path, &topics, now()).is_empty());
+            // Within the slack (clock skew) is kept.
+            let mut snapshot = good(&topics);
+            snapshot.insert(
+                topics.fuel_mix(),
+                fuel_mix(now() + chrono::Duration::minutes(10)),
+            );
+            save_snapshot(&path, &snapshot, now()).unwrap();
+            assert_eq!(load_snapshot(&path, &topics, now()), snapshot);
+        }
     }
 }

@@ -7,10 +7,24 @@
 //! - **v2 API** `POST {url}/api/v2/write?org=…&bucket=…&precision=s` with
 //!   `Authorization: Token …` — InfluxDB 2.x/3.x and Amazon Timestream for InfluxDB.
 //!
-//! Points go in batches of at most [`InfluxOptions::batch_lines`] lines. Network errors,
-//! timeouts, HTTP 5xx and 429 are retried with backoff and then reported as
-//! [`PortError::Transient`]; any other 4xx is [`PortError::Permanent`] with InfluxDB's error
-//! text. Writes are idempotent: InfluxDB keys a point by measurement, tags and time.
+//! Points go in batches of at most [`InfluxOptions::batch_lines`] lines. Writes are
+//! idempotent: InfluxDB keys a point by measurement, tags and time.
+//!
+//! **What a refusal means** ([`classify`]). Only a refusal of the *points* is permanent: HTTP
+//! 400, 413 and 422 (line protocol InfluxDB cannot parse, a field type conflict, a body too
+//! large); [`PortError::Permanent`] carries InfluxDB's error text, and a backlog may drop such
+//! a batch. Everything else says the database is not writable *yet* and is
+//! [`PortError::Transient`], so no caller ever drops points because of it: network errors,
+//! timeouts, 5xx, 408, 429, and also 401/403 (credentials or grants an operator can fix) and
+//! 404 (the v1 database or the v2 bucket does not exist).
+//!
+//! **A missing database** (v1: 404 `database not found`, e.g. InfluxDB was down when the
+//! archiver started, so [`InfluxWriter::ensure_database`] failed then) is created on the spot
+//! when [`InfluxOptions::create_database`] allows it (the default; the user needs admin
+//! rights), and the batch is written again at once. A missing v2 bucket (404 `bucket … not
+//! found`) cannot be created with a write token: it is retried until the operator creates it.
+//! Transient failures are retried [`InfluxOptions::retries`] times on a [`Backoff`] starting at
+//! [`InfluxOptions::backoff`] (capped at [`MAX_RETRY_WAIT`]) before they are reported.
 
 use std::fmt;
 use std::time::Duration;
@@ -19,7 +33,11 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 
 use crate::archive::{line_protocol, Point};
+use crate::backoff::Backoff;
 use crate::ports::{Archive, PortError};
+
+/// The longest wait between two attempts of one write (DESIGN §6: bounded retry with backoff).
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
 /// Where and how to write.
 #[derive(Clone, PartialEq, Eq)]
@@ -105,10 +123,13 @@ pub struct InfluxOptions {
     pub connect_timeout: Duration,
     /// Extra attempts after a transient failure.
     pub retries: u32,
-    /// Wait before the first retry; doubled for each further one.
+    /// Wait before the first retry; doubled for each further one (at most [`MAX_RETRY_WAIT`]).
     pub backoff: Duration,
     /// Most lines per request (InfluxDB recommends 5000).
     pub batch_lines: usize,
+    /// With the v1 API, create the database when a write finds it missing (`INFLUX_CREATE_DATABASE`,
+    /// default on; needs an admin user). Off: the write is retried until it exists.
+    pub create_database: bool,
 }
 
 impl Default for InfluxOptions {
@@ -119,6 +140,7 @@ impl Default for InfluxOptions {
             retries: 3,
             backoff: Duration::from_millis(500),
             batch_lines: 5000,
+            create_database: true,
         }
     }
 }
@@ -264,22 +286,41 @@ impl InfluxWriter {
 
     async fn write_batch(&self, body: String, lines: usize) -> Result<(), PortError> {
         let context = format!("writing {lines} points to {}", self.config.describe());
-        let mut attempt = 0;
+        let mut backoff = Backoff::new(self.options.backoff, MAX_RETRY_WAIT);
+        let mut tried_to_create = false;
         loop {
-            let result = self.post(body.clone(), &context).await;
-            match result {
-                Err(e @ PortError::Transient { .. }) if attempt < self.options.retries => {
-                    let wait = self.options.backoff.saturating_mul(1 << attempt.min(16));
-                    tracing::warn!(error = %e, attempt = attempt + 1, "InfluxDB write failed; retrying in {wait:?}");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
+            let error = match self.post(body.clone(), &context).await {
+                Ok(()) => return Ok(()),
+                Err(refused) => {
+                    if refused.missing_target && !tried_to_create && self.may_create_database() {
+                        tried_to_create = true;
+                        match self.ensure_database().await {
+                            Ok(()) => {
+                                tracing::info!(target = %self.config.describe(), "the InfluxDB database was missing: created it");
+                                continue; // write again at once
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the InfluxDB database is missing and could not be created");
+                            }
+                        }
+                    }
+                    refused.error
                 }
-                other => return other,
+            };
+            if !error.is_retryable() || backoff.failures() >= self.options.retries {
+                return Err(error);
             }
+            let wait = backoff.next();
+            tracing::warn!(error = %error, attempt = backoff.failures(), "InfluxDB write failed; retrying in {wait:?}");
+            tokio::time::sleep(wait).await;
         }
     }
 
-    async fn post(&self, body: String, context: &str) -> Result<(), PortError> {
+    fn may_create_database(&self) -> bool {
+        self.options.create_database && matches!(self.config, InfluxConfig::V1 { .. })
+    }
+
+    async fn post(&self, body: String, context: &str) -> Result<(), Refused> {
         let mut request = self
             .client
             .post(self.write_url.clone())
@@ -296,16 +337,27 @@ impl InfluxWriter {
                 request = request.header(reqwest::header::AUTHORIZATION, format!("Token {token}"));
             }
         }
-        let response = request.send().await.map_err(|e| {
-            PortError::transient(context, crate::nyiso::http::describe_http_error(&e))
+        let response = request.send().await.map_err(|e| Refused {
+            error: PortError::transient(context, crate::nyiso::http::describe_http_error(&e)),
+            missing_target: false,
         })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let body = response.text().await.unwrap_or_default();
-        Err(classify(status, context.to_owned(), &body))
+        Err(Refused {
+            error: classify(status, context.to_owned(), &body),
+            missing_target: status == StatusCode::NOT_FOUND,
+        })
     }
+}
+
+/// A failed write request: the error, and whether InfluxDB said the database (v1) or bucket
+/// (v2) does not exist.
+struct Refused {
+    error: PortError,
+    missing_target: bool,
 }
 
 #[async_trait]
@@ -318,22 +370,36 @@ impl Archive for InfluxWriter {
     }
 }
 
-/// A non-success reply as a port error: 5xx, 408 and 429 are transient, other 4xx permanent.
+/// A non-success reply as a port error (see the module docs): only a refusal of the points
+/// themselves (400, 413, 422) is permanent; everything else — 5xx, 408, 429, 401/403, 404 —
+/// means the database is not writable yet and is transient. The reply's text is kept, at most
+/// 500 characters, control characters escaped.
 fn classify(status: StatusCode, context: String, body: &str) -> PortError {
-    let text: String = body.trim().chars().take(500).collect();
+    let text: String = body
+        .trim()
+        .chars()
+        .take(500)
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     let message = if text.is_empty() {
         format!("HTTP {status}")
     } else {
         format!("HTTP {status}: {text}")
     };
-    if status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.is_success()
-    {
-        PortError::transient(context, message)
-    } else {
+    let refuses_the_points = matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    if refuses_the_points {
         PortError::permanent(context, message)
+    } else {
+        PortError::transient(context, message)
     }
 }
 
@@ -408,6 +474,25 @@ mod tests {
         );
         assert!(!e.is_retryable());
         assert!(e.to_string().contains("unable to parse"), "{e}");
-        assert!(!classify(StatusCode::UNAUTHORIZED, c(), "").is_retryable());
+        // The database is not writable yet: never a reason to drop points.
+        for status in [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+            StatusCode::NOT_FOUND,
+        ] {
+            assert!(classify(status, c(), "").is_retryable(), "{status}");
+        }
+        let e = classify(
+            StatusCode::NOT_FOUND,
+            c(),
+            "{\"error\":\"database not found: \\\"x\\\"\"}\n\u{1b}[2J",
+        );
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("database not found"), "{e}");
+        assert!(
+            !e.to_string().contains('\u{1b}'),
+            "control characters escaped: {e}"
+        );
+        assert!(!classify(StatusCode::PAYLOAD_TOO_LARGE, c(), "").is_retryable());
     }
 }

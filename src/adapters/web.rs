@@ -10,15 +10,34 @@
 //! Caching: file names in `web/dist` carry no content hash, so every response says
 //! `Cache-Control: no-cache` (browsers revalidate with `If-Modified-Since` and get a 304);
 //! `config.json` is `no-store`. Responses are gzip-compressed when the client accepts it.
+//!
+//! **Security headers**, on every response the router makes (404s included):
+//! `Content-Security-Policy` ([`content_security_policy`]: scripts, styles and images from the
+//! page's own origin only, `connect-src` the page's origin and the configured broker,
+//! `frame-ancestors 'none'`), `X-Content-Type-Options: nosniff`, `Referrer-Policy:
+//! no-referrer`, `X-Frame-Options: DENY` (for browsers without `frame-ancestors`).
+//!
+//! **Limits** ([`WebLimits`]): a client must send its request headers within
+//! `header_timeout` (10 s by default; also between two requests on a kept-alive connection) or
+//! the connection is closed; at most `max_connections` (512) are open at once — beyond that the
+//! server stops accepting until one closes (new ones wait in the kernel's queue), so a flood
+//! of half-sent requests can neither exhaust file descriptors nor keep `/healthz` from
+//! answering once the header timeout has closed the idle ones. HTTP/1.1 only (the dashboard
+//! needs nothing more; a TLS-terminating ingress may speak HTTP/2 to browsers).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Semaphore};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -55,6 +74,59 @@ impl WebConfig {
     }
 }
 
+/// Connection limits of [`WebServer`] (see the module docs). `Default` gives the production
+/// values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebLimits {
+    /// A client must have sent a request's headers this long after the connection opened (or
+    /// after the previous response on a kept-alive connection), or it is closed.
+    pub header_timeout: Duration,
+    /// Most connections open at once (at least 1).
+    pub max_connections: usize,
+}
+
+impl Default for WebLimits {
+    fn default() -> Self {
+        WebLimits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 512,
+        }
+    }
+}
+
+/// How long a stopping server waits for open connections to finish their response.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `Content-Security-Policy` sent with every response: nothing but the page's own
+/// scripts, styles and images; `connect-src` allows the page's origin (`config.json`) and the
+/// broker of `config.mqtt.url` — exactly its origin when it is an absolute `ws://`/`wss://`
+/// URL, any `ws:`/`wss:` when it is a path (resolved by the page against its own host, which
+/// the server cannot know behind an ingress); `worker-src blob:` for MQTT.js's timer worker;
+/// no framing (`frame-ancestors 'none'`), no `<base>`, no forms.
+pub fn content_security_policy(config: &WebConfig) -> String {
+    let broker = ws_origin(&config.mqtt.url).unwrap_or_else(|| "ws: wss:".to_owned());
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self' {broker}; worker-src blob:; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// `ws://host:port` of an absolute WebSocket URL, when it is one with a plain host.
+fn ws_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "ws" && scheme != "wss" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let plain = !authority.is_empty()
+        && !authority.contains('@')
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c));
+    plain.then(|| format!("{scheme}://{authority}"))
+}
+
 /// Errors of the web server.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -78,8 +150,15 @@ pub enum WebError {
 }
 
 /// The router: `/config.json`, `/healthz` (200 `ok`) and the files of `web_dir` (`/` is
-/// `index.html`; unknown paths are 404).
+/// `index.html`; unknown paths are 404), every response with the security headers.
 pub fn router(web_dir: &Path, config: WebConfig) -> Router {
+    let csp = HeaderValue::from_str(&content_security_policy(&config)).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             connect-src 'self' ws: wss:; worker-src blob:; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'",
+        )
+    });
     let files = ServeDir::new(web_dir)
         .append_index_html_on_directories(true)
         .not_found_service(ServeFile::new(web_dir.join("__not_found__")));
@@ -100,9 +179,25 @@ pub fn router(web_dir: &Path, config: WebConfig) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
+        .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(CompressionLayer::new())
 }
@@ -115,7 +210,8 @@ pub struct WebServer {
 }
 
 impl WebServer {
-    /// Binds `addr` (port 0 = any free port) and serves [`router`] until `shutdown` resolves.
+    /// Binds `addr` (port 0 = any free port) and serves [`router`] with the default
+    /// [`WebLimits`] until `shutdown` resolves.
     ///
     /// # Errors
     /// [`WebError::NoIndex`] when `web_dir` has no `index.html`; [`WebError::Bind`] when the
@@ -124,6 +220,20 @@ impl WebServer {
         addr: SocketAddr,
         web_dir: &Path,
         config: WebConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<WebServer, WebError> {
+        Self::start_with(addr, web_dir, config, WebLimits::default(), shutdown).await
+    }
+
+    /// As [`WebServer::start`], with the given limits.
+    ///
+    /// # Errors
+    /// As [`WebServer::start`].
+    pub async fn start_with(
+        addr: SocketAddr,
+        web_dir: &Path,
+        config: WebConfig,
+        limits: WebLimits,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<WebServer, WebError> {
         if !web_dir.join("index.html").is_file() {
@@ -138,12 +248,7 @@ impl WebServer {
             .local_addr()
             .map_err(|source| WebError::Bind { addr, source })?;
         let app = router(web_dir, config);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(WebError::Serve)
-        });
+        let task = tokio::spawn(serve(listener, app, limits, shutdown));
         Ok(WebServer { addr, task })
     }
 
@@ -167,6 +272,92 @@ impl WebServer {
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
+}
+
+/// The accept loop: one task per connection, at most `limits.max_connections` at once (no
+/// accept while at the cap), each with the header timeout; on `shutdown`, stops accepting,
+/// lets open connections finish their response (at most [`DRAIN_TIMEOUT`]) and returns.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: WebLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max));
+    let (closing, closed) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    if !is_connection_error(&e) {
+                        // E.g. EMFILE: wait rather than spin; the cap keeps this rare.
+                        tracing::warn!(error = %e, "accepting an HTTP connection; retrying in 1 s");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            () = &mut shutdown => break,
+                        }
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut closed = closed.clone();
+        let header_timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(64 * 1024);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            let stopping = tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "HTTP connection ended");
+                    }
+                    false
+                }
+                _ = closed.wait_for(|c| *c) => true,
+            };
+            if stopping {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+            drop(slot);
+        });
+    }
+    let _ = closing.send(true);
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("HTTP connections still open after {DRAIN_TIMEOUT:?}; stopping anyway");
+    }
+    Ok(())
+}
+
+/// Errors of one incoming connection (the client gave up), not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 #[cfg(test)]
@@ -253,6 +444,28 @@ mod tests {
 
         stop.send(()).unwrap();
         s.stopped().await.unwrap();
+    }
+
+    #[test]
+    fn csp_names_the_broker_exactly_when_it_can() {
+        let csp = |url: &str| content_security_policy(&WebConfig::new(url));
+        assert!(csp("wss://mqtt.example.org/mqtt")
+            .contains("connect-src 'self' wss://mqtt.example.org;"));
+        assert!(csp("ws://[::1]:9001/mqtt?x=1").contains("connect-src 'self' ws://[::1]:9001;"));
+        // A path: the page's own host, which the server cannot know behind an ingress.
+        assert!(csp("/mqtt").contains("connect-src 'self' ws: wss:;"));
+        // Nothing from the URL can add a directive.
+        let injected = csp("ws://evil; script-src *");
+        assert!(
+            injected.contains("connect-src 'self' ws: wss:;"),
+            "{injected}"
+        );
+        assert!(!injected.contains("script-src *"), "{injected}");
+        assert!(csp("ws://user@host/").contains("ws: wss:"));
+        for url in ["/mqtt", "ws://127.0.0.1:9001/mqtt"] {
+            assert!(HeaderValue::from_str(&csp(url)).is_ok());
+            assert!(csp(url).ends_with("frame-ancestors 'none'"));
+        }
     }
 
     #[tokio::test]

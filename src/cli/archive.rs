@@ -9,7 +9,6 @@ use anyhow::Context as _;
 
 use ny_power::adapters::backlog::{BacklogOptions, BufferedArchive};
 use ny_power::adapters::health::Readiness;
-use ny_power::adapters::influx::InfluxWriter;
 use ny_power::adapters::mqtt::MqttClient;
 use ny_power::adapters::sqlite::SqliteArchive;
 use ny_power::services::{archive, ArchiveSettings, ArchiveSink, BufferedSink, PlainSink};
@@ -43,12 +42,8 @@ pub async fn build_sinks(
             db,
         )));
     }
-    if let Some(config) = args.influx_config()? {
-        let name = config.describe();
-        let writer = InfluxWriter::new(config).context("INFLUX_URL")?;
-        if let Err(e) = writer.ensure_database().await {
-            tracing::warn!(error = %e, "could not create the InfluxDB database; writing anyway");
-        }
+    if let Some(writer) = args.influx_writer().await? {
+        let name = writer.config().describe();
         match data_dir {
             Some(dir) => {
                 let buffered = BufferedArchive::open(dir, writer, BacklogOptions::default())

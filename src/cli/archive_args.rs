@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use ny_power::adapters::influx::{InfluxConfig, InfluxWriter};
+use ny_power::adapters::influx::{InfluxConfig, InfluxOptions, InfluxWriter};
 use ny_power::adapters::sqlite::SqliteArchive;
 use ny_power::ports::Archive;
 
@@ -54,6 +54,16 @@ pub struct ArchiveArgs {
     /// File holding the InfluxDB password.
     #[arg(long, env = "INFLUX_PASSWORD_FILE", value_name = "PATH")]
     pub influx_password_file: Option<PathBuf>,
+    /// Create the InfluxDB database (v1 API) at start and whenever a write finds it missing
+    /// (needs an admin user). `false`: writes wait, retried, until an operator creates it.
+    #[arg(
+        long,
+        env = "INFLUX_CREATE_DATABASE",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    pub influx_create_database: bool,
 }
 
 impl fmt::Debug for ArchiveArgs {
@@ -70,6 +80,7 @@ impl fmt::Debug for ArchiveArgs {
             .field("influx_username", &self.influx_username)
             .field("influx_password", &redact(&self.influx_password))
             .field("influx_password_file", &self.influx_password_file)
+            .field("influx_create_database", &self.influx_create_database)
             .finish()
     }
 }
@@ -147,8 +158,31 @@ impl ArchiveArgs {
         }))
     }
 
-    /// Opens the configured archives (SQLite first). With the InfluxDB v1 API the database is
-    /// created if missing (a failure there — e.g. a non-admin user — is only logged).
+    /// The InfluxDB writer, if `INFLUX_URL` is set. With the v1 API and
+    /// `INFLUX_CREATE_DATABASE` on, the database is created now if missing; a failure (InfluxDB
+    /// down, a non-admin user) is only logged: the writer creates it on the first write that
+    /// finds it missing, and until then writes are retried, never dropped.
+    ///
+    /// # Errors
+    /// Bad or incomplete settings.
+    pub async fn influx_writer(&self) -> anyhow::Result<Option<InfluxWriter>> {
+        let Some(config) = self.influx_config()? else {
+            return Ok(None);
+        };
+        let options = InfluxOptions {
+            create_database: self.influx_create_database,
+            ..InfluxOptions::default()
+        };
+        let writer = InfluxWriter::with_options(config, options).context("INFLUX_URL")?;
+        if self.influx_create_database {
+            if let Err(e) = writer.ensure_database().await {
+                tracing::warn!(error = %e, "could not create the InfluxDB database now; it is created when a write finds it missing, and points wait until then");
+            }
+        }
+        Ok(Some(writer))
+    }
+
+    /// Opens the configured archives (SQLite first), InfluxDB as [`ArchiveArgs::influx_writer`].
     ///
     /// # Errors
     /// Bad or incomplete settings, or an SQLite file that cannot be opened.
@@ -161,14 +195,9 @@ impl ArchiveArgs {
                 archive: Box::new(db),
             });
         }
-        if let Some(config) = self.influx_config()? {
-            let name = config.describe();
-            let writer = InfluxWriter::new(config).context("INFLUX_URL")?;
-            if let Err(e) = writer.ensure_database().await {
-                tracing::warn!(error = %e, "could not create the InfluxDB database; writing anyway");
-            }
+        if let Some(writer) = self.influx_writer().await? {
             out.push(NamedArchive {
-                name,
+                name: writer.config().describe(),
                 archive: Box::new(writer),
             });
         }

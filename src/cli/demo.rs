@@ -7,7 +7,13 @@
 //! messages (cursor, latest reading, intensities, 24 h history, forecast and the forecaster's
 //! state) in `{data-dir}/{live|replay}/retained.json` and publishes them back into the broker
 //! before the services start. The pump then resumes from the cursor exactly as it does against Mosquitto,
-//! and the calculator restores its history and forecaster. `--ha-discovery` (or
+//! and the calculator restores its history and forecaster. The saved file is validated on
+//! restore (`ny_power::adapters::broker::load_snapshot`: size cap, format version, each
+//! message's payload type, nothing dated in the future); a bad file is moved aside with a
+//! warning and the demo starts clean — it never refuses to start because of it.
+//!
+//! The broker's WebSocket listener refuses (403) a browser whose page is not on a loopback
+//! origin or one given with `--allowed-origin` / `ALLOWED_ORIGINS`. `--ha-discovery` (or
 //! `HA_DISCOVERY=true`) publishes Home Assistant discovery configs, as the `co2` service does.
 
 use std::collections::BTreeMap;
@@ -22,7 +28,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use ny_power::adapters::broker::EmbeddedBroker;
+use ny_power::adapters::broker::{
+    load_snapshot, save_snapshot as write_snapshot, EmbeddedBroker, OriginPolicy, RetainedSnapshot,
+};
 use ny_power::adapters::mqtt::{ClientOptions, MqttClient};
 use ny_power::adapters::sqlite::SqliteArchive;
 use ny_power::adapters::web::{WebConfig, WebServer};
@@ -71,6 +79,16 @@ pub struct Args {
     /// NYISO's CSV base URL.
     #[arg(long, env = "NYISO_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
     nyiso_base_url: String,
+    /// A web origin (`http://host:port`) whose pages may connect to the broker's WebSocket,
+    /// besides loopback ones (127.0.0.1, localhost, [::1]); repeat, or comma-separate in
+    /// ALLOWED_ORIGINS. Other pages get 403.
+    #[arg(
+        long = "allowed-origin",
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    allowed_origins: Vec<String>,
     #[command(flatten)]
     ha: HaArgs,
 }
@@ -135,16 +153,17 @@ async fn demo(args: Args) -> anyhow::Result<()> {
             args.replay_backfill_hours
         );
     }
+    let origins = OriginPolicy::with_origins(&args.allowed_origins)?;
     ensure_web_assets(&args.web_dir)?;
     let mode = choose_mode(&args).await;
     let state_dir = args.data_dir.join(mode.name());
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating the data directory {}", state_dir.display()))?;
     let snapshot_path = state_dir.join("retained.json");
-    let snapshot = load_snapshot(&snapshot_path)?;
     let topics = Topics::default();
+    let snapshot = load_snapshot(&snapshot_path, &topics, Utc::now());
 
-    let broker = EmbeddedBroker::start(args.mqtt_port, args.ws_port).await?;
+    let broker = EmbeddedBroker::start_with(args.mqtt_port, args.ws_port, origins).await?;
     let (trigger, shutdown) = shutdown_channel();
 
     let mut web_config = WebConfig::new(broker.ws_url());
@@ -428,26 +447,10 @@ async fn choose_mode(args: &Args) -> Mode {
 }
 
 /// Retained messages kept across runs: topic → JSON payload.
-type Snapshot = BTreeMap<String, serde_json::Value>;
-
-fn load_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "{}: not a saved demo state (delete it to start over)",
-                path.display()
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Snapshot::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
+type Snapshot = RetainedSnapshot;
 
 fn save_snapshot(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec_pretty(snapshot).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    write_snapshot(path, snapshot, Utc::now())
 }
 
 /// Whether a topic's retained message is part of the resume state (the contract's data

@@ -15,6 +15,7 @@ use super::{Common, ServiceError, Shutdown};
 use crate::adapters::backlog::BufferedArchive;
 use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient};
 use crate::archive::{points_for_message, Point};
+use crate::backoff::Backoff;
 use crate::ports::{Archive, PortError};
 
 /// Where the archiver writes.
@@ -99,8 +100,9 @@ impl<A: Archive> ArchiveSink for BufferedSink<A> {
         self.archive.write(points).await
     }
 
+    /// Flushes the backlog when its retry backoff allows ([`BufferedArchive::flush_when_due`]).
     async fn flush(&self) -> Result<(), PortError> {
-        let delivered = self.archive.flush().await?;
+        let delivered = self.archive.flush_when_due().await?;
         if delivered > 0 {
             tracing::info!(sink = %self.name, points = delivered, "backlog delivered");
         }
@@ -247,23 +249,29 @@ fn to_points(common: &Common, batch: &[Inbound]) -> Vec<Point> {
     points
 }
 
-/// Writes to every sink, retrying transient errors; `false` when shutdown came first.
+/// First wait of [`write_all`]'s retries; doubled up to [`WRITE_RETRY_MAX`].
+const WRITE_RETRY_INITIAL: Duration = Duration::from_millis(200);
+/// Longest wait between two attempts of [`write_all`].
+const WRITE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Writes to every sink, retrying transient errors on a [`Backoff`] (the batch is not
+/// acknowledged meanwhile); `false` when shutdown came first.
 async fn write_all(
     sinks: &[Arc<dyn ArchiveSink>],
     points: &[Point],
     shutdown: &mut Shutdown,
 ) -> bool {
     for sink in sinks {
-        let mut retry = Duration::from_millis(200);
+        let mut backoff = Backoff::new(WRITE_RETRY_INITIAL, WRITE_RETRY_MAX);
         loop {
             match sink.write(points).await {
                 Ok(()) => break,
                 Err(e) if e.is_retryable() => {
+                    let retry = backoff.next();
                     tracing::warn!(sink = sink.name(), error = %e, retry_in = ?retry, "archive write failed; retrying");
                     if !shutdown.sleep(retry).await {
                         return false;
                     }
-                    retry = (retry * 2).min(Duration::from_secs(10));
                 }
                 Err(e) => {
                     tracing::error!(sink = sink.name(), error = %e, points = points.len(), "archive refused the points; skipped");

@@ -30,6 +30,14 @@ impl Drop for Influxd {
 impl Influxd {
     /// Starts `influxd` and waits until `/ping` answers.
     pub fn start() -> Influxd {
+        let mut influxd = Influxd::stopped();
+        influxd.run();
+        influxd
+    }
+
+    /// Configures `influxd` (ports, folders) without starting it: [`Influxd::url`] refuses
+    /// connections until [`Influxd::restart`] starts it (with no database).
+    pub fn stopped() -> Influxd {
         let dir = tempfile::tempdir().expect("temp dir");
         let http_port = free_port();
         let rpc_port = free_port();
@@ -71,14 +79,12 @@ bind-address = "127.0.0.1:{rpc_port}"
             ),
         )
         .expect("write influxdb.conf");
-        let mut influxd = Influxd {
+        Influxd {
             dir,
             config,
             http_port,
             child: None,
-        };
-        influxd.run();
-        influxd
+        }
     }
 
     fn log_path(&self) -> PathBuf {
