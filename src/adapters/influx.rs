@@ -276,7 +276,7 @@ impl InfluxWriter {
             PortError::transient(&context, crate::nyiso::http::describe_http_error(&e))
         })?;
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let body = reply_text(response).await;
         if status.is_success() && !body.contains("\"error\"") {
             Ok(())
         } else {
@@ -345,11 +345,23 @@ impl InfluxWriter {
         if status.is_success() {
             return Ok(());
         }
-        let body = response.text().await.unwrap_or_default();
+        let body = reply_text(response).await;
         Err(Refused {
             error: classify(status, context.to_owned(), &body),
             missing_target: status == StatusCode::NOT_FOUND,
         })
+    }
+}
+
+/// The most of an InfluxDB reply body read (its error texts are a few hundred bytes).
+const MAX_REPLY_BYTES: u64 = 64 << 10;
+
+/// An InfluxDB reply body as text, at most [`MAX_REPLY_BYTES`] of it (a reply that cannot be
+/// read counts as empty: the status alone then decides).
+async fn reply_text(response: reqwest::Response) -> String {
+    match crate::nyiso::http::read_capped(response, MAX_REPLY_BYTES).await {
+        Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
     }
 }
 

@@ -640,7 +640,12 @@ impl Source for HttpSource {
 
 /// Reads a body chunk by chunk, keeping at most `limit` bytes; `true` when the body ended
 /// within them, `false` when it went on (the rest is not read: the connection is dropped).
-async fn read_capped(
+/// Every HTTP body ny-power reads from outside goes through this (NYISO files, InfluxDB
+/// replies, the load forecast).
+///
+/// # Errors
+/// The transport error when the body cannot be read.
+pub async fn read_capped(
     mut response: reqwest::Response,
     limit: u64,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
