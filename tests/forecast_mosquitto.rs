@@ -563,7 +563,7 @@ async fn seed_state(broker: &Mosquitto, day: &[Reading]) -> ForecasterStatePaylo
         }
     }
     let state = seeded.state().unwrap();
-    let message = Message::json(Topics::default().forecaster_state(), &state);
+    let message = Message::json(Topics::default().forecaster_state(), &state).unwrap();
     let client = MqttClient::connect(ClientOptions::new(broker.services_config(), "seeder"))
         .await
         .unwrap();

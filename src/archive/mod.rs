@@ -4,7 +4,12 @@
 //! | topic | measurement | tags | fields |
 //! |---|---|---|---|
 //! | `upstream/fuel-mix` | `fuel_mix` | — | one per fuel slug (MW), `total_mw` |
+//! | `archive/co2/points` | `co2` | `factors` = table name | `value` (g/kWh) |
 //! | `computed/co2[/table]` | `co2` | `factors` = table name | `value` (g/kWh) |
+//!
+//! Archivers subscribe to `archive/co2/points` ([`Topics::archived`]): every reading's
+//! intensity, late ones included. The live `computed/co2*` topics map to the same points (an
+//! older deployment's rule may still send them); writing both is idempotent.
 //!
 //! A point is keyed by measurement + tags + timestamp, so writing it again overwrites it.
 
@@ -109,12 +114,12 @@ pub fn points_for_message(
                 ts: p.ts,
             }])
         }
-        Some(TopicKind::Co2(_)) => {
+        Some(TopicKind::Co2(_) | TopicKind::Co2Archive) => {
             let p: Co2Payload = decode(topic, payload)?;
-            if !p.value.is_finite() {
+            if !(p.value.is_finite() && p.value >= 0.0) {
                 return Err(StreamError::Inconsistent {
                     topic: topic.to_owned(),
-                    problem: "value is not a finite number".to_owned(),
+                    problem: format!("value {} is not a finite number >= 0", p.value),
                 });
             }
             Ok(vec![Point {

@@ -177,6 +177,7 @@ async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
     let t = Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap();
     let state = ForecasterStatePayload {
         v: 1,
+        n: Vec::new(),
         factors: "direct".into(),
         hour0: t,
         intensity: vec![Some(248.8)],
@@ -208,15 +209,21 @@ async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&rule]);
     let reader = IotRetained::new(client);
     let topics = Topics::default();
-    let got = load_forecaster_state(&reader, &topics).await.unwrap();
-    assert_eq!(got.unwrap().unwrap(), state);
-    let bad = load_forecaster_state(&reader, &topics).await.unwrap();
+    let got = load_forecaster_state(&reader, &topics, chrono::Utc::now()).await.unwrap();
+    // A v1 state comes back migrated to the current version (each mean one reading).
+    let migrated = ForecasterStatePayload {
+        v: ny_power::stream::FORECASTER_STATE_VERSION,
+        n: vec![1],
+        ..state.clone()
+    };
+    assert_eq!(got.unwrap().unwrap(), migrated);
+    let bad = load_forecaster_state(&reader, &topics, chrono::Utc::now()).await.unwrap();
     let e = bad.unwrap().unwrap_err();
     assert!(
         e.to_string().contains("ny-power/state/co2/forecaster"),
         "{e}"
     );
-    assert!(load_forecaster_state(&reader, &topics)
+    assert!(load_forecaster_state(&reader, &topics, chrono::Utc::now())
         .await
         .unwrap()
         .is_none());

@@ -51,7 +51,7 @@ async fn publishes_intensities_and_restores_the_window_from_retained_history() {
         values: vec![250.0, 249.0],
     };
     broker
-        .publish(&Message::json(Topics::default().co2_history(), &earlier))
+        .publish(&Message::json(Topics::default().co2_history(), &earlier).unwrap())
         .await
         .unwrap();
     let f = function(&broker);
@@ -134,6 +134,7 @@ async fn a_corrupt_retained_history_is_a_state_error_and_publishes_nothing() {
         .publish(&Message {
             topic: Topics::default().co2_history(),
             payload: b"<html>".to_vec(),
+            retain: true,
         })
         .await
         .unwrap();
@@ -471,6 +472,7 @@ async fn a_bad_or_foreign_retained_state_is_ignored_and_replaced() {
             .publish(&Message {
                 topic: topics.forecaster_state(),
                 payload: bad,
+                retain: true,
             })
             .await
             .unwrap();
