@@ -146,7 +146,11 @@ fn inspect_bundled() -> std::collections::BTreeMap<String, Value> {
 
 /// The retained message of `topic`, read by a fresh client over TCP or WebSocket.
 async fn retained(demo: &Demo, topic: &str, websocket: bool) -> Value {
-    let id = format!("test-{}", if websocket { "ws" } else { "tcp" });
+    // A fresh client id per read: a reused one can take over (and reset) a previous read's
+    // connection that the broker has not closed yet.
+    static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("test-{}-{n}", if websocket { "ws" } else { "tcp" });
     let mut options = if websocket {
         let port = demo.ws_url.rsplit(':').next().unwrap();
         let port: u16 = port.trim_end_matches("/mqtt").parse().unwrap();
@@ -157,6 +161,8 @@ async fn retained(demo: &Demo, topic: &str, websocket: bool) -> Value {
         MqttOptions::new(id, "127.0.0.1", demo.tcp_port)
     };
     options.set_keep_alive(Duration::from_secs(5));
+    // A full day's history is ~12 KB (rumqttc's default limit is 10 KB).
+    options.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut events) = AsyncClient::new(options, 16);
     client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
     let payload = tokio::time::timeout(Duration::from_secs(10), async {
@@ -422,8 +428,10 @@ async fn a_poisoned_saved_state_is_ignored_and_the_demo_runs() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert!(all.iter().all(|t| *t < future), "{all:?}");
-        if co2.starts_with("2025-") && all.len() > 12 {
+        // Until the calculator publishes its first history the restored one is still retained;
+        // from then on the 2100 entry is gone.
+        if co2.starts_with("2025-") && all.iter().any(|t| t.starts_with("2025-")) {
+            assert!(all.iter().all(|t| *t < future), "{all:?}");
             break;
         }
         assert!(Instant::now() < deadline, "no intensity from the replay: {co2}");

@@ -273,6 +273,26 @@ pub async fn run(
     result
 }
 
+/// What a stopping calculator handles first: the pump's cursor (read from the broker; `None`
+/// when there is none or it cannot be read) and a deadline 10 s away.
+async fn drain_target(
+    client: &MqttClient,
+    common: &Common,
+) -> (Option<DateTime<Utc>>, tokio::time::Instant) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let topic = common.topics.cursor();
+    let cursor = match client.retained(&topic).await {
+        Ok(Some(bytes)) => crate::stream::restore_cursor(&topic, &bytes, Utc::now()),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "stopping: the pump's cursor could not be read");
+            None
+        }
+    };
+    tracing::debug!(?cursor, "stopping: handling the readings up to the pump's cursor first");
+    (cursor, deadline)
+}
+
 /// The calculator's two connections.
 struct Clients<'a> {
     /// Receives the fuel mix and acknowledges it ([`client_options`]).
@@ -431,13 +451,21 @@ async fn handle(
     // reading while catching up. Acknowledged only after the results were published, on the
     // connection the reading came on (see `MqttClient::ack`).
     let mut processed = Vec::new();
+    // Once stopping: the pump's cursor at that moment and a deadline. The readings up to the
+    // cursor are handled first (the pump stops first), so a stop loses no reading's results.
+    let mut drain: Option<(Option<DateTime<Utc>>, tokio::time::Instant)> = None;
+    let mut seen: Option<DateTime<Utc>> = None;
     loop {
-        let message = if processed.is_empty() {
-            tokio::select! {
-                m = inbox.recv() => m,
-                _ = shutdown.wait() => break,
+        if let Some((target, deadline)) = drain {
+            let reached = target.is_none_or(|t| seen.is_some_and(|s| s >= t));
+            if reached || tokio::time::Instant::now() >= deadline {
+                if !reached {
+                    tracing::warn!(cursor = ?target, handled = ?seen, "stopping before the calculator reached the pump's cursor");
+                }
+                break;
             }
-        } else {
+        }
+        let message = if !processed.is_empty() {
             match inbox.try_recv().await {
                 Some(m) => Some(m),
                 None => {
@@ -445,10 +473,24 @@ async fn handle(
                     continue;
                 }
             }
+        } else if let Some((_, deadline)) = drain {
+            match tokio::time::timeout_at(deadline, inbox.recv()).await {
+                Ok(m) => m,
+                Err(_) => continue,
+            }
+        } else {
+            tokio::select! {
+                m = inbox.recv() => m,
+                _ = shutdown.wait() => {
+                    drain = Some(drain_target(client, common).await);
+                    continue;
+                }
+            }
         };
         let Some(message) = message else { break };
         match decode_fuel_mix_at(&message.topic, &message.payload, clock.now()) {
             Ok(reading) => {
+                seen = seen.max(Some(reading.ts));
                 let mut out = calc.on_fuel_mix(&reading);
                 let held = load.and_then(|rx| rx.borrow().clone());
                 out.extend(stage.on_fuel_mix(&reading, held.as_deref()));
