@@ -13,8 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::intensity::Factors;
 use crate::stream::{
-    future_slack, Co2HistoryPayload, Co2Payload, FuelMixPayload, Message, Topics,
-    UNITS_G_PER_KWH,
+    future_slack, Co2HistoryPayload, Co2Payload, FuelMixPayload, Message, Topics, UNITS_G_PER_KWH,
 };
 
 /// The history window.
@@ -99,7 +98,10 @@ impl Co2Calculator {
                 factors: table.name().to_owned(),
             };
             if is_latest {
-                live.extend(Message::or_log(Message::json(self.topics.co2(table), &payload)));
+                live.extend(Message::or_log(Message::json(
+                    self.topics.co2(table),
+                    &payload,
+                )));
             }
             archive.extend(Message::or_log(Message::event(
                 self.topics.co2_archive(),
@@ -238,7 +240,12 @@ mod tests {
         let refused = calc.restore(
             &Co2HistoryPayload {
                 units: UNITS_G_PER_KWH.into(),
-                ts: vec![t0, t0 + Duration::minutes(5), t0 + Duration::minutes(7), year_2100],
+                ts: vec![
+                    t0,
+                    t0 + Duration::minutes(5),
+                    t0 + Duration::minutes(7),
+                    year_2100,
+                ],
                 values: vec![1.0, 2.0, -5.0, 3.0],
             },
             t0 + Duration::minutes(10),

@@ -356,8 +356,8 @@ async fn a_full_day_burst_reaches_the_calculator() {
     let data = tempfile::tempdir().unwrap();
     let demo = Demo::start_with(data.path(), site.path(), &["--replay-backfill-hours", "24"]);
     let first: chrono::DateTime<chrono::Utc> = expected.keys().next().unwrap().parse().unwrap();
-    let burst_end = (first + chrono::Duration::hours(24))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let burst_end =
+        (first + chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let co2 = ts(&retained(&demo, "ny-power/computed/co2", false).await);
@@ -375,7 +375,10 @@ async fn a_full_day_burst_reaches_the_calculator() {
                 .filter(|t| t.as_str() <= newest.as_str())
                 .count();
             let held = history["ts"].as_array().unwrap().len();
-            assert!(held + 1 >= want.min(289), "{held} of {want} readings in the history");
+            assert!(
+                held + 1 >= want.min(289),
+                "{held} of {want} readings in the history"
+            );
             break;
         }
         assert!(
@@ -434,7 +437,10 @@ async fn a_poisoned_saved_state_is_ignored_and_the_demo_runs() {
             assert!(all.iter().all(|t| *t < future), "{all:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "no intensity from the replay: {co2}");
+        assert!(
+            Instant::now() < deadline,
+            "no intensity from the replay: {co2}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let state = retained(&demo, "ny-power/state/co2/forecaster", false).await;

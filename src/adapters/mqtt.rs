@@ -814,3 +814,27 @@ impl crate::ports::CursorStore for RetainedCursor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use rumqttc::{PubAck, Publish};
+
+    /// rumqttc replays the acks queued on a lost connection on the next one; they are purged,
+    /// publishes (re-sent with their packet ids) stay in order.
+    #[test]
+    fn acks_of_a_lost_connection_are_purged_and_publishes_kept() {
+        let mut eventloop = EventLoop::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 8);
+        let publish = |n: u8| Request::Publish(Publish::new("t", QoS::AtLeastOnce, vec![n]));
+        eventloop.pending.extend([
+            publish(1),
+            Request::PubAck(PubAck::new(7)),
+            publish(2),
+            Request::PubAck(PubAck::new(8)),
+        ]);
+        drop_acks(&mut eventloop);
+        let left: Vec<_> = eventloop.pending.iter().cloned().collect();
+        assert_eq!(left, vec![publish(1), publish(2)]);
+    }
+}

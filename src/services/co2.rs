@@ -255,7 +255,10 @@ pub async fn run(
         }
     });
     let out = MqttClient::start(publisher_options(common));
-    let clients = Clients { inbox: client, out: &out };
+    let clients = Clients {
+        inbox: client,
+        out: &out,
+    };
     let result = handle(
         &clients,
         common,
@@ -289,7 +292,10 @@ async fn drain_target(
             None
         }
     };
-    tracing::debug!(?cursor, "stopping: handling the readings up to the pump's cursor first");
+    tracing::debug!(
+        ?cursor,
+        "stopping: handling the readings up to the pump's cursor first"
+    );
     (cursor, deadline)
 }
 

@@ -176,7 +176,8 @@ pub async fn run_all(
 ) -> Result<(), ServiceError> {
     // Stopped in stages on `shutdown`: the pump first, the calculator once the pump has
     // ended (it first handles what the pump published, up to the cursor), the archiver last.
-    let stages: Vec<(ShutdownTrigger, Shutdown)> = (0..STAGES.len()).map(|_| shutdown_channel()).collect();
+    let stages: Vec<(ShutdownTrigger, Shutdown)> =
+        (0..STAGES.len()).map(|_| shutdown_channel()).collect();
     let stop_rx = |service: &str| {
         let i = STAGES.iter().position(|s| *s == service).unwrap_or(0);
         stages[i].1.clone()
@@ -219,8 +220,11 @@ pub async fn run_all(
         } else {
             let client = MqttClient::start(archive::client_options(&config.common));
             readiness.push(client.connection());
-            let (common, sinks, stop) =
-                (config.common.clone(), parts.sinks.clone(), stop_rx("archive"));
+            let (common, sinks, stop) = (
+                config.common.clone(),
+                parts.sinks.clone(),
+                stop_rx("archive"),
+            );
             running[2] = true;
             tasks.spawn(async move {
                 (

@@ -536,10 +536,7 @@ impl Message {
     /// # Errors
     /// As [`Message::json`].
     pub fn event<T: Serialize>(topic: String, payload: &T) -> Result<Self, StreamError> {
-        Message::json(topic, payload).map(|m| Message {
-            retain: false,
-            ..m
-        })
+        Message::json(topic, payload).map(|m| Message { retain: false, ..m })
     }
 
     /// The message, or `None` with the error logged (a computed value that is not a finite
@@ -1021,5 +1018,133 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("strictly increasing"), "{e}");
+    }
+
+    /// Issue 10, defect 6: negative MW gave -6,814 g/kWh; 1e308 an infinite intensity sent as
+    /// `null`.
+    #[test]
+    fn impossible_fuel_mixes_are_refused_where_they_are_decoded() {
+        let good = serde_json::to_vec(&FuelMixPayload::of(&reading())).unwrap();
+        assert!(decode_fuel_mix("t", &good).is_ok());
+        for (value, total) in [
+            ("-6814.0", "7310.0"),
+            ("1e308", "1e308"),
+            ("60000.5", "74636.5"),
+        ] {
+            let text = String::from_utf8(good.clone())
+                .unwrap()
+                .replace("\"dual_fuel\":4613.0", &format!("\"dual_fuel\":{value}"))
+                .replace("\"total_mw\":14124.0", &format!("\"total_mw\":{total}"));
+            let e = decode_fuel_mix("ny-power/upstream/fuel-mix", text.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("dual_fuel = "), "{e}");
+            assert!(e.to_string().contains("0 to 60000 MW"), "{e}");
+        }
+        // The bound itself is a possible value.
+        let mut edge = FuelMixPayload::of(&reading());
+        edge.fuels.0[0] = MAX_FUEL_MW;
+        edge.total_mw = edge.fuels.total_mw();
+        assert!(decode_fuel_mix("t", &serde_json::to_vec(&edge).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn no_payload_carries_a_non_finite_number() {
+        let t0 = reading().ts;
+        let co2 = Co2Payload {
+            ts: t0,
+            value: f64::INFINITY,
+            units: UNITS_G_PER_KWH.into(),
+            factors: "direct".into(),
+        };
+        let e = Message::json("ny-power/computed/co2".into(), &co2).unwrap_err();
+        assert!(e.to_string().contains("inf is not a finite number"), "{e}");
+        let history = Co2HistoryPayload {
+            units: UNITS_G_PER_KWH.into(),
+            ts: vec![t0],
+            values: vec![f64::NAN],
+        };
+        assert!(Message::json("t".into(), &history).is_err());
+        let mut mix = FuelMixPayload::of(&reading());
+        mix.fuels.0[3] = f64::NAN;
+        assert!(Message::json("t".into(), &mix).is_err());
+        let mut bad = reading();
+        bad.mix.0[2] = f64::INFINITY;
+        assert!(reading_messages(&Topics::default(), &bad).is_empty());
+        // And a null where a number is due does not decode.
+        let e = decode_history(
+            "t",
+            br#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z"],"values":[null]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("topic `t`"), "{e}");
+        assert!(decode_forecast(
+            "t",
+            br#"{"issued":"2025-02-01T05:05:00Z","ts":["2025-02-01T05:05:00Z"],"values":[null],"units":"g/kWh"}"#
+        )
+        .is_err());
+        let ok = Message::event(
+            "ny-power/archive/co2/points".into(),
+            &Co2Payload { value: 1.0, ..co2 },
+        )
+        .unwrap();
+        assert!(!ok.retain);
+    }
+
+    /// Issue 10, defect 7: a retained fuel mix, history or state dated 2100 froze the calculator;
+    /// a garbage retained cursor stopped the demo from starting.
+    #[test]
+    fn restored_state_is_checked_and_v1_is_migrated() {
+        let now = reading().ts;
+        let v1 = br#"{"v":1,"factors":"direct","hour0":"2025-02-01T04:00:00Z","intensity":[1.5,null,2.5],"total_mw":[14000.0],"latest":{"ts":"2025-02-01T06:05:00Z","value":2.5}}"#;
+        let st = decode_forecaster_state("t", v1, now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(st.v, FORECASTER_STATE_VERSION);
+        assert_eq!(st.n, [1, 0, 1]);
+        let text = String::from_utf8(v1.to_vec()).unwrap();
+        let future = text.replace("2025-02-01T06:05:00Z", "2100-01-01T00:00:00Z");
+        let e = decode_forecaster_state("t", future.as_bytes(), now).unwrap_err();
+        assert!(e.to_string().contains("in the future"), "{e}");
+        let negative = text.replace("[1.5,null,2.5]", "[-283.5,null,2.5]");
+        assert!(decode_forecaster_state(
+            "t",
+            negative.as_bytes(),
+            now + chrono::Duration::hours(1)
+        )
+        .is_err());
+        let v9 = text.replace("\"v\":1", "\"v\":9");
+        let e = decode_forecaster_state("t", v9.as_bytes(), now).unwrap_err();
+        assert!(e.to_string().contains("format version 9 unknown"), "{e}");
+        let v2_short = text
+            .replace("\"v\":1", "\"v\":2")
+            .replace("\"latest\"", "\"n\":[1],\"latest\"");
+        assert!(decode_forecaster_state(
+            "t",
+            v2_short.as_bytes(),
+            now + chrono::Duration::hours(1)
+        )
+        .is_err());
+
+        let topic = "ny-power/status/fuel-mix/updated";
+        assert_eq!(
+            restore_cursor(topic, br#"{"ts":"2025-02-01T05:05:00Z"}"#, now),
+            Some(now)
+        );
+        assert_eq!(restore_cursor(topic, b"\x1b[31mgarbage", now), None);
+        assert_eq!(
+            restore_cursor(topic, br#"{"ts":"2100-01-01T00:00:00Z"}"#, now),
+            None
+        );
+        assert_eq!(restore_cursor(topic, b"", now), None);
+        let soon = (now + chrono::Duration::minutes(14)).to_rfc3339();
+        assert!(restore_cursor(topic, format!("{{\"ts\":\"{soon}\"}}").as_bytes(), now).is_some());
+        let fm = serde_json::to_vec(&FuelMixPayload::of(&reading())).unwrap();
+        assert!(decode_fuel_mix_at("t", &fm, now).is_ok());
+        assert!(decode_fuel_mix_at("t", &fm, now - chrono::Duration::minutes(16)).is_err());
+    }
+
+    #[test]
+    fn the_archive_stream_is_what_archivers_subscribe_to() {
+        let t = Topics::default();
+        assert_eq!(t.co2_archive(), "ny-power/archive/co2/points");
+        assert_eq!(t.classify(&t.co2_archive()), Some(TopicKind::Co2Archive));
+        assert_eq!(t.archived(), vec![t.fuel_mix(), t.co2_archive()]);
     }
 }
