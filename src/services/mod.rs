@@ -167,7 +167,6 @@ const STAGES: [&str; 3] = ["pump", "co2", "archive"];
 ///
 /// # Errors
 /// The first [`ServiceError`] of a service that stopped on its own.
-
 pub async fn run_all(
     config: RunConfig,
     parts: Parts,

@@ -209,7 +209,9 @@ async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&rule]);
     let reader = IotRetained::new(client);
     let topics = Topics::default();
-    let got = load_forecaster_state(&reader, &topics, chrono::Utc::now()).await.unwrap();
+    let got = load_forecaster_state(&reader, &topics, chrono::Utc::now())
+        .await
+        .unwrap();
     // A v1 state comes back migrated to the current version (each mean one reading).
     let migrated = ForecasterStatePayload {
         v: ny_power::stream::FORECASTER_STATE_VERSION,
@@ -217,7 +219,9 @@ async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
         ..state.clone()
     };
     assert_eq!(got.unwrap().unwrap(), migrated);
-    let bad = load_forecaster_state(&reader, &topics, chrono::Utc::now()).await.unwrap();
+    let bad = load_forecaster_state(&reader, &topics, chrono::Utc::now())
+        .await
+        .unwrap();
     let e = bad.unwrap().unwrap_err();
     assert!(
         e.to_string().contains("ny-power/state/co2/forecaster"),
