@@ -67,21 +67,29 @@ async fn no_retained_message_means_no_cursor_and_no_history() {
 }
 
 #[tokio::test]
-async fn a_corrupt_cursor_is_permanent_and_throttling_is_transient() {
+async fn a_corrupt_cursor_is_ignored_and_throttling_is_transient() {
+    // Issue 10, defect 7: a garbage retained cursor stopped the pump for good. It is now
+    // warned about and ignored: the pump starts as with no cursor.
     // payload = base64 of <html>
     let bad = ok_json(
         r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"PGh0bWw+","qos":1,"lastModifiedTime":1}"#,
     );
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&bad]);
-    let e = IotCursor::new(client, Topics::default())
+    let loaded = IotCursor::new(client, Topics::default())
         .load()
         .await
-        .unwrap_err();
-    assert!(!e.is_retryable(), "{e}");
-    assert!(
-        e.to_string().contains("ny-power/status/fuel-mix/updated"),
-        "{e}"
+        .unwrap();
+    assert_eq!(loaded, None);
+    // One dated 2100 too (payload = base64 of {"ts":"2100-01-01T00:00:00Z"}).
+    let future = ok_json(
+        r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"eyJ0cyI6IjIxMDAtMDEtMDFUMDA6MDA6MDBaIn0=","qos":1,"lastModifiedTime":1}"#,
     );
+    let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&future]);
+    let loaded = IotCursor::new(client, Topics::default())
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(loaded, None);
 
     let throttled = mock!(aws_sdk_iotdataplane::Client::get_retained_message)
         .sequence()
