@@ -1,6 +1,11 @@
 //! The CO2 calculator use case: on each fuel-mix reading, the intensity with the direct and
 //! lifecycle tables (and the configured table, if another) and the rolling 24 h history
 //! (DESIGN §5). Pure: it returns the messages; an adapter publishes them.
+//!
+//! Every reading's intensities go to the archive stream ([`Topics::co2_archive`], not
+//! retained), late ones included; only the newest reading moves the live retained
+//! `computed/co2*` topics, so a reading delivered after a newer one (a broker redelivering
+//! after a restart) is still archived and never moves the live value backwards.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::intensity::Factors;
 use crate::stream::{
-    Co2HistoryPayload, Co2Payload, FuelMixPayload, Message, Topics, UNITS_G_PER_KWH,
+    future_slack, Co2HistoryPayload, Co2Payload, FuelMixPayload, Message, Topics, UNITS_G_PER_KWH,
 };
 
 /// The history window.
@@ -40,14 +45,19 @@ impl Co2Calculator {
     }
 
     /// Restores the window from a retained history message (on start), merging with anything
-    /// already held.
-    pub fn restore(&mut self, history: &Co2HistoryPayload) {
+    /// already held. Entries that no reading can have produced (a value that is not a finite
+    /// number >= 0, an instant after `now` + [`future_slack`]) are left out; returns how many.
+    pub fn restore(&mut self, history: &Co2HistoryPayload, now: DateTime<Utc>) -> usize {
+        let mut refused = 0;
         for (ts, v) in history.ts.iter().zip(&history.values) {
-            if v.is_finite() {
+            if v.is_finite() && *v >= 0.0 && *ts <= now + future_slack() {
                 self.history.insert(*ts, *v);
+            } else {
+                refused += 1;
             }
         }
         self.trim();
+        refused
     }
 
     /// The newest instant held.
@@ -55,45 +65,59 @@ impl Co2Calculator {
         self.history.keys().next_back().copied()
     }
 
-    /// Handles one reading: returns the intensity messages and the updated history, or nothing
-    /// when the reading has no generation. A reading older than the newest one held updates the
-    /// history only (it must not overwrite a newer retained intensity); one older than the
-    /// window is ignored.
+    /// Handles one reading (decoded and checked by
+    /// [`decode_fuel_mix_at`](crate::stream::decode_fuel_mix_at)): returns, per table (direct,
+    /// lifecycle and the configured one), the intensity on the live topics when the reading is
+    /// the newest held, then the archive stream's messages (always), then the updated history
+    /// (when the reading is inside the window). Nothing when the reading has no generation.
     pub fn on_fuel_mix(&mut self, reading: &FuelMixPayload) -> Vec<Message> {
-        let Some(value) = self.factors.intensity(&reading.fuels) else {
+        if self.factors.intensity(&reading.fuels).is_none() {
             return Vec::new();
-        };
+        }
         let newest = self.newest();
-        if newest.is_some_and(|n| reading.ts <= n - history_window()) {
-            return Vec::new();
-        }
+        let in_window = newest.is_none_or(|n| reading.ts > n - history_window());
         let is_latest = newest.is_none_or(|n| reading.ts >= n);
-        self.history.insert(reading.ts, value);
-        self.trim();
-        let mut out = Vec::new();
-        if is_latest {
-            let mut tables = vec![Factors::Direct, Factors::Lifecycle];
-            if !tables.contains(&self.factors) {
-                tables.push(self.factors);
-            }
-            for table in tables {
-                if let Some(value) = table.intensity(&reading.fuels) {
-                    out.push(Message::json(
-                        self.topics.co2(table),
-                        &Co2Payload {
-                            ts: reading.ts,
-                            value,
-                            units: UNITS_G_PER_KWH.to_owned(),
-                            factors: table.name().to_owned(),
-                        },
-                    ));
-                }
-            }
+        let mut tables = vec![Factors::Direct, Factors::Lifecycle];
+        if !tables.contains(&self.factors) {
+            tables.push(self.factors);
         }
-        out.push(Message::json(
-            self.topics.co2_history(),
-            &self.history_payload(),
-        ));
+        let mut live = Vec::new();
+        let mut archive = Vec::new();
+        let mut own = None;
+        for table in tables {
+            let Some(value) = table.intensity(&reading.fuels).filter(|v| v.is_finite()) else {
+                continue;
+            };
+            if table == self.factors {
+                own = Some(value);
+            }
+            let payload = Co2Payload {
+                ts: reading.ts,
+                value,
+                units: UNITS_G_PER_KWH.to_owned(),
+                factors: table.name().to_owned(),
+            };
+            if is_latest {
+                live.extend(Message::or_log(Message::json(
+                    self.topics.co2(table),
+                    &payload,
+                )));
+            }
+            archive.extend(Message::or_log(Message::event(
+                self.topics.co2_archive(),
+                &payload,
+            )));
+        }
+        let mut out = live;
+        out.append(&mut archive);
+        if let (true, Some(value)) = (in_window, own) {
+            self.history.insert(reading.ts, value);
+            self.trim();
+            out.extend(Message::or_log(Message::json(
+                self.topics.co2_history(),
+                &self.history_payload(),
+            )));
+        }
         out
     }
 
@@ -130,25 +154,37 @@ mod tests {
         }
     }
 
+    fn topics_of(out: &[Message]) -> Vec<&str> {
+        out.iter().map(|m| m.topic.as_str()).collect()
+    }
+
     #[test]
     fn publishes_both_tables_and_a_rolling_window() {
         let t0 = Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap();
         let mut calc = Co2Calculator::new(Topics::default(), Factors::Direct);
         let out = calc.on_fuel_mix(&mix_at(t0, 50.0));
-        let topics: Vec<_> = out.iter().map(|m| m.topic.as_str()).collect();
         assert_eq!(
-            topics,
+            topics_of(&out),
             [
                 "ny-power/computed/co2",
                 "ny-power/computed/co2/lifecycle",
+                "ny-power/archive/co2/points",
+                "ny-power/archive/co2/points",
                 "ny-power/archive/co2/24h"
             ]
+        );
+        assert_eq!(
+            out.iter().map(|m| m.retain).collect::<Vec<_>>(),
+            [true, true, false, false, true],
+            "the archive stream is not retained"
         );
         let direct: Co2Payload = decode("t", &out[0].payload).unwrap();
         assert!((direct.value - 417.21 / 2.0).abs() < 1e-9);
         let life: Co2Payload = decode("t", &out[1].payload).unwrap();
         assert!((life.value - (537.21 + 12.0) / 2.0).abs() < 1e-9);
         assert_eq!(life.factors, "lifecycle");
+        assert_eq!(out[2].payload, out[0].payload);
+        assert_eq!(out[3].payload, out[1].payload);
 
         // 24 h later plus 5 min: the first reading falls out of the window.
         let t1 = t0 + Duration::hours(24);
@@ -156,29 +192,65 @@ mod tests {
         assert_eq!(calc.history_payload().ts, vec![t1]);
     }
 
+    /// Issue 10: a reading delivered after a newer one (a broker restart) lost its co2 points,
+    /// because the archiver stored the live topics and a late reading published none.
     #[test]
-    fn old_readings_only_fill_history_and_replays_are_idempotent() {
+    fn a_late_reading_is_archived_without_moving_the_live_topics() {
         let t0 = Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap();
         let mut calc = Co2Calculator::new(Topics::default(), Factors::Direct);
         calc.on_fuel_mix(&mix_at(t0, 10.0));
-        let out = calc.on_fuel_mix(&mix_at(t0 - Duration::minutes(5), 20.0));
-        assert_eq!(out.len(), 1, "only the history for an older reading");
+        let late = calc.on_fuel_mix(&mix_at(t0 - Duration::minutes(5), 20.0));
+        assert_eq!(
+            topics_of(&late),
+            [
+                "ny-power/archive/co2/points",
+                "ny-power/archive/co2/points",
+                "ny-power/archive/co2/24h"
+            ],
+            "archived and in the history, not on the live topics"
+        );
+        let t = Topics::default();
+        let points: Vec<_> = late
+            .iter()
+            .flat_map(|m| crate::archive::points_for_message(&t, &m.topic, &m.payload).unwrap())
+            .collect();
+        assert_eq!(points.len(), 2);
+        assert!(points.iter().all(|p| p.ts == t0 - Duration::minutes(5)));
+        assert_eq!(points[0].tags["factors"], "direct");
+        assert!((points[0].fields[0].1 - 417.21 * 0.2).abs() < 1e-9);
+        assert_eq!(points[1].tags["factors"], "lifecycle");
+
         let again = calc.on_fuel_mix(&mix_at(t0, 10.0));
         assert_eq!(calc.history_payload().ts.len(), 2);
-        assert_eq!(again.len(), 3);
+        assert_eq!(again.len(), 5, "a replay of the newest republishes it all");
+        // Older than the window: archived only.
         let ancient = calc.on_fuel_mix(&mix_at(t0 - Duration::hours(30), 20.0));
-        assert!(ancient.is_empty());
+        assert_eq!(
+            topics_of(&ancient),
+            ["ny-power/archive/co2/points", "ny-power/archive/co2/points"]
+        );
+        assert_eq!(calc.history_payload().ts.len(), 2);
     }
 
     #[test]
-    fn restore_keeps_the_chart_full() {
+    fn restore_keeps_the_chart_full_and_leaves_out_the_impossible() {
         let t0 = Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap();
         let mut calc = Co2Calculator::new(Topics::default(), Factors::Direct);
-        calc.restore(&Co2HistoryPayload {
-            units: UNITS_G_PER_KWH.into(),
-            ts: vec![t0, t0 + Duration::minutes(5)],
-            values: vec![1.0, 2.0],
-        });
+        let year_2100 = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+        let refused = calc.restore(
+            &Co2HistoryPayload {
+                units: UNITS_G_PER_KWH.into(),
+                ts: vec![
+                    t0,
+                    t0 + Duration::minutes(5),
+                    t0 + Duration::minutes(7),
+                    year_2100,
+                ],
+                values: vec![1.0, 2.0, -5.0, 3.0],
+            },
+            t0 + Duration::minutes(10),
+        );
+        assert_eq!(refused, 2, "the negative value and the reading from 2100");
         calc.on_fuel_mix(&mix_at(t0 + Duration::minutes(10), 0.0));
         assert_eq!(calc.history_payload().values, vec![1.0, 2.0, 0.0]);
     }

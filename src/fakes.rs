@@ -39,6 +39,7 @@ impl MemoryBroker {
     pub fn retained(&self) -> BTreeMap<String, Vec<u8>> {
         lock(&self.log)
             .iter()
+            .filter(|m| m.retain)
             .map(|m| (m.topic.clone(), m.payload.clone()))
             .collect()
     }

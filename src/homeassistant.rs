@@ -245,7 +245,7 @@ pub fn sensor_configs(
 pub fn discovery_messages(topics: &Topics, config: &DiscoveryConfig) -> Vec<Message> {
     sensor_configs(topics, config)
         .into_iter()
-        .map(|(id, c)| Message::json(discovery_topic(config, id), &c))
+        .filter_map(|(id, c)| Message::or_log(Message::json(discovery_topic(config, id), &c)))
         .collect()
 }
 
@@ -257,6 +257,7 @@ pub fn removal_messages(config: &DiscoveryConfig) -> Vec<Message> {
         .map(|id| Message {
             topic: discovery_topic(config, id),
             payload: Vec::new(),
+            retain: true,
         })
         .collect()
 }

@@ -25,8 +25,14 @@ struct Demo {
 
 impl Demo {
     fn start(data_dir: &Path, web_dir: &Path) -> Demo {
+        Self::start_with(data_dir, web_dir, &[])
+    }
+
+    /// [`Demo::start`] with extra flags.
+    fn start_with(data_dir: &Path, web_dir: &Path, extra: &[&str]) -> Demo {
         let mut child = Command::new(BIN)
             .args(["demo", "--replay", "--speed", "600"])
+            .args(extra)
             .args(["--http-port", "0", "--mqtt-port", "0", "--ws-port", "0"])
             .arg("--ha-discovery")
             .arg("--data-dir")
@@ -140,7 +146,11 @@ fn inspect_bundled() -> std::collections::BTreeMap<String, Value> {
 
 /// The retained message of `topic`, read by a fresh client over TCP or WebSocket.
 async fn retained(demo: &Demo, topic: &str, websocket: bool) -> Value {
-    let id = format!("test-{}", if websocket { "ws" } else { "tcp" });
+    // A fresh client id per read: a reused one can take over (and reset) a previous read's
+    // connection that the broker has not closed yet.
+    static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("test-{}-{n}", if websocket { "ws" } else { "tcp" });
     let mut options = if websocket {
         let port = demo.ws_url.rsplit(':').next().unwrap();
         let port: u16 = port.trim_end_matches("/mqtt").parse().unwrap();
@@ -151,6 +161,8 @@ async fn retained(demo: &Demo, topic: &str, websocket: bool) -> Value {
         MqttOptions::new(id, "127.0.0.1", demo.tcp_port)
     };
     options.set_keep_alive(Duration::from_secs(5));
+    // A full day's history is ~12 KB (rumqttc's default limit is 10 KB).
+    options.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut events) = AsyncClient::new(options, 16);
     client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
     let payload = tokio::time::timeout(Duration::from_secs(10), async {
@@ -328,4 +340,116 @@ async fn demo_serves_streams_stops_and_resumes() {
     for w in second_history.windows(2) {
         assert!(w[0] < w[1], "history strictly increasing: {w:?}");
     }
+}
+
+/// The `ts` of a retained payload (empty when it has none).
+fn ts(v: &Value) -> String {
+    v["ts"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Issue 10, defect 3: after a burst (a day of backfill at once) the calculator locked up for
+/// good — rumqttd stops sending anything, its PUBACKs included, to a connection holding 100
+/// unacknowledged deliveries, and the calculator held them while waiting for the PUBACKs of
+/// its results. With the default backfill (a full day) the intensity, the 24 h history and
+/// the co2 archive must reach the burst's newest reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_day_burst_reaches_the_calculator() {
+    let expected = inspect_bundled();
+    let site = stub_site();
+    let data = tempfile::tempdir().unwrap();
+    let demo = Demo::start_with(data.path(), site.path(), &["--replay-backfill-hours", "24"]);
+    let first: chrono::DateTime<chrono::Utc> = expected.keys().next().unwrap().parse().unwrap();
+    let burst_end =
+        (first + chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let co2 = ts(&retained(&demo, "ny-power/computed/co2", false).await);
+        let history = retained(&demo, "ny-power/archive/co2/24h", false).await;
+        let newest = history["ts"]
+            .as_array()
+            .and_then(|a| a.last())
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if co2 >= burst_end && newest >= burst_end {
+            // Every reading of the day is in the history (nothing skipped in the burst).
+            let want = expected
+                .keys()
+                .filter(|t| t.as_str() <= newest.as_str())
+                .count();
+            let held = history["ts"].as_array().unwrap().len();
+            assert!(
+                held + 1 >= want.min(289),
+                "{held} of {want} readings in the history"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the calculator stopped at {co2} (history {newest}); the burst ends at {burst_end}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = demo.interrupt();
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Issue 10, defect 7: a garbage retained cursor made the demo refuse to start until its data
+/// folder was deleted, and a retained fuel mix (or history, or forecaster state) dated 2100
+/// froze the calculator for good. Both are now warned about and ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_saved_state_is_ignored_and_the_demo_runs() {
+    let site = stub_site();
+    let data = tempfile::tempdir().unwrap();
+    let replay = data.path().join("replay");
+    std::fs::create_dir_all(&replay).unwrap();
+    let future = "2100-01-01T00:00:00Z";
+    let fuels = serde_json::json!({
+        "dual_fuel": 1000.0, "natural_gas": 1000.0, "nuclear": 1000.0,
+        "other_fossil_fuels": 1000.0, "other_renewables": 1000.0, "wind": 1000.0, "hydro": 1000.0
+    });
+    let poisoned = serde_json::json!({
+        "ny-power/status/fuel-mix/updated": {"ts": "not a time \u{1b}[31m"},
+        "ny-power/upstream/fuel-mix": {"ts": future, "fuels": fuels, "total_mw": 7000.0},
+        "ny-power/archive/co2/24h": {"units": "g/kWh", "ts": [future], "values": [100.0]},
+        "ny-power/state/co2/forecaster": {
+            "v": 1, "factors": "direct", "hour0": future, "intensity": [100.0],
+            "total_mw": [7000.0], "latest": {"ts": future, "value": 100.0}
+        }
+    });
+    std::fs::write(
+        replay.join("retained.json"),
+        serde_json::to_vec(&poisoned).unwrap(),
+    )
+    .unwrap();
+    // READY: an intensity was computed, so the pump started and the calculator is not frozen.
+    let demo = Demo::start(data.path(), site.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let co2 = ts(&retained(&demo, "ny-power/computed/co2", false).await);
+        let history = retained(&demo, "ny-power/archive/co2/24h", false).await;
+        let all: Vec<&str> = history["ts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        // Until the calculator publishes its first history the restored one is still retained;
+        // from then on the 2100 entry is gone.
+        if co2.starts_with("2025-") && all.iter().any(|t| t.starts_with("2025-")) {
+            assert!(all.iter().all(|t| *t < future), "{all:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no intensity from the replay: {co2}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let state = retained(&demo, "ny-power/state/co2/forecaster", false).await;
+    assert!(ts(&state["latest"]).starts_with("2025-"), "{state}");
+    let status = demo.interrupt();
+    assert!(status.success(), "exit status {status}");
+    let (_, cursor) = saved(data.path());
+    assert!(cursor.starts_with("2025-"), "{cursor}");
 }

@@ -699,3 +699,65 @@ async fn anonymous_clients_read_but_cannot_publish_and_websocket_works() {
     );
     running.stop().await;
 }
+
+/// The next message on `client`'s subscriptions, within `secs`.
+async fn recv_within(client: &MqttClient, secs: u64) -> ny_power::adapters::mqtt::Inbound {
+    tokio::time::timeout(Duration::from_secs(secs), client.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no message within {secs} s"))
+        .expect("client closed")
+}
+
+/// Issue 10: the calculator acknowledged, on a new connection, messages received on the one
+/// before a broker restart; a packet id means something only on its own connection (Mosquitto
+/// took such acks for its redeliveries, then sent newer messages ahead of older ones). An ack
+/// of an earlier connection's message is now dropped, so the broker still holds the message
+/// and delivers it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_of_an_earlier_connection_is_never_sent_on_the_new_one() {
+    if !services_available() {
+        return;
+    }
+    let mut broker = Mosquitto::start();
+    let topic = "ny-power/test/acks";
+    let mut opts = ClientOptions::new(broker.services_config(), format!("acks-{}", rand_id()));
+    opts.clean_session = false;
+    opts.manual_acks = true;
+    opts.subscriptions = vec![topic.to_owned()];
+    let sub = MqttClient::connect(opts.clone()).await.unwrap();
+    // A retained read on the same connection is handled after the subscription: a barrier.
+    sub.retained("ny-power/test/nothing").await.unwrap();
+    let publisher = MqttClient::connect(ClientOptions::new(broker.services_config(), "acks-pub"))
+        .await
+        .unwrap();
+    publisher.publish_qos1(topic, b"m1", false).await.unwrap();
+    publisher.close().await;
+    let first = recv_within(&sub, 20).await;
+    assert_eq!(&first.payload[..], b"m1");
+
+    // Not acknowledged when the broker goes: it delivers the message again on the next
+    // connection (persistent session).
+    broker.restart();
+    let again = recv_within(&sub, 60).await;
+    assert_eq!(&again.payload[..], b"m1");
+    // The first connection's message acknowledged now: dropped, not sent on this connection.
+    sub.ack(&first).await.unwrap();
+    sub.retained("ny-power/test/nothing").await.unwrap();
+    sub.close().await;
+
+    // So the broker still holds it and delivers it a third time; acked on its own connection
+    // it is gone for good.
+    let sub = MqttClient::connect(opts.clone()).await.unwrap();
+    let third = recv_within(&sub, 20).await;
+    assert_eq!(&third.payload[..], b"m1");
+    sub.ack(&third).await.unwrap();
+    sub.retained("ny-power/test/nothing").await.unwrap();
+    sub.close().await;
+    let sub = MqttClient::connect(opts).await.unwrap();
+    sub.retained("ny-power/test/nothing").await.unwrap();
+    assert!(
+        sub.try_recv().await.is_none(),
+        "acknowledged on its own connection, the message is not delivered again"
+    );
+    sub.close().await;
+}

@@ -12,7 +12,15 @@
 //!   retained message" is an answer, "not connected" is an error — never a guess.
 //! - **Status**: a retained `online` on every connect, `offline` as the last will and on
 //!   [`MqttClient::close`].
-//! - The [`Publisher`] port is implemented on the client (retained, QoS 1).
+//! - **Acks are bound to their connection.** Each connection (each CONNACK) has a generation;
+//!   an [`Inbound`] remembers the one it arrived on, and [`MqttClient::ack`] drops the ack of
+//!   a message from an earlier connection (the broker delivers it again on the new one, or
+//!   already has). At a reconnect the PubAcks rumqttc kept queued from the old connection are
+//!   purged from its pending list too. A packet id is only meaningful on the connection it
+//!   came on: an ack sent on another one acknowledges a different message (Mosquitto 2.0 then
+//!   raises its send quota and delivers newer messages ahead of older ones) or none (rumqttd
+//!   drops the connection: "out of order ack").
+//! - The [`Publisher`] port is implemented on the client (QoS 1, retained as the message says).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +32,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, Outgoing, Packet,
-    QoS, SubscribeFilter, SubscribeReasonCode, Transport,
+    QoS, Request, SubscribeFilter, SubscribeReasonCode, Transport,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -147,6 +155,8 @@ pub struct Inbound {
     /// Whether the broker sent it as a retained message.
     pub retained: bool,
     publish: rumqttc::Publish,
+    /// The connection it arrived on (see [`MqttClient::ack`]).
+    generation: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +184,10 @@ struct State {
     catchers: HashMap<String, Option<Bytes>>,
     /// The last connection error.
     last_error: Option<(String, bool)>,
+    /// The current connection's generation (one more at every CONNACK).
+    generation: u64,
+    /// Whether the connection of `generation` is up (acks of it may be sent).
+    live: bool,
 }
 
 struct Inner {
@@ -185,6 +199,8 @@ struct Inner {
     publish_lock: tokio::sync::Mutex<()>,
     control_lock: tokio::sync::Mutex<()>,
     closing: AtomicBool,
+    /// Set when the event loop task has ended.
+    ended: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -218,7 +234,8 @@ impl std::fmt::Debug for MqttClient {
 
 fn status_payload(state: ServiceState) -> Vec<u8> {
     let since = (state == ServiceState::Online).then(Utc::now);
-    Message::json(String::new(), &ServiceStatusPayload { state, since }).payload
+    // A state and a timestamp: serialising them cannot fail.
+    serde_json::to_vec(&ServiceStatusPayload { state, since }).unwrap_or_default()
 }
 
 fn refusal(code: ConnectReturnCode) -> &'static str {
@@ -281,15 +298,16 @@ impl MqttClient {
             publish_lock: tokio::sync::Mutex::new(()),
             control_lock: tokio::sync::Mutex::new(()),
             closing: AtomicBool::new(false),
+            ended: Arc::new(AtomicBool::new(false)),
             stop,
             task: Mutex::new(None),
         });
-        let task = tokio::spawn(run_event_loop(
-            Arc::downgrade(&inner),
-            eventloop,
-            inbox_tx,
-            stop_rx,
-        ));
+        let ended = inner.ended.clone();
+        let event_loop = run_event_loop(Arc::downgrade(&inner), eventloop, inbox_tx, stop_rx);
+        let task = tokio::spawn(async move {
+            event_loop.await;
+            ended.store(true, Ordering::SeqCst);
+        });
         *lock(&inner.task) = Some(task);
         MqttClient { inner }
     }
@@ -468,7 +486,9 @@ impl MqttClient {
         self.inner.inbox.lock().await.try_recv().ok()
     }
 
-    /// Acknowledges a received QoS 1 message (with `manual_acks`).
+    /// Acknowledges a received QoS 1 message (with `manual_acks`), on the connection it
+    /// arrived on: when that connection is gone the ack is dropped (a packet id means nothing
+    /// on another connection) and the broker delivers the message again.
     ///
     /// # Errors
     /// [`MqttError::Closed`] when the client is gone.
@@ -476,11 +496,26 @@ impl MqttClient {
         if message.publish.qos == QoS::AtMostOnce {
             return Ok(());
         }
-        self.inner
-            .client
-            .ack(&message.publish)
-            .await
-            .map_err(|_| MqttError::Closed)
+        loop {
+            {
+                // Checked and queued under the state lock: the event loop takes it before it
+                // purges the old connection's acks, so none slips in after the purge.
+                let state = lock(&self.inner.state);
+                if !state.live || state.generation != message.generation {
+                    tracing::debug!(client = %self.client_id(), pkid = message.publish.pkid, "ack dropped: the message came on an earlier connection");
+                    return Ok(());
+                }
+                if self.inner.client.try_ack(&message.publish).is_ok() {
+                    return Ok(());
+                }
+            }
+            // The request queue is full (a burst): wait for the event loop to take some.
+            if self.inner.ended.load(Ordering::SeqCst) || self.inner.closing.load(Ordering::SeqCst)
+            {
+                return Err(MqttError::Closed);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     /// Publishes the retained `offline` status (if the client has a status topic), disconnects
@@ -514,7 +549,7 @@ impl MqttClient {
 #[async_trait]
 impl Publisher for MqttClient {
     async fn publish(&self, message: &Message) -> Result<(), PortError> {
-        self.publish_qos1(&message.topic, &message.payload, true)
+        self.publish_qos1(&message.topic, &message.payload, message.retain)
             .await
             .map_err(|e| e.into_port(format!("publish to {}", message.topic)))
     }
@@ -545,6 +580,7 @@ async fn run_event_loop(
                     tracing::debug!(client = %inner.opts.client_id, session_present = ack.session_present, "connected to the broker");
                 }
                 logged_down = false;
+                drop_acks(&mut eventloop);
                 on_connected(&inner, ack.session_present);
             }
             Ok(Event::Incoming(Packet::PubAck(a))) => {
@@ -577,11 +613,13 @@ async fn run_event_loop(
                         let _ = inner.client.try_ack(&p);
                     }
                 } else {
+                    let generation = lock(&inner.state).generation;
                     let _ = inbox.send(Inbound {
                         topic: p.topic.clone(),
                         payload: p.payload.clone(),
                         retained: p.retain,
                         publish: p,
+                        generation,
                     });
                 }
             }
@@ -611,7 +649,15 @@ async fn run_event_loop(
                     tracing::warn!(client = %inner.opts.client_id, broker = %inner.opts.mqtt.url.authority(), error = %message, "broker connection down; reconnecting");
                     logged_down = true;
                 }
-                lock(&inner.state).last_error = Some((message, refused));
+                {
+                    let mut state = lock(&inner.state);
+                    state.last_error = Some((message, refused));
+                    // No ack of this connection's messages may be queued from here on; then
+                    // take back what was queued since rumqttc drained its request channel.
+                    state.live = false;
+                    eventloop.clean();
+                    drop_acks(&mut eventloop);
+                }
                 // After the error is recorded, so a waiter woken by this sees it.
                 inner.connected.send_replace(false);
                 drop(inner);
@@ -625,9 +671,27 @@ async fn run_event_loop(
     }
 }
 
+/// Removes the acks of an earlier connection from rumqttc's pending requests (it replays
+/// them on the next connection otherwise). Publishes, subscribes and the rest stay, in order.
+fn drop_acks(eventloop: &mut EventLoop) {
+    let before = eventloop.pending.len();
+    eventloop
+        .pending
+        .retain(|r| !matches!(r, Request::PubAck(_) | Request::PubRec(_)));
+    let dropped = before - eventloop.pending.len();
+    if dropped > 0 {
+        tracing::debug!(
+            dropped,
+            "acks of the lost connection dropped (the broker delivers those messages again)"
+        );
+    }
+}
+
 fn on_connected(inner: &Inner, session_present: bool) {
     let mut state = lock(&inner.state);
     state.last_error = None;
+    state.generation += 1;
+    state.live = true;
     // Subscribe and unsubscribe requests of the old connection are gone with it.
     state.assigned.retain(|(kind, _), _| *kind == Kind::Publish);
     if !session_present && !inner.opts.subscriptions.is_empty() {
@@ -731,13 +795,10 @@ impl crate::ports::CursorStore for RetainedCursor {
         }
         let topic = self.topics.cursor();
         let context = format!("reading the cursor {topic}");
+        // A payload that is not a cursor, or one from the future, is logged and ignored: the
+        // pump starts as with no cursor rather than refusing to start.
         let value = match self.client.retained(&topic).await {
-            Ok(Some(bytes)) => {
-                let payload: crate::stream::CursorPayload =
-                    crate::stream::decode(&topic, &bytes)
-                        .map_err(|e| PortError::permanent(context.clone(), e))?;
-                Some(payload.ts)
-            }
+            Ok(Some(bytes)) => crate::stream::restore_cursor(&topic, &bytes, Utc::now()),
             Ok(None) => None,
             Err(e) => return Err(e.into_port(context)),
         };
@@ -751,5 +812,29 @@ impl crate::ports::CursorStore for RetainedCursor {
         self.client.publish(&message).await?;
         *lock(&self.loaded) = Some(Some(ts));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use rumqttc::{PubAck, Publish};
+
+    /// rumqttc replays the acks queued on a lost connection on the next one; they are purged,
+    /// publishes (re-sent with their packet ids) stay in order.
+    #[test]
+    fn acks_of_a_lost_connection_are_purged_and_publishes_kept() {
+        let mut eventloop = EventLoop::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 8);
+        let publish = |n: u8| Request::Publish(Publish::new("t", QoS::AtLeastOnce, vec![n]));
+        eventloop.pending.extend([
+            publish(1),
+            Request::PubAck(PubAck::new(7)),
+            publish(2),
+            Request::PubAck(PubAck::new(8)),
+        ]);
+        drop_acks(&mut eventloop);
+        let left: Vec<_> = eventloop.pending.iter().cloned().collect();
+        assert_eq!(left, vec![publish(1), publish(2)]);
     }
 }

@@ -4,7 +4,11 @@
 //! | topic | measurement | tags | fields |
 //! |---|---|---|---|
 //! | `upstream/fuel-mix` | `fuel_mix` | — | one per fuel slug (MW), `total_mw` |
-//! | `computed/co2[/table]` | `co2` | `factors` = table name | `value` (g/kWh) |
+//! | `archive/co2/points` | `co2` | `factors` = table name | `value` (g/kWh) |
+//!
+//! Archivers subscribe to `archive/co2/points` ([`Topics::archived`]): every reading's
+//! intensity, late ones included. The live `computed/co2*` topics are not archived (they skip
+//! a reading that arrives after a newer one, and carry the same numbers otherwise).
 //!
 //! A point is keyed by measurement + tags + timestamp, so writing it again overwrites it.
 
@@ -109,12 +113,12 @@ pub fn points_for_message(
                 ts: p.ts,
             }])
         }
-        Some(TopicKind::Co2(_)) => {
+        Some(TopicKind::Co2Archive) => {
             let p: Co2Payload = decode(topic, payload)?;
-            if !p.value.is_finite() {
+            if !(p.value.is_finite() && p.value >= 0.0) {
                 return Err(StreamError::Inconsistent {
                     topic: topic.to_owned(),
-                    problem: "value is not a finite number".to_owned(),
+                    problem: format!("value {} is not a finite number >= 0", p.value),
                 });
             }
             Ok(vec![Point {
@@ -156,7 +160,11 @@ mod tests {
 
         let co2 =
             br#"{"ts":"2025-02-01T05:05:00Z","value":248.75,"units":"g/kWh","factors":"direct"}"#;
-        let pts = points_for_message(&t, "ny-power/computed/co2", co2).unwrap();
+        // The live topic is not archived; the archive stream is.
+        assert!(points_for_message(&t, "ny-power/computed/co2", co2)
+            .unwrap()
+            .is_empty());
+        let pts = points_for_message(&t, "ny-power/archive/co2/points", co2).unwrap();
         assert_eq!(
             pts[0].line_protocol(),
             "co2,factors=direct value=248.75 1738386300"
@@ -173,7 +181,8 @@ mod tests {
             ts: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
         };
         assert_eq!(p.line_protocol(), r"a\ b\,c,k\=1=v\ 2 f\,x=1.0 1735689600");
-        let e = points_for_message(&Topics::default(), "ny-power/computed/co2", b"{}").unwrap_err();
-        assert!(e.to_string().contains("ny-power/computed/co2"));
+        let e = points_for_message(&Topics::default(), "ny-power/archive/co2/points", b"{}")
+            .unwrap_err();
+        assert!(e.to_string().contains("ny-power/archive/co2/points"));
     }
 }

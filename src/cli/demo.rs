@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60.0, value_name = "N")]
     speed: f64,
     /// How many hours of the replay are published at once at start (a first chart).
-    #[arg(long, default_value_t = 6.0, value_name = "HOURS")]
+    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
     replay_backfill_hours: f64,
     /// Dashboard HTTP port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 8080, value_name = "PORT")]

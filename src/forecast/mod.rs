@@ -549,8 +549,17 @@ impl Forecaster {
         let total_mw: Vec<Option<f64>> = (mw_first..=last)
             .map(|i| self.hours.get(&i).and_then(HourStat::mw).map(f64::round))
             .collect();
+        let n: Vec<u32> = (first..=last)
+            .map(|i| {
+                self.hours
+                    .get(&i)
+                    .filter(|h| h.intensity().is_some())
+                    .map_or(0, |h| h.intensity_n)
+            })
+            .collect();
         Some(ForecasterStatePayload {
-            v: 1,
+            v: crate::stream::FORECASTER_STATE_VERSION,
+            n,
             factors: self.factors.name().to_owned(),
             hour0: hour_start(first)?,
             intensity,
@@ -567,7 +576,12 @@ impl Forecaster {
     /// and the snapshot's hours are added where missing. Returns `false` (and changes nothing)
     /// when the snapshot is for another factor table or is inconsistent.
     pub fn restore(&mut self, state: &ForecasterStatePayload) -> bool {
-        if state.v != 1
+        let counts_ok = match state.v {
+            1 => true, // no counts: each mean weighs as one reading
+            crate::stream::FORECASTER_STATE_VERSION => state.n.len() == state.intensity.len(),
+            _ => false,
+        };
+        if !counts_ok
             || state.factors != self.factors.name()
             || state.total_mw.len() > state.intensity.len()
         {
@@ -595,8 +609,10 @@ impl Forecaster {
             }
             let mut stat = HourStat::default();
             if let Some(v) = v.filter(|v| v.is_finite()) {
-                stat.intensity_sum = v;
-                stat.intensity_n = 1;
+                // The mean of n readings weighs as n readings (a v1 state migrated: 1).
+                let n = state.n.get(k).copied().unwrap_or(1).max(1);
+                stat.intensity_sum = v * f64::from(n);
+                stat.intensity_n = n;
             }
             if let Some(m) = mw.filter(|m| m.is_finite()) {
                 stat.mw_sum = m;
@@ -775,7 +791,8 @@ mod tests {
         feed(&mut fc, 31, share, |_| 10_000.0);
         let state = fc.state().unwrap();
         let json = serde_json::to_vec(&state).unwrap();
-        assert!(json.len() < 8_000, "state is {} bytes", json.len());
+        // 31 days of hourly means and counts (v2): ~8 KB, far below any packet limit.
+        assert!(json.len() < 10_000, "state is {} bytes", json.len());
         let back: ForecasterStatePayload = serde_json::from_slice(&json).unwrap();
         let mut restored = Forecaster::default();
         assert!(restored.restore(&back));

@@ -44,8 +44,8 @@ use crate::nyiso::isolf::{parse_isolf, IsolfError, LoadForecast};
 use crate::nyiso::{daily_file_name, daily_url, today_in_new_york, Dataset};
 use crate::ports::Publisher;
 use crate::stream::{
-    decode, decode_fuel_mix, decode_history, Co2HistoryPayload, ForecasterStatePayload,
-    FuelMixPayload, Message, Topics,
+    decode_forecaster_state, decode_fuel_mix_at, decode_history, Co2HistoryPayload,
+    ForecasterStatePayload, FuelMixPayload, Message, Topics,
 };
 
 /// How often the load forecast is fetched again (at most).
@@ -99,12 +99,27 @@ impl Default for Co2Settings {
 }
 
 /// The calculator's client options: persistent session, manual acks, QoS 1 subscription to
-/// the combined fuel mix, status on `{root}/status/co2`.
+/// the combined fuel mix, status on `{root}/status/co2`. This connection only receives and
+/// acknowledges; results go out on a second one ([`publisher_options`]).
 pub fn client_options(common: &Common) -> ClientOptions {
     let mut opts = common.client_options("co2");
     opts.clean_session = false;
     opts.manual_acks = true;
     opts.subscriptions = vec![common.topics.fuel_mix()];
+    opts
+}
+
+/// The calculator's second connection (client id `…-co2-out`, clean session, no
+/// subscriptions, no status): the retained reads at start and every publish. Kept apart from
+/// the receiving connection so the broker's acknowledgements of our publishes never wait
+/// behind its own deliveries: rumqttd 0.20 (the demo's broker) stops sending anything — PUBACKs
+/// and SUBACKs included — to a connection holding 100 unacknowledged deliveries, and the
+/// calculator acknowledges a reading only after its results are acknowledged: on one
+/// connection, a burst of 100 readings deadlocked it (issue 10, defect 3).
+pub fn publisher_options(common: &Common) -> ClientOptions {
+    let mut opts = common.client_options("co2");
+    opts.client_id.push_str("-out");
+    opts.status_topic = None;
     opts
 }
 
@@ -177,14 +192,17 @@ impl ForecastStage {
         self.dirty = true;
         let mut out = Vec::new();
         if let Some(f) = self.forecaster.forecast(payload.ts, load) {
-            out.push(Message::json(self.topics.co2_forecast(), &f.payload()));
-            out.push(Message::json(
+            out.extend(Message::or_log(Message::json(
+                self.topics.co2_forecast(),
+                &f.payload(),
+            )));
+            out.extend(Message::or_log(Message::json(
                 self.topics.charge_window(),
                 &charge_window_payload(&f),
-            ));
+            )));
         }
         if let Some(b) = self.forecaster.band_payload() {
-            out.push(Message::json(self.topics.co2_band(), &b));
+            out.extend(Message::or_log(Message::json(self.topics.co2_band(), &b)));
         }
         if self.state_hour != Some(hour_of(payload.ts)) {
             out.extend(self.state_message());
@@ -201,7 +219,7 @@ impl ForecastStage {
         let state = self.forecaster.state()?;
         self.state_hour = Some(hour_of(state.latest.ts));
         self.dirty = false;
-        Some(Message::json(self.topics.forecaster_state(), &state))
+        Message::or_log(Message::json(self.topics.forecaster_state(), &state))
     }
 }
 
@@ -223,7 +241,7 @@ pub async fn run(
                 let (tx, rx) = watch::channel(None);
                 let task = tokio::spawn(load_loop(
                     fetcher,
-                    clock,
+                    clock.clone(),
                     s.refresh,
                     tx,
                     shutdown.clone(),
@@ -236,11 +254,17 @@ pub async fn run(
             }
         }
     });
+    let out = MqttClient::start(publisher_options(common));
+    let clients = Clients {
+        inbox: client,
+        out: &out,
+    };
     let result = handle(
-        client,
+        &clients,
         common,
         settings,
         load.as_ref().map(|(rx, _)| rx),
+        &clock,
         &mut shutdown,
     )
     .await;
@@ -248,7 +272,39 @@ pub async fn run(
         task.abort();
     }
     client.close().await;
+    out.close().await;
     result
+}
+
+/// What a stopping calculator handles first: the pump's cursor (read from the broker; `None`
+/// when there is none or it cannot be read) and a deadline 10 s away.
+async fn drain_target(
+    client: &MqttClient,
+    common: &Common,
+) -> (Option<DateTime<Utc>>, tokio::time::Instant) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let topic = common.topics.cursor();
+    let cursor = match client.retained(&topic).await {
+        Ok(Some(bytes)) => crate::stream::restore_cursor(&topic, &bytes, Utc::now()),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "stopping: the pump's cursor could not be read");
+            None
+        }
+    };
+    tracing::debug!(
+        ?cursor,
+        "stopping: handling the readings up to the pump's cursor first"
+    );
+    (cursor, deadline)
+}
+
+/// The calculator's two connections.
+struct Clients<'a> {
+    /// Receives the fuel mix and acknowledges it ([`client_options`]).
+    inbox: &'a MqttClient,
+    /// Reads retained state and publishes ([`publisher_options`]).
+    out: &'a MqttClient,
 }
 
 fn fatal(source: MqttError) -> ServiceError {
@@ -295,13 +351,14 @@ async fn restore(
     common: &Common,
     calc: &mut Co2Calculator,
     stage: &mut ForecastStage,
+    now: DateTime<Utc>,
     shutdown: &mut Shutdown,
 ) -> Result<bool, ServiceError> {
     let topic = common.topics.forecaster_state();
     let Some(state) = read_retained(client, &topic, shutdown).await? else {
         return Ok(false);
     };
-    match state.map(|bytes| decode::<ForecasterStatePayload>(&topic, &bytes)) {
+    match state.map(|bytes| decode_forecaster_state(&topic, &bytes, now)) {
         Some(Ok(state)) => {
             if stage.restore_state(&state) {
                 tracing::info!(hours = stage.forecaster().hours_held(), newest = %state.latest.ts, "forecaster state restored");
@@ -312,7 +369,9 @@ async fn restore(
                 );
             }
         }
-        Some(Err(e)) => tracing::warn!(error = %e, "retained forecaster state ignored"),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "retained forecaster state ignored; starting clean")
+        }
         None => tracing::info!("no retained forecaster state; starting from the 24 h history"),
     }
 
@@ -322,10 +381,16 @@ async fn restore(
     };
     match history.map(|bytes| decode_history(&topic, &bytes)) {
         Some(Ok(history)) => {
-            calc.restore(&history);
-            let added = stage.restore_history(&history);
+            let refused = calc.restore(&history, now);
+            if refused > 0 {
+                tracing::warn!(
+                    refused,
+                    "retained history: entries dated in the future or not a valid intensity left out"
+                );
+            }
+            let added = stage.restore_history(&calc.history_payload());
             tracing::info!(
-                readings = history.ts.len(),
+                readings = history.ts.len() - refused,
                 forecaster_added = added,
                 "history restored"
             );
@@ -361,15 +426,17 @@ async fn acknowledge(client: &MqttClient, processed: &mut Vec<Inbound>) {
 }
 
 async fn handle(
-    client: &MqttClient,
+    clients: &Clients<'_>,
     common: &Common,
     settings: &Co2Settings,
     load: Option<&watch::Receiver<Option<Arc<LoadForecast>>>>,
+    clock: &Arc<dyn Clock>,
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
+    let Clients { inbox, out: client } = *clients;
     let mut calc = Co2Calculator::new(common.topics.clone(), settings.factors);
     let mut stage = ForecastStage::new(common.topics.clone(), settings.factors);
-    if !restore(client, common, &mut calc, &mut stage, shutdown).await? {
+    if !restore(client, common, &mut calc, &mut stage, clock.now(), shutdown).await? {
         return Ok(());
     }
     if settings.ha_discovery {
@@ -387,41 +454,66 @@ async fn handle(
     );
     // Acknowledgements wait until no further message is queued: a PUBACK followed at once by
     // a PUBLISH would sit in the socket (Nagle) until the broker's delayed TCP ACK, ~40 ms per
-    // reading while catching up. Acknowledged only after the results were published.
+    // reading while catching up. Acknowledged only after the results were published, on the
+    // connection the reading came on (see `MqttClient::ack`).
     let mut processed = Vec::new();
+    // Once stopping: the pump's cursor at that moment and a deadline. The readings up to the
+    // cursor are handled first (the pump stops first), so a stop loses no reading's results.
+    let mut drain: Option<(Option<DateTime<Utc>>, tokio::time::Instant)> = None;
+    let mut seen: Option<DateTime<Utc>> = None;
     loop {
-        let message = if processed.is_empty() {
-            tokio::select! {
-                m = client.recv() => m,
-                _ = shutdown.wait() => break,
+        if let Some((target, deadline)) = drain {
+            let reached = target.is_none_or(|t| seen.is_some_and(|s| s >= t));
+            if reached || tokio::time::Instant::now() >= deadline {
+                if !reached {
+                    tracing::warn!(cursor = ?target, handled = ?seen, "stopping before the calculator reached the pump's cursor");
+                }
+                break;
             }
-        } else {
-            match client.try_recv().await {
+        }
+        let message = if !processed.is_empty() {
+            match inbox.try_recv().await {
                 Some(m) => Some(m),
                 None => {
-                    acknowledge(client, &mut processed).await;
+                    acknowledge(inbox, &mut processed).await;
+                    continue;
+                }
+            }
+        } else if let Some((_, deadline)) = drain {
+            match tokio::time::timeout_at(deadline, inbox.recv()).await {
+                Ok(m) => m,
+                Err(_) => continue,
+            }
+        } else {
+            tokio::select! {
+                m = inbox.recv() => m,
+                _ = shutdown.wait() => {
+                    drain = Some(drain_target(client, common).await);
                     continue;
                 }
             }
         };
         let Some(message) = message else { break };
-        match decode_fuel_mix(&message.topic, &message.payload) {
+        match decode_fuel_mix_at(&message.topic, &message.payload, clock.now()) {
             Ok(reading) => {
+                seen = seen.max(Some(reading.ts));
                 let mut out = calc.on_fuel_mix(&reading);
                 let held = load.and_then(|rx| rx.borrow().clone());
                 out.extend(stage.on_fuel_mix(&reading, held.as_deref()));
                 if !publish_all(client, &out, shutdown).await {
                     // This reading is not acknowledged: the broker delivers it again.
-                    acknowledge(client, &mut processed).await;
+                    acknowledge(inbox, &mut processed).await;
                     return Ok(());
                 }
                 tracing::debug!(ts = %reading.ts, "intensity and forecast published");
             }
-            Err(e) => tracing::warn!(error = %e, "fuel-mix message ignored"),
+            // Not a reading: nothing published, the state unchanged; acknowledged (a broker
+            // would deliver it again and again otherwise).
+            Err(e) => tracing::warn!(error = %e, "fuel-mix message refused"),
         }
         processed.push(message);
     }
-    acknowledge(client, &mut processed).await;
+    acknowledge(inbox, &mut processed).await;
     // The hourly state lags by up to an hour: publish the newest on a clean stop.
     if let Some(state) = stage.state_message() {
         if client.is_connected() {
@@ -610,7 +702,7 @@ async fn load_loop(
 mod tests {
     use super::*;
     use crate::reading::{FuelMix, Reading};
-    use crate::stream::{ChargeWindowPayload, Co2BandPayload, TopicKind};
+    use crate::stream::{decode, ChargeWindowPayload, Co2BandPayload, TopicKind};
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {

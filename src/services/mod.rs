@@ -156,9 +156,14 @@ pub struct Parts {
     pub sinks: Vec<Arc<dyn ArchiveSink>>,
 }
 
+/// The services in the order they stop.
+const STAGES: [&str; 3] = ["pump", "co2", "archive"];
+
 /// Runs the configured services in the current tokio runtime until `shutdown` (or until one of
 /// them fails; the others are then stopped too). Each service has its own MQTT connection.
-/// When `health` is given, `/readyz` follows the connections.
+/// When `health` is given, `/readyz` follows the connections. On `shutdown` they stop in
+/// stages — the pump, then the calculator (which first handles the readings the pump
+/// published), then the archiver — so a stop loses no reading's results.
 ///
 /// # Errors
 /// The first [`ServiceError`] of a service that stopped on its own.
@@ -168,7 +173,15 @@ pub async fn run_all(
     shutdown: Shutdown,
     health: Option<&HealthServer>,
 ) -> Result<(), ServiceError> {
-    let (stop_all, stop_rx) = shutdown_channel();
+    // Stopped in stages on `shutdown`: the pump first, the calculator once the pump has
+    // ended (it first handles what the pump published, up to the cursor), the archiver last.
+    let stages: Vec<(ShutdownTrigger, Shutdown)> =
+        (0..STAGES.len()).map(|_| shutdown_channel()).collect();
+    let stop_rx = |service: &str| {
+        let i = STAGES.iter().position(|s| *s == service).unwrap_or(0);
+        stages[i].1.clone()
+    };
+    let mut running = [false; STAGES.len()];
     let mut readiness = Readiness::default();
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(settings) = config.pump.clone() {
@@ -178,8 +191,9 @@ pub async fn run_all(
             config.common.clone(),
             parts.source.clone(),
             parts.clock.clone(),
-            stop_rx.clone(),
+            stop_rx("pump"),
         );
+        running[0] = true;
         tasks.spawn(async move {
             (
                 "pump",
@@ -190,7 +204,8 @@ pub async fn run_all(
     if let Some(settings) = config.co2.clone() {
         let client = MqttClient::start(co2::client_options(&config.common));
         readiness.push(client.connection());
-        let (common, clock, stop) = (config.common.clone(), parts.clock.clone(), stop_rx.clone());
+        let (common, clock, stop) = (config.common.clone(), parts.clock.clone(), stop_rx("co2"));
+        running[1] = true;
         tasks.spawn(async move {
             (
                 "co2",
@@ -204,8 +219,12 @@ pub async fn run_all(
         } else {
             let client = MqttClient::start(archive::client_options(&config.common));
             readiness.push(client.connection());
-            let (common, sinks, stop) =
-                (config.common.clone(), parts.sinks.clone(), stop_rx.clone());
+            let (common, sinks, stop) = (
+                config.common.clone(),
+                parts.sinks.clone(),
+                stop_rx("archive"),
+            );
+            running[2] = true;
             tasks.spawn(async move {
                 (
                     "archive",
@@ -217,16 +236,29 @@ pub async fn run_all(
     if let Some(health) = health {
         health.set_readiness(readiness);
     }
-    let forward = {
-        let mut shutdown = shutdown.clone();
-        let trigger = stop_all.0.clone();
-        tokio::spawn(async move {
-            shutdown.wait().await;
-            trigger.send_replace(true);
-        })
+    let stop_all = || stages.iter().for_each(|(t, _)| t.trigger());
+    // Triggers every stage whose earlier stages have all ended.
+    let advance = |running: &[bool]| {
+        for (i, (trigger, _)) in stages.iter().enumerate() {
+            trigger.trigger();
+            if running[i] {
+                break;
+            }
+        }
     };
+    let mut shutdown = shutdown;
+    let mut stopping = false;
     let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            _ = shutdown.wait(), if !stopping => {
+                stopping = true;
+                advance(&running);
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
         let (service, result) = match joined {
             Ok(done) => done,
             Err(e) => (
@@ -237,14 +269,19 @@ pub async fn run_all(
                 }),
             ),
         };
+        let known = STAGES.iter().position(|s| *s == service);
+        if let Some(i) = known {
+            running[i] = false;
+        }
         if let Err(e) = result {
             tracing::error!(service, error = %e, "service stopped");
             first_error.get_or_insert(e);
-            stop_all.trigger();
-        } else if !shutdown.is_triggered() {
-            stop_all.trigger();
+            stop_all();
+        } else if !stopping || known.is_none() {
+            stop_all();
+        } else {
+            advance(&running);
         }
     }
-    forward.abort();
     first_error.map_or(Ok(()), Err)
 }

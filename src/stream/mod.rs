@@ -13,6 +13,17 @@ pub const DEFAULT_ROOT: &str = "ny-power";
 pub const UNITS_MW: &str = "MW";
 /// Units of intensity values.
 pub const UNITS_G_PER_KWH: &str = "g/kWh";
+/// Largest generation a fuel of one reading may report, MW. New York's whole fleet is about
+/// 40 GW, so a larger value is not a reading but a fault (DESIGN §5). Checked where a fuel-mix
+/// payload is decoded ([`decode_fuel_mix`]), by the calculator and the archiver.
+pub const MAX_FUEL_MW: f64 = 60_000.0;
+/// How far past the receiver's clock a reading's instant may lie (clocks differ a little; a
+/// reading dated hours ahead is a fault, and would freeze the calculator's history).
+pub fn future_slack() -> chrono::Duration {
+    chrono::Duration::minutes(15)
+}
+/// The current version of the forecaster state payload ([`ForecasterStatePayload::v`]).
+pub const FORECASTER_STATE_VERSION: u32 = 2;
 
 /// Errors of the stream layer: a payload that does not follow the contract.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +43,15 @@ pub enum StreamError {
         topic: String,
         /// What is wrong.
         problem: String,
+    },
+    /// A payload to publish cannot be written as the contract says (a number that is not
+    /// finite: JSON has no NaN or infinity, and `null` is not a number).
+    #[error("topic `{topic}`: payload not published: {source}")]
+    Unwritable {
+        /// The topic it was meant for.
+        topic: String,
+        /// The serialisation error (names the value).
+        source: serde_json::Error,
     },
 }
 
@@ -91,6 +111,13 @@ impl Topics {
         format!("{}/archive/co2/24h", self.root)
     }
 
+    /// `{root}/archive/co2/points`: one message per computed intensity (every reading, every
+    /// table, late ones included), **not retained**, QoS 1: what archivers store. The live
+    /// `computed/co2*` topics keep only the newest reading; this one loses none.
+    pub fn co2_archive(&self) -> String {
+        format!("{}/archive/co2/points", self.root)
+    }
+
     /// `{root}/status/fuel-mix/updated`: the newest reading published (the pump's cursor).
     pub fn cursor(&self) -> String {
         format!("{}/status/fuel-mix/updated", self.root)
@@ -123,14 +150,11 @@ impl Topics {
         format!("{}/state/co2/forecaster", self.root)
     }
 
-    /// The upstream topics an archiver subscribes to (the combined mix; the per-fuel topics
-    /// carry the same numbers).
+    /// The topics an archiver subscribes to: the combined mix (the per-fuel topics carry the
+    /// same numbers) and the intensity archive stream [`Topics::co2_archive`] (not the live
+    /// `computed/co2*` topics, which skip a reading that arrives after a newer one).
     pub fn archived(&self) -> Vec<String> {
-        vec![
-            self.fuel_mix(),
-            self.co2(Factors::Direct),
-            self.co2(Factors::Lifecycle),
-        ]
+        vec![self.fuel_mix(), self.co2_archive()]
     }
 
     /// What a topic is, if it belongs to this tree's contract.
@@ -139,6 +163,7 @@ impl Topics {
         match rest {
             "upstream/fuel-mix" => Some(TopicKind::FuelMix),
             "archive/co2/24h" => Some(TopicKind::Co2History),
+            "archive/co2/points" => Some(TopicKind::Co2Archive),
             "status/fuel-mix/updated" => Some(TopicKind::Cursor),
             "computed/co2" => Some(TopicKind::Co2(Factors::Direct)),
             "computed/co2/forecast" => Some(TopicKind::Co2Forecast),
@@ -175,6 +200,8 @@ pub enum TopicKind {
     Co2(Factors),
     /// `archive/co2/24h`.
     Co2History,
+    /// `archive/co2/points` (not retained).
+    Co2Archive,
     /// `status/fuel-mix/updated`.
     Cursor,
     /// `status/{service}`.
@@ -196,8 +223,10 @@ pub struct FuelMixPayload {
     /// The reading's instant.
     pub ts: DateTime<Utc>,
     /// MW by fuel slug, all seven.
+    #[serde(serialize_with = "finite::mix")]
     pub fuels: FuelMix,
     /// Sum of the seven.
+    #[serde(serialize_with = "finite::one")]
     pub total_mw: f64,
 }
 
@@ -227,6 +256,7 @@ pub struct FuelValuePayload {
     /// The reading's instant.
     pub ts: DateTime<Utc>,
     /// MW.
+    #[serde(serialize_with = "finite::one")]
     pub value: f64,
     /// Always `MW`.
     pub units: String,
@@ -239,6 +269,7 @@ pub struct Co2Payload {
     /// The reading's instant.
     pub ts: DateTime<Utc>,
     /// Intensity, g/kWh.
+    #[serde(serialize_with = "finite::one")]
     pub value: f64,
     /// Always `g/kWh`.
     pub units: String,
@@ -255,6 +286,7 @@ pub struct Co2HistoryPayload {
     /// Instants, oldest first.
     pub ts: Vec<DateTime<Utc>>,
     /// Intensity at each instant.
+    #[serde(serialize_with = "finite::vec")]
     pub values: Vec<f64>,
 }
 
@@ -297,6 +329,7 @@ pub struct Co2ForecastPayload {
     /// Start of each slot, oldest first.
     pub ts: Vec<DateTime<Utc>>,
     /// Expected mean intensity over each slot.
+    #[serde(serialize_with = "finite::vec")]
     pub values: Vec<f64>,
     /// Always `g/kWh`.
     pub units: String,
@@ -313,10 +346,13 @@ pub struct WindowPayload {
     /// When the charge ends (`start + hours`).
     pub end: DateTime<Utc>,
     /// Forecast mean intensity over the window.
+    #[serde(serialize_with = "finite::one")]
     pub mean: f64,
     /// Forecast mean intensity of the same charge started now.
+    #[serde(serialize_with = "finite::one")]
     pub now_mean: f64,
     /// `(now_mean − mean) / now_mean × 100`; 0 when the best window starts now.
+    #[serde(serialize_with = "finite::one")]
     pub cleaner_than_now_pct: f64,
 }
 
@@ -339,12 +375,15 @@ pub struct Co2BandPayload {
     /// The reading's instant.
     pub ts: DateTime<Utc>,
     /// Its intensity.
+    #[serde(serialize_with = "finite::one")]
     pub value: f64,
     /// `low`, `moderate` or `high`.
     pub band: String,
     /// Below this is low (lower tercile of the hourly means).
+    #[serde(serialize_with = "finite::one")]
     pub low_below: f64,
     /// Above this is high (upper tercile of the hourly means).
+    #[serde(serialize_with = "finite::one")]
     pub high_above: f64,
     /// Days compared against (30).
     pub window_days: u32,
@@ -359,30 +398,97 @@ pub struct LatestPoint {
     /// Its instant.
     pub ts: DateTime<Utc>,
     /// Its intensity.
+    #[serde(serialize_with = "finite::one")]
     pub value: f64,
     /// Its total generation, MW (absent when restored from the 24 h history).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "finite::opt"
+    )]
     pub total_mw: Option<f64>,
 }
 
 /// `state/co2/forecaster` payload: hourly means from `hour0` on, one per hour (`null` for an
-/// hour without readings); `total_mw` covers the last hours of the same range (aligned to its
-/// end).
+/// hour without readings), with the number of readings behind each (`n`, since v2); `total_mw`
+/// covers the last hours of the same range (aligned to its end). Read it with
+/// [`decode_forecaster_state`], which checks it and migrates a v1 state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForecasterStatePayload {
-    /// Schema version (1).
+    /// Format version ([`FORECASTER_STATE_VERSION`]; 1 lacks `n`).
     pub v: u32,
     /// The factor table of the intensities.
     pub factors: String,
     /// Start of the first hour.
     pub hour0: DateTime<Utc>,
     /// Mean intensity of each hour.
+    #[serde(serialize_with = "finite::opt_vec")]
     pub intensity: Vec<Option<f64>>,
     /// Mean total generation of each of the last hours, MW.
+    #[serde(serialize_with = "finite::opt_vec")]
     pub total_mw: Vec<Option<f64>>,
+    /// Readings behind each hourly mean of `intensity` (v2; absent in v1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub n: Vec<u32>,
     /// The newest reading.
     pub latest: LatestPoint,
+}
+
+/// Parses a `state/co2/forecaster` payload, migrates a v1 state to the current version (each
+/// hourly mean counted as one reading, as v1 restored them) and checks it is a state a
+/// calculator can have written: lengths line up, numbers finite and not negative (a total
+/// generation at most seven times [`MAX_FUEL_MW`]), the newest reading not after `now` +
+/// [`future_slack`] and in the last hour of the range.
+///
+/// # Errors
+/// [`StreamError`] naming what is wrong; the caller starts without the state.
+pub fn decode_forecaster_state(
+    topic: &str,
+    payload: &[u8],
+    now: DateTime<Utc>,
+) -> Result<ForecasterStatePayload, StreamError> {
+    let mut p: ForecasterStatePayload = decode(topic, payload)?;
+    let bad = |problem: String| StreamError::Inconsistent {
+        topic: topic.to_owned(),
+        problem,
+    };
+    match p.v {
+        1 => {
+            p.n = p.intensity.iter().map(|v| u32::from(v.is_some())).collect();
+            p.v = FORECASTER_STATE_VERSION;
+        }
+        FORECASTER_STATE_VERSION => {}
+        v => {
+            return Err(bad(format!(
+                "format version {v} unknown (this build reads 1 to {FORECASTER_STATE_VERSION})"
+            )))
+        }
+    }
+    if p.n.len() != p.intensity.len() || p.total_mw.len() > p.intensity.len() {
+        return Err(bad(format!(
+            "{} hourly means, {} counts, {} totals do not line up",
+            p.intensity.len(),
+            p.n.len(),
+            p.total_mw.len()
+        )));
+    }
+    let intensity_ok = |v: &f64| v.is_finite() && *v >= 0.0;
+    if !p.intensity.iter().flatten().all(intensity_ok) || !intensity_ok(&p.latest.value) {
+        return Err(bad("an intensity is not a finite number >= 0".to_owned()));
+    }
+    let mw_ok = |v: &f64| v.is_finite() && (0.0..=7.0 * MAX_FUEL_MW).contains(v);
+    if !p.total_mw.iter().flatten().all(mw_ok) || !p.latest.total_mw.iter().all(mw_ok) {
+        return Err(bad(format!(
+            "a total generation is not between 0 and {} MW",
+            7.0 * MAX_FUEL_MW
+        )));
+    }
+    check_not_future(topic, p.latest.ts, now)?;
+    if p.latest.ts < p.hour0 {
+        return Err(bad("the newest reading is before the first hour".to_owned()));
+    }
+    Ok(p)
 }
 
 /// Parses a `computed/co2/forecast` payload and checks its arrays line up, are in order and
@@ -396,21 +502,49 @@ pub fn decode_forecast(topic: &str, payload: &[u8]) -> Result<Co2ForecastPayload
     Ok(p)
 }
 
-/// One message to publish: topic, JSON payload, always retained at QoS 1 (DESIGN §5).
+/// One message to publish: topic, JSON payload, QoS 1; retained except on the archive stream
+/// ([`Topics::co2_archive`], DESIGN §5).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// Full topic.
     pub topic: String,
     /// JSON bytes.
     pub payload: Vec<u8>,
+    /// Whether the broker keeps it as the topic's retained message.
+    pub retain: bool,
 }
 
 impl Message {
-    /// A message with a JSON payload.
-    pub fn json<T: Serialize>(topic: String, payload: &T) -> Self {
-        // Serialising these plain structs cannot fail (no maps with non-string keys).
-        let payload = serde_json::to_vec(payload).unwrap_or_default();
-        Message { topic, payload }
+    /// A retained message with a JSON payload.
+    ///
+    /// # Errors
+    /// [`StreamError::Unwritable`] when a number of the payload is not finite (the contract
+    /// has numbers there: JSON would carry `null`).
+    pub fn json<T: Serialize>(topic: String, payload: &T) -> Result<Self, StreamError> {
+        match serde_json::to_vec(payload) {
+            Ok(payload) => Ok(Message {
+                topic,
+                payload,
+                retain: true,
+            }),
+            Err(source) => Err(StreamError::Unwritable { topic, source }),
+        }
+    }
+
+    /// A message that is not retained (the archive stream: each one is an event).
+    ///
+    /// # Errors
+    /// As [`Message::json`].
+    pub fn event<T: Serialize>(topic: String, payload: &T) -> Result<Self, StreamError> {
+        Message::json(topic, payload).map(|m| Message { retain: false, ..m })
+    }
+
+    /// The message, or `None` with the error logged (a computed value that is not a finite
+    /// number is left out of what is published, never sent as `null`).
+    pub fn or_log(result: Result<Message, StreamError>) -> Option<Message> {
+        result
+            .map_err(|e| tracing::warn!(error = %e, "message left out"))
+            .ok()
     }
 
     /// The payload as UTF-8 text, for logs.
@@ -421,31 +555,61 @@ impl Message {
 
 /// The data messages of one reading, in publish order: the per-fuel topics, then the combined
 /// fuel mix. The cursor ([`cursor_message`]) follows once these are acknowledged (DESIGN §5).
+/// All or nothing: a reading with a value that is not a finite number has no messages (it is
+/// not a reading; the parser never yields one) and is logged.
 pub fn reading_messages(topics: &Topics, reading: &Reading) -> Vec<Message> {
-    let mut out: Vec<Message> = reading
-        .mix
-        .iter()
-        .map(|(fuel, mw)| {
-            Message::json(
-                topics.fuel(fuel),
-                &FuelValuePayload {
-                    ts: reading.ts,
-                    value: mw,
-                    units: UNITS_MW.to_owned(),
-                },
-            )
-        })
-        .collect();
-    out.push(Message::json(
-        topics.fuel_mix(),
-        &FuelMixPayload::of(reading),
-    ));
+    let mut out = Vec::with_capacity(8);
+    for (fuel, mw) in reading.mix.iter() {
+        let payload = FuelValuePayload {
+            ts: reading.ts,
+            value: mw,
+            units: UNITS_MW.to_owned(),
+        };
+        match Message::json(topics.fuel(fuel), &payload) {
+            Ok(m) => out.push(m),
+            Err(e) => {
+                tracing::error!(error = %e, ts = %reading.ts, "reading not published");
+                return Vec::new();
+            }
+        }
+    }
+    match Message::json(topics.fuel_mix(), &FuelMixPayload::of(reading)) {
+        Ok(m) => out.push(m),
+        Err(e) => {
+            tracing::error!(error = %e, ts = %reading.ts, "reading not published");
+            return Vec::new();
+        }
+    }
     out
 }
 
 /// The cursor message for the newest published reading.
 pub fn cursor_message(topics: &Topics, ts: DateTime<Utc>) -> Message {
-    Message::json(topics.cursor(), &CursorPayload { ts })
+    Message {
+        topic: topics.cursor(),
+        // A timestamp alone: serialising it cannot fail.
+        payload: serde_json::to_vec(&CursorPayload { ts }).unwrap_or_default(),
+        retain: true,
+    }
+}
+
+/// The pump's resume cursor from its retained message, checked: `None` (logged as a warning)
+/// when the payload is not a cursor or is dated after `now` + [`future_slack`] — the pump then
+/// starts as with no cursor (its first lookback), never refusing to start over a bad value.
+/// An empty payload (a cleared retained message) is no cursor, silently.
+pub fn restore_cursor(topic: &str, payload: &[u8], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if payload.is_empty() {
+        return None;
+    }
+    let checked = decode::<CursorPayload>(topic, payload)
+        .and_then(|c| check_not_future(topic, c.ts, now).map(|()| c.ts));
+    match checked {
+        Ok(ts) => Some(ts),
+        Err(e) => {
+            tracing::warn!(error = %e, "retained cursor ignored; starting as with no cursor");
+            None
+        }
+    }
 }
 
 /// Parses a JSON payload of a contract type, naming the topic in the error.
@@ -459,23 +623,73 @@ pub fn decode<T: for<'de> Deserialize<'de>>(topic: &str, payload: &[u8]) -> Resu
     })
 }
 
-/// Parses an `upstream/fuel-mix` payload and checks `total_mw` against the fuels.
+/// Parses an `upstream/fuel-mix` payload and checks it is a reading a grid can produce: every
+/// fuel `0 <= MW <= MAX_FUEL_MW` ([`MAX_FUEL_MW`]), `total_mw` the sum of the fuels.
 ///
 /// # Errors
-/// [`StreamError`] when the payload is malformed or its total disagrees with its fuels.
+/// [`StreamError`] when the payload is malformed, a fuel is out of bounds (named with its
+/// value) or the total disagrees with the fuels.
 pub fn decode_fuel_mix(topic: &str, payload: &[u8]) -> Result<FuelMixPayload, StreamError> {
     let p: FuelMixPayload = decode(topic, payload)?;
+    let bad = |problem: String| StreamError::Inconsistent {
+        topic: topic.to_owned(),
+        problem,
+    };
+    if let Some((fuel, mw)) = p
+        .fuels
+        .iter()
+        .find(|(_, mw)| !(0.0..=MAX_FUEL_MW).contains(mw))
+    {
+        return Err(bad(format!(
+            "{} = {mw} MW is not a generation a grid reports (0 to {MAX_FUEL_MW} MW per fuel)",
+            fuel.slug()
+        )));
+    }
     let sum = p.fuels.total_mw();
     if !p.total_mw.is_finite() || (sum - p.total_mw).abs() > 1e-6 * sum.abs().max(1.0) {
+        return Err(bad(format!(
+            "total_mw {} is not the sum of the fuels ({sum})",
+            p.total_mw
+        )));
+    }
+    Ok(p)
+}
+
+/// [`decode_fuel_mix`], and the reading is not dated after `now` + [`future_slack`].
+///
+/// # Errors
+/// As [`decode_fuel_mix`], and [`StreamError::Inconsistent`] for a reading from the future.
+pub fn decode_fuel_mix_at(
+    topic: &str,
+    payload: &[u8],
+    now: DateTime<Utc>,
+) -> Result<FuelMixPayload, StreamError> {
+    let p = decode_fuel_mix(topic, payload)?;
+    check_not_future(topic, p.ts, now)?;
+    Ok(p)
+}
+
+/// Refuses an instant later than `now` + [`future_slack`].
+///
+/// # Errors
+/// [`StreamError::Inconsistent`] naming the instant and the clock.
+pub fn check_not_future(
+    topic: &str,
+    ts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StreamError> {
+    if ts > now + future_slack() {
         return Err(StreamError::Inconsistent {
             topic: topic.to_owned(),
             problem: format!(
-                "total_mw {} is not the sum of the fuels ({sum})",
-                p.total_mw
+                "{} is in the future (clock {}; at most {} min ahead allowed)",
+                ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                future_slack().num_minutes()
             ),
         });
     }
-    Ok(p)
+    Ok(())
 }
 
 /// Checks parallel `ts`/`values` arrays: same length, instants strictly increasing, values
@@ -510,6 +724,54 @@ pub fn decode_history(topic: &str, payload: &[u8]) -> Result<Co2HistoryPayload, 
     let p: Co2HistoryPayload = decode(topic, payload)?;
     check_series(topic, &p.ts, &p.values)?;
     Ok(p)
+}
+
+/// `serialize_with` helpers: a number that is not finite is an error, never `null`.
+mod finite {
+    use serde::ser::Error as _;
+    use serde::{Serialize, Serializer};
+
+    use crate::reading::FuelMix;
+
+    fn refuse<S: Serializer>(v: f64) -> S::Error {
+        S::Error::custom(format!("{v} is not a finite number"))
+    }
+
+    pub fn one<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            Err(refuse::<S>(*v))
+        }
+    }
+
+    pub fn opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) if !x.is_finite() => Err(refuse::<S>(*x)),
+            _ => v.serialize(s),
+        }
+    }
+
+    pub fn vec<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        match v.iter().find(|x| !x.is_finite()) {
+            Some(x) => Err(refuse::<S>(*x)),
+            None => v.serialize(s),
+        }
+    }
+
+    pub fn opt_vec<S: Serializer>(v: &[Option<f64>], s: S) -> Result<S::Ok, S::Error> {
+        match v.iter().flatten().find(|x| !x.is_finite()) {
+            Some(x) => Err(refuse::<S>(*x)),
+            None => v.serialize(s),
+        }
+    }
+
+    pub fn mix<S: Serializer>(v: &FuelMix, s: S) -> Result<S::Ok, S::Error> {
+        match v.iter().find(|(_, mw)| !mw.is_finite()) {
+            Some((_, mw)) => Err(refuse::<S>(mw)),
+            None => v.serialize(s),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -709,6 +971,7 @@ mod tests {
 
         let st = ForecasterStatePayload {
             v: 1,
+            n: Vec::new(),
             factors: "direct".into(),
             hour0: t0,
             intensity: vec![Some(1.5), None],
@@ -755,5 +1018,133 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("strictly increasing"), "{e}");
+    }
+
+    /// Issue 10, defect 6: negative MW gave -6,814 g/kWh; 1e308 an infinite intensity sent as
+    /// `null`.
+    #[test]
+    fn impossible_fuel_mixes_are_refused_where_they_are_decoded() {
+        let good = serde_json::to_vec(&FuelMixPayload::of(&reading())).unwrap();
+        assert!(decode_fuel_mix("t", &good).is_ok());
+        for (value, total) in [
+            ("-6814.0", "7310.0"),
+            ("1e308", "1e308"),
+            ("60000.5", "74636.5"),
+        ] {
+            let text = String::from_utf8(good.clone())
+                .unwrap()
+                .replace("\"dual_fuel\":4613.0", &format!("\"dual_fuel\":{value}"))
+                .replace("\"total_mw\":14124.0", &format!("\"total_mw\":{total}"));
+            let e = decode_fuel_mix("ny-power/upstream/fuel-mix", text.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("dual_fuel = "), "{e}");
+            assert!(e.to_string().contains("0 to 60000 MW"), "{e}");
+        }
+        // The bound itself is a possible value.
+        let mut edge = FuelMixPayload::of(&reading());
+        edge.fuels.0[0] = MAX_FUEL_MW;
+        edge.total_mw = edge.fuels.total_mw();
+        assert!(decode_fuel_mix("t", &serde_json::to_vec(&edge).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn no_payload_carries_a_non_finite_number() {
+        let t0 = reading().ts;
+        let co2 = Co2Payload {
+            ts: t0,
+            value: f64::INFINITY,
+            units: UNITS_G_PER_KWH.into(),
+            factors: "direct".into(),
+        };
+        let e = Message::json("ny-power/computed/co2".into(), &co2).unwrap_err();
+        assert!(e.to_string().contains("inf is not a finite number"), "{e}");
+        let history = Co2HistoryPayload {
+            units: UNITS_G_PER_KWH.into(),
+            ts: vec![t0],
+            values: vec![f64::NAN],
+        };
+        assert!(Message::json("t".into(), &history).is_err());
+        let mut mix = FuelMixPayload::of(&reading());
+        mix.fuels.0[3] = f64::NAN;
+        assert!(Message::json("t".into(), &mix).is_err());
+        let mut bad = reading();
+        bad.mix.0[2] = f64::INFINITY;
+        assert!(reading_messages(&Topics::default(), &bad).is_empty());
+        // And a null where a number is due does not decode.
+        let e = decode_history(
+            "t",
+            br#"{"units":"g/kWh","ts":["2025-02-01T05:05:00Z"],"values":[null]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("topic `t`"), "{e}");
+        assert!(decode_forecast(
+            "t",
+            br#"{"issued":"2025-02-01T05:05:00Z","ts":["2025-02-01T05:05:00Z"],"values":[null],"units":"g/kWh"}"#
+        )
+        .is_err());
+        let ok = Message::event(
+            "ny-power/archive/co2/points".into(),
+            &Co2Payload { value: 1.0, ..co2 },
+        )
+        .unwrap();
+        assert!(!ok.retain);
+    }
+
+    /// Issue 10, defect 7: a retained fuel mix, history or state dated 2100 froze the calculator;
+    /// a garbage retained cursor stopped the demo from starting.
+    #[test]
+    fn restored_state_is_checked_and_v1_is_migrated() {
+        let now = reading().ts;
+        let v1 = br#"{"v":1,"factors":"direct","hour0":"2025-02-01T04:00:00Z","intensity":[1.5,null,2.5],"total_mw":[14000.0],"latest":{"ts":"2025-02-01T06:05:00Z","value":2.5}}"#;
+        let st = decode_forecaster_state("t", v1, now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(st.v, FORECASTER_STATE_VERSION);
+        assert_eq!(st.n, [1, 0, 1]);
+        let text = String::from_utf8(v1.to_vec()).unwrap();
+        let future = text.replace("2025-02-01T06:05:00Z", "2100-01-01T00:00:00Z");
+        let e = decode_forecaster_state("t", future.as_bytes(), now).unwrap_err();
+        assert!(e.to_string().contains("in the future"), "{e}");
+        let negative = text.replace("[1.5,null,2.5]", "[-283.5,null,2.5]");
+        assert!(decode_forecaster_state(
+            "t",
+            negative.as_bytes(),
+            now + chrono::Duration::hours(1)
+        )
+        .is_err());
+        let v9 = text.replace("\"v\":1", "\"v\":9");
+        let e = decode_forecaster_state("t", v9.as_bytes(), now).unwrap_err();
+        assert!(e.to_string().contains("format version 9 unknown"), "{e}");
+        let v2_short = text
+            .replace("\"v\":1", "\"v\":2")
+            .replace("\"latest\"", "\"n\":[1],\"latest\"");
+        assert!(decode_forecaster_state(
+            "t",
+            v2_short.as_bytes(),
+            now + chrono::Duration::hours(1)
+        )
+        .is_err());
+
+        let topic = "ny-power/status/fuel-mix/updated";
+        assert_eq!(
+            restore_cursor(topic, br#"{"ts":"2025-02-01T05:05:00Z"}"#, now),
+            Some(now)
+        );
+        assert_eq!(restore_cursor(topic, b"\x1b[31mgarbage", now), None);
+        assert_eq!(
+            restore_cursor(topic, br#"{"ts":"2100-01-01T00:00:00Z"}"#, now),
+            None
+        );
+        assert_eq!(restore_cursor(topic, b"", now), None);
+        let soon = (now + chrono::Duration::minutes(14)).to_rfc3339();
+        assert!(restore_cursor(topic, format!("{{\"ts\":\"{soon}\"}}").as_bytes(), now).is_some());
+        let fm = serde_json::to_vec(&FuelMixPayload::of(&reading())).unwrap();
+        assert!(decode_fuel_mix_at("t", &fm, now).is_ok());
+        assert!(decode_fuel_mix_at("t", &fm, now - chrono::Duration::minutes(16)).is_err());
+    }
+
+    #[test]
+    fn the_archive_stream_is_what_archivers_subscribe_to() {
+        let t = Topics::default();
+        assert_eq!(t.co2_archive(), "ny-power/archive/co2/points");
+        assert_eq!(t.classify(&t.co2_archive()), Some(TopicKind::Co2Archive));
+        assert_eq!(t.archived(), vec![t.fuel_mix(), t.co2_archive()]);
     }
 }

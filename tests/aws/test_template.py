@@ -98,7 +98,7 @@ EXPECTED = {
     "Co2Function": {
         "iot:Publish": {TOPIC + "computed/co2", TOPIC + "computed/co2/*",
                         TOPIC + "computed/charge-window", TOPIC + "archive/co2/24h",
-                        TOPIC + "state/co2/forecaster"},
+                        TOPIC + "state/co2/forecaster", TOPIC + "archive/co2/points"},
         "iot:RetainPublish": {TOPIC + "computed/co2", TOPIC + "computed/co2/*",
                               TOPIC + "computed/charge-window", TOPIC + "archive/co2/24h",
                               TOPIC + "state/co2/forecaster"},
@@ -169,12 +169,11 @@ def test_guest_role_can_only_connect_subscribe_and_receive_under_the_root(templa
 def test_each_rule_invokes_one_function_and_its_permission_is_scoped_to_that_rule(template):
     rules = resources(template, "AWS::IoT::TopicRule")
     perms = resources(template, "AWS::Lambda::Permission")
-    # The archive takes only the intensity topics of computed/ (not forecast, band, windows).
-    intensities = " OR ".join(f"topic() = '${{TopicRoot}}/computed/co2{t}'"
-                              for t in ("", "/lifecycle", "/${Factors}"))
+    # The archive takes the intensity archive stream (every reading, late ones included), not
+    # the live computed/ topics.
     expected = {"Co2Rule": ("Co2Function", "upstream/fuel-mix", ""),
                 "ArchiveUpstreamRule": ("ArchiveFunction", "upstream/fuel-mix", ""),
-                "ArchiveComputedRule": ("ArchiveFunction", "computed/#", " WHERE " + intensities)}
+                "ArchiveComputedRule": ("ArchiveFunction", "archive/co2/points", "")}
     assert set(rules) == set(expected)
     for name, rule in rules.items():
         payload = rule["Properties"]["TopicRulePayload"]

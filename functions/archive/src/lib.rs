@@ -1,6 +1,6 @@
 //! The archive function: triggered by the IoT topic rules on `{root}/upstream/fuel-mix` and
-//! `{root}/computed/#`, it maps each contract message to archive points (the core's
-//! [`points_for_message`]) and writes them to the configured backend: Timestream for
+//! `{root}/archive/co2/points` (every reading's intensities), it maps each contract message to
+//! archive points (the core's [`points_for_message`]) and writes them to the configured backend: Timestream for
 //! LiveAnalytics or an InfluxDB v2 write API (`ARCHIVE_BACKEND`). Writes are idempotent, so a
 //! retried event changes nothing.
 

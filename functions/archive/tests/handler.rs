@@ -28,7 +28,7 @@ async fn fuel_mix_and_co2_become_points_and_retries_change_nothing() {
         "total_mw": 14124.0, "topic": "ny-power/upstream/fuel-mix"
     });
     let co2 = json!({"ts": "2025-02-01T05:05:00Z", "value": 248.75, "units": "g/kWh",
-                     "factors": "direct", "topic": "ny-power/computed/co2"});
+                     "factors": "direct", "topic": "ny-power/archive/co2/points"});
     assert_eq!(handle(ev(mix.clone()), &f).await.unwrap().points, 1);
     assert_eq!(handle(ev(co2.clone()), &f).await.unwrap().points, 1);
     handle(ev(mix), &f).await.unwrap();
@@ -60,10 +60,10 @@ async fn topics_not_archived_write_nothing_and_bad_payloads_are_permanent() {
         json!({"units": "g/kWh", "ts": [], "values": [], "topic": "ny-power/archive/co2/24h"});
     assert_eq!(handle(ev(hist), &f).await.unwrap().points, 0);
     let bad = json!({"ts": "2025-02-01T05:05:00Z", "value": "high", "units": "g/kWh",
-                     "factors": "direct", "topic": "ny-power/computed/co2"});
+                     "factors": "direct", "topic": "ny-power/archive/co2/points"});
     let e = handle(ev(bad), &f).await.unwrap_err();
     assert_eq!(e.error_type(), "Permanent.Input");
-    assert!(e.message.contains("ny-power/computed/co2"), "{e}");
+    assert!(e.message.contains("ny-power/archive/co2/points"), "{e}");
     assert_eq!(archive.writes(), 0);
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ny_power::fakes::MemoryBroker;
 use ny_power::ports::{CursorStore, PortError, Publisher};
 use ny_power::stream::{
-    cursor_message, decode, decode_history, Co2HistoryPayload, CursorPayload,
+    cursor_message, decode_forecaster_state, decode_history, restore_cursor, Co2HistoryPayload,
     ForecasterStatePayload, Message, StreamError, Topics,
 };
 
@@ -20,7 +20,8 @@ use crate::sdk_error::port_error;
 /// QoS of every publish (IoT Core has no QoS 2; DESIGN §5).
 pub const QOS: i32 = 1;
 
-/// Publishes contract messages to IoT Core: `Publish` with QoS 1 and `retain=true`.
+/// Publishes contract messages to IoT Core: `Publish` with QoS 1, retained as the message says
+/// (all but the archive stream).
 #[derive(Debug, Clone)]
 pub struct IotPublisher {
     client: Client,
@@ -40,7 +41,7 @@ impl Publisher for IotPublisher {
             .publish()
             .topic(&message.topic)
             .qos(QOS)
-            .retain(true)
+            .retain(message.retain)
             .payload(Blob::new(message.payload.clone()))
             .send()
             .await
@@ -154,16 +155,13 @@ impl IotCursor {
 impl CursorStore for IotCursor {
     async fn load(&self) -> Result<Option<DateTime<Utc>>, PortError> {
         let topic = self.topics.cursor();
-        let retained = match self.retained.get(&topic).await? {
-            None => None,
-            // A cleared retained message (empty payload) means no cursor.
-            Some(bytes) if bytes.is_empty() => None,
-            Some(bytes) => Some(
-                decode::<CursorPayload>(&topic, &bytes)
-                    .map(|c| c.ts)
-                    .map_err(|e| PortError::permanent(format!("load cursor from {topic}"), e))?,
-            ),
-        };
+        // A cleared retained message (empty payload) means no cursor; a bad or future one is
+        // logged and ignored (the pump starts as with no cursor).
+        let retained = self
+            .retained
+            .get(&topic)
+            .await?
+            .and_then(|bytes| restore_cursor(&topic, &bytes, Utc::now()));
         Ok(retained.max(self.saved()))
     }
 
@@ -194,11 +192,13 @@ pub async fn retained_payload(
         .filter(|bytes| !bytes.is_empty()))
 }
 
-/// The calculator's retained 24 h history, if any.
+/// The calculator's 24 h window from its retained message (`{root}/archive/co2/24h`); `None`
+/// when there is none, or when it breaks the contract: that is logged and the window starts
+/// empty (a bad retained value must never stop the calculator for good). Entries dated after
+/// `now` are left out by [`Co2Calculator::restore`](ny_power::co2::Co2Calculator::restore).
 ///
 /// # Errors
-/// [`PortError`] when it could not be read; a retained payload that breaks the contract is a
-/// permanent error naming the topic.
+/// [`PortError`] when the broker could not be asked.
 pub async fn load_history(
     retained: &impl RetainedReader,
     topics: &Topics,
@@ -206,25 +206,32 @@ pub async fn load_history(
     let topic = topics.co2_history();
     match retained_payload(retained, &topic).await? {
         None => Ok(None),
-        Some(bytes) => decode_history(&topic, &bytes)
-            .map(Some)
-            .map_err(|e| PortError::permanent(format!("restore history from {topic}"), e)),
+        Some(bytes) => match decode_history(&topic, &bytes) {
+            Ok(history) => Ok(Some(history)),
+            Err(e) => {
+                tracing::warn!(error = %e, "retained history ignored; starting the window empty");
+                Ok(None)
+            }
+        },
     }
 }
 
-/// The forecaster's retained state (`{root}/state/co2/forecaster`, `docs/forecast.md`): the
-/// raw read, then the decode, kept apart because they fail differently. The outer `Result` is
-/// the broker (could not ask); the inner one the payload, which a caller may ignore (the
-/// forecaster rebuilds from the 24 h history and the next state it publishes replaces it).
+/// The forecaster's retained state (`{root}/state/co2/forecaster`, `docs/forecast.md`),
+/// checked and migrated to the current version by [`decode_forecaster_state`] against `now`:
+/// the raw read, then the decode, kept apart because they fail differently. The outer `Result`
+/// is the broker (could not ask); the inner one the payload, which a caller ignores with a
+/// warning (the forecaster rebuilds from the 24 h history and the next state it publishes
+/// replaces it).
 ///
 /// # Errors
 /// [`PortError`] when the broker could not be asked.
 pub async fn load_forecaster_state(
     retained: &impl RetainedReader,
     topics: &Topics,
+    now: DateTime<Utc>,
 ) -> Result<Option<Result<ForecasterStatePayload, StreamError>>, PortError> {
     let topic = topics.forecaster_state();
     Ok(retained_payload(retained, &topic)
         .await?
-        .map(|bytes| decode::<ForecasterStatePayload>(&topic, &bytes)))
+        .map(|bytes| decode_forecaster_state(&topic, &bytes, now)))
 }

@@ -121,7 +121,7 @@ async fn timestream_archive_stores_multi_measure_records_in_calls_of_at_most_100
     let mix = reading_messages(&topics, r).pop().unwrap();
     let mut points = points_for_message(&topics, &mix.topic, &mix.payload).unwrap();
     let co2 = br#"{"ts":"2025-02-01T05:05:00Z","value":248.7471240441801,"units":"g/kWh","factors":"direct"}"#;
-    points.extend(points_for_message(&topics, "ny-power/computed/co2", co2).unwrap());
+    points.extend(points_for_message(&topics, "ny-power/archive/co2/points", co2).unwrap());
     archive.write(&points).await.unwrap();
 
     // Written in key order (measurement, tags, time).
@@ -157,7 +157,7 @@ async fn timestream_archive_stores_multi_measure_records_in_calls_of_at_most_100
                 "units": "g/kWh", "factors": "lifecycle"});
             points_for_message(
                 &topics,
-                "ny-power/computed/co2/lifecycle",
+                "ny-power/archive/co2/points",
                 &serde_json::to_vec(&payload).unwrap(),
             )
             .unwrap()

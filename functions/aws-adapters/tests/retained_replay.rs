@@ -67,21 +67,29 @@ async fn no_retained_message_means_no_cursor_and_no_history() {
 }
 
 #[tokio::test]
-async fn a_corrupt_cursor_is_permanent_and_throttling_is_transient() {
+async fn a_corrupt_cursor_is_ignored_and_throttling_is_transient() {
+    // Issue 10, defect 7: a garbage retained cursor stopped the pump for good. It is now
+    // warned about and ignored: the pump starts as with no cursor.
     // payload = base64 of <html>
     let bad = ok_json(
         r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"PGh0bWw+","qos":1,"lastModifiedTime":1}"#,
     );
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&bad]);
-    let e = IotCursor::new(client, Topics::default())
+    let loaded = IotCursor::new(client, Topics::default())
         .load()
         .await
-        .unwrap_err();
-    assert!(!e.is_retryable(), "{e}");
-    assert!(
-        e.to_string().contains("ny-power/status/fuel-mix/updated"),
-        "{e}"
+        .unwrap();
+    assert_eq!(loaded, None);
+    // One dated 2100 too (payload = base64 of {"ts":"2100-01-01T00:00:00Z"}).
+    let future = ok_json(
+        r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"eyJ0cyI6IjIxMDAtMDEtMDFUMDA6MDA6MDBaIn0=","qos":1,"lastModifiedTime":1}"#,
     );
+    let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&future]);
+    let loaded = IotCursor::new(client, Topics::default())
+        .load()
+        .await
+        .unwrap();
+    assert_eq!(loaded, None);
 
     let throttled = mock!(aws_sdk_iotdataplane::Client::get_retained_message)
         .sequence()
@@ -177,6 +185,7 @@ async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
     let t = Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap();
     let state = ForecasterStatePayload {
         v: 1,
+        n: Vec::new(),
         factors: "direct".into(),
         hour0: t,
         intensity: vec![Some(248.8)],
@@ -208,15 +217,25 @@ async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&rule]);
     let reader = IotRetained::new(client);
     let topics = Topics::default();
-    let got = load_forecaster_state(&reader, &topics).await.unwrap();
-    assert_eq!(got.unwrap().unwrap(), state);
-    let bad = load_forecaster_state(&reader, &topics).await.unwrap();
+    let got = load_forecaster_state(&reader, &topics, chrono::Utc::now())
+        .await
+        .unwrap();
+    // A v1 state comes back migrated to the current version (each mean one reading).
+    let migrated = ForecasterStatePayload {
+        v: ny_power::stream::FORECASTER_STATE_VERSION,
+        n: vec![1],
+        ..state.clone()
+    };
+    assert_eq!(got.unwrap().unwrap(), migrated);
+    let bad = load_forecaster_state(&reader, &topics, chrono::Utc::now())
+        .await
+        .unwrap();
     let e = bad.unwrap().unwrap_err();
     assert!(
         e.to_string().contains("ny-power/state/co2/forecaster"),
         "{e}"
     );
-    assert!(load_forecaster_state(&reader, &topics)
+    assert!(load_forecaster_state(&reader, &topics, chrono::Utc::now())
         .await
         .unwrap()
         .is_none());

@@ -95,21 +95,27 @@ impl ForecastStep {
         }
         let mut out = Vec::new();
         if let Some(f) = self.forecaster.forecast(payload.ts, None) {
-            out.push(Message::json(self.topics.co2_forecast(), &f.payload()));
-            out.push(Message::json(
+            out.extend(Message::or_log(Message::json(
+                self.topics.co2_forecast(),
+                &f.payload(),
+            )));
+            out.extend(Message::or_log(Message::json(
                 self.topics.charge_window(),
                 &charge_window_payload(&f),
-            ));
+            )));
         }
         if let Some(b) = self.forecaster.band_payload() {
-            out.push(Message::json(self.topics.co2_band(), &b));
+            out.extend(Message::or_log(Message::json(self.topics.co2_band(), &b)));
         }
         let stale = self
             .retained_newest
             .is_none_or(|ts| hour_of(ts) < hour_of(payload.ts));
         if stale {
             if let Some(state) = self.forecaster.state() {
-                out.push(Message::json(self.topics.forecaster_state(), &state));
+                out.extend(Message::or_log(Message::json(
+                    self.topics.forecaster_state(),
+                    &state,
+                )));
             }
         }
         out

@@ -15,7 +15,7 @@ pub mod forecast;
 use lambda_runtime::LambdaEvent;
 use ny_power::co2::Co2Calculator;
 use ny_power::ports::Publisher;
-use ny_power::stream::{decode_fuel_mix, TopicKind, Topics};
+use ny_power::stream::{decode_fuel_mix_at, TopicKind, Topics};
 use ny_power_aws::event::split_rule_event;
 use ny_power_aws::iot::{load_forecaster_state, load_history, RetainedReader};
 use ny_power_aws::{ErrorKind, FunctionError};
@@ -73,9 +73,9 @@ pub struct Co2Response {
 ///
 /// # Errors
 /// [`FunctionError`]: permanent for an event that is not a contract fuel-mix message (nothing
-/// is published); retryable or not as the broker says for state and publish failures. A
-/// retained history that breaks the contract is a permanent state error (nothing is
-/// published); a retained forecaster state that breaks it is logged and not used.
+/// is published: also a reading out of bounds or dated in the future); retryable or not as the
+/// broker says for state and publish failures. A retained history or forecaster state that
+/// breaks the contract is logged and not used (the function starts clean).
 pub async fn handle<P: Publisher, R: RetainedReader>(
     event: LambdaEvent<Value>,
     f: &Co2Function<P, R>,
@@ -90,11 +90,12 @@ pub async fn handle<P: Publisher, R: RetainedReader>(
             ),
         ));
     }
-    let mix = decode_fuel_mix(&topic, &payload)?;
+    let now = chrono::Utc::now();
+    let mix = decode_fuel_mix_at(&topic, &payload, now)?;
     let mut held = f.held.lock().await;
     let (history, state) = tokio::join!(
         load_history(&f.retained, &f.topics),
-        load_forecaster_state(&f.retained, &f.topics)
+        load_forecaster_state(&f.retained, &f.topics, now)
     );
     let state_error = |e| FunctionError::from_port(ErrorKind::State, &e);
     let history = history.map_err(state_error)?;
@@ -111,9 +112,17 @@ pub async fn handle<P: Publisher, R: RetainedReader>(
         forecast,
     } = &mut *held;
     if let Some(history) = &history {
-        calculator.restore(history);
+        let refused = calculator.restore(history, now);
+        if refused > 0 {
+            tracing::warn!(
+                refused,
+                "retained history: entries dated in the future or not a valid intensity left out"
+            );
+        }
     }
-    let restored = forecast.restore(state.as_ref(), history.as_ref());
+    // The calculator's window, not the raw retained one: entries it refused stay out.
+    let window = history.as_ref().map(|_| calculator.history_payload());
+    let restored = forecast.restore(state.as_ref(), window.as_ref());
     if let (Some(s), false) = (&state, restored.state) {
         tracing::warn!(
             factors = %s.factors,

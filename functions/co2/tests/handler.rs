@@ -51,7 +51,7 @@ async fn publishes_intensities_and_restores_the_window_from_retained_history() {
         values: vec![250.0, 249.0],
     };
     broker
-        .publish(&Message::json(Topics::default().co2_history(), &earlier))
+        .publish(&Message::json(Topics::default().co2_history(), &earlier).unwrap())
         .await
         .unwrap();
     let f = function(&broker);
@@ -66,6 +66,8 @@ async fn publishes_intensities_and_restores_the_window_from_retained_history() {
         [
             "ny-power/computed/co2",
             "ny-power/computed/co2/lifecycle",
+            "ny-power/archive/co2/points",
+            "ny-power/archive/co2/points",
             "ny-power/archive/co2/24h",
             "ny-power/computed/co2/forecast",
             "ny-power/computed/charge-window",
@@ -111,7 +113,15 @@ async fn bad_events_are_permanent_errors_and_publish_nothing() {
     wrong_topic["topic"] = json!("ny-power/computed/co2");
     let mut extra = rule_event("2025-02-01T05:05:00Z");
     extra["coal"] = json!(3.0);
+    // Issue 10: values no grid produces, and a reading from the future.
+    let mut negative = rule_event("2025-02-01T05:05:00Z");
+    negative["fuels"]["dual_fuel"] = json!(-6814.0);
+    negative["total_mw"] = json!(14124.0 - 4613.0 - 6814.0);
+    let mut future = rule_event("2100-01-01T00:00:00Z");
+    future["ts"] = json!("2100-01-01T00:00:00Z");
     for (event, says) in [
+        (negative, "dual_fuel = -6814 MW is not a generation"),
+        (future, "2100-01-01T00:00:00Z is in the future"),
         (bad_total, "not the sum"),
         (wrong_topic, "is not ny-power/upstream/fuel-mix"),
         (extra, "unknown field `coal`"),
@@ -127,26 +137,59 @@ async fn bad_events_are_permanent_errors_and_publish_nothing() {
     assert!(broker.published().is_empty());
 }
 
+/// Issue 10, defect 7: a bad retained history must not stop the calculator for good: it is
+/// warned about and the window starts clean.
 #[tokio::test]
-async fn a_corrupt_retained_history_is_a_state_error_and_publishes_nothing() {
+async fn a_corrupt_retained_history_is_ignored_and_the_window_starts_clean() {
     let broker = MemoryBroker::new();
     broker
         .publish(&Message {
             topic: Topics::default().co2_history(),
             payload: b"<html>".to_vec(),
+            retain: true,
         })
         .await
         .unwrap();
     let f = function(&broker);
-    let e = handle(
+    let out = handle(
         LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
         &f,
     )
     .await
-    .unwrap_err();
-    assert_eq!(e.error_type(), "Permanent.State");
-    assert!(e.message.contains("ny-power/archive/co2/24h"), "{e}");
-    assert_eq!(broker.published().len(), 1);
+    .unwrap();
+    assert_eq!(out.window, 1);
+    let h = decode_history("t", &broker.retained()["ny-power/archive/co2/24h"]).unwrap();
+    assert_eq!(h.ts.len(), 1);
+}
+
+/// A history dated 2100 (any local process could publish one) shrank the window to that point
+/// and froze the calculator: entries from the future are left out on restore.
+#[tokio::test]
+async fn a_retained_history_from_the_future_is_left_out() {
+    let broker = MemoryBroker::new();
+    let year_2100 = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+    let poisoned = Co2HistoryPayload {
+        units: "g/kWh".into(),
+        ts: vec![year_2100],
+        values: vec![100.0],
+    };
+    broker
+        .publish(&Message::json(Topics::default().co2_history(), &poisoned).unwrap())
+        .await
+        .unwrap();
+    let f = function(&broker);
+    let out = handle(
+        LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
+        &f,
+    )
+    .await
+    .unwrap();
+    assert!(out.published.contains(&"ny-power/computed/co2".to_owned()));
+    let h = decode_history("t", &broker.retained()["ny-power/archive/co2/24h"]).unwrap();
+    assert_eq!(
+        h.ts,
+        vec![Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap()]
+    );
 }
 
 // ---------------------------------------------------------------- forecast (issue 7)
@@ -213,16 +256,18 @@ async fn a_real_day_one_by_one_publishes_forecast_windows_band_and_hourly_state(
     for r in &readings {
         let out = handle(event_of(r), &f).await.unwrap();
         assert_eq!(
-            &out.published[..5],
+            &out.published[..7],
             [
                 topics.co2(Factors::Direct),
                 topics.co2(Factors::Lifecycle),
+                topics.co2_archive(),
+                topics.co2_archive(),
                 topics.co2_history(),
                 topics.co2_forecast(),
                 topics.charge_window()
             ]
         );
-        let rest: Vec<_> = out.published[5..]
+        let rest: Vec<_> = out.published[7..]
             .iter()
             .map(|t| topics.classify(t).unwrap())
             .collect();
@@ -389,14 +434,22 @@ async fn retried_invocations_publish_nothing_different() {
     let again = handle(event_of(last), &f).await.unwrap();
     assert_eq!(broker.retained(), before);
     assert!(!again.published.contains(&topics.forecaster_state()));
-    for m in &broker.published()[logged..] {
+    for m in broker.published()[logged..].iter().filter(|m| m.retain) {
         assert_eq!(m.payload, before[&m.topic], "{}", m.topic);
     }
     // An older reading delivered late: the intensities and forecast stay the newest ones.
     let late = handle(event_of(&readings[readings.len() - 3]), &f)
         .await
         .unwrap();
-    assert_eq!(late.published, [topics.co2_history()]);
+    // Archived (issue 10) and in the history, never on the live topics.
+    assert_eq!(
+        late.published,
+        [
+            topics.co2_archive(),
+            topics.co2_archive(),
+            topics.co2_history()
+        ]
+    );
     assert_eq!(broker.retained(), before);
 
     // A retry that lands on a cold container: restored from the retained state and history,
@@ -436,8 +489,8 @@ async fn a_retry_completes_a_reading_whose_forecast_publish_failed() {
     for r in earlier {
         handle(event_of(r), &f).await.unwrap();
     }
-    // The broker fails after the intensities and history of the last reading.
-    broker.fail_after(Some(3));
+    // The broker fails after the intensities, archive points and history of the last reading.
+    broker.fail_after(Some(5));
     let e = handle(event_of(last), &f).await.unwrap_err();
     assert_eq!(e.error_type(), "Retryable.Publish");
     assert!(e.message.contains(&topics.co2_forecast()), "{e}");
@@ -471,6 +524,7 @@ async fn a_bad_or_foreign_retained_state_is_ignored_and_replaced() {
             .publish(&Message {
                 topic: topics.forecaster_state(),
                 payload: bad,
+                retain: true,
             })
             .await
             .unwrap();
