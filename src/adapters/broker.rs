@@ -78,7 +78,7 @@ impl OriginPolicy {
             let raw = raw.as_ref().trim();
             let normal = raw.trim_end_matches('/').to_ascii_lowercase();
             let bad = |problem| OriginError {
-                value: quote_short(raw),
+                value: crate::quote::quote(raw),
                 problem,
             };
             let Some((scheme, authority)) = normal.split_once("://") else {
@@ -127,25 +127,6 @@ fn is_loopback_origin(origin: &str) -> bool {
             !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
         });
     matches!(host, "127.0.0.1" | "localhost" | "[::1]") && port_ok
-}
-
-/// A value from outside, for a message: at most 60 characters, control characters escaped.
-fn quote_short(value: &str) -> String {
-    let mut out: String = value
-        .chars()
-        .take(60)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if value.chars().count() > 60 {
-        out.push('…');
-    }
-    out
 }
 
 /// Errors starting the embedded broker.
@@ -372,7 +353,7 @@ fn judge(head: &[u8], origins: &OriginPolicy) -> Handshake {
         }
     }
     match found {
-        Some(origin) if !origins.allows(origin) => Handshake::Forbidden(quote_short(origin)),
+        Some(origin) if !origins.allows(origin) => Handshake::Forbidden(crate::quote::quote(origin)),
         _ => Handshake::Pass,
     }
 }
@@ -611,7 +592,7 @@ fn read_snapshot(path: &std::path::Path) -> Result<Option<RetainedSnapshot>, Str
         return Err(format!("larger than {MAX_SNAPSHOT_BYTES} bytes"));
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("not JSON ({})", quote_short(&e.to_string())))?;
+        .map_err(|e| format!("not JSON ({})", crate::quote::quote(&e.to_string())))?;
     let serde_json::Value::Object(mut object) = value else {
         return Err("not a JSON object".to_owned());
     };
@@ -627,7 +608,7 @@ fn read_snapshot(path: &std::path::Path) -> Result<Option<RetainedSnapshot>, Str
         },
         Some(v) => Err(format!(
             "format version {} is not one this ny-power reads (it reads 1 and {SNAPSHOT_VERSION})",
-            quote_short(&v.to_string())
+            crate::quote::quote(&v.to_string())
         )),
     }
 }
@@ -648,7 +629,7 @@ fn validate_snapshot(
             }
             Err(problem) => tracing::warn!(
                 file = %path.display(),
-                topic = %quote_short(&topic),
+                topic = %crate::quote::quote(&topic),
                 %problem,
                 "saved demo state: entry not restored"
             ),
@@ -665,10 +646,13 @@ fn check_entry(
 ) -> Result<(), String> {
     use crate::stream::{self as s, TopicKind};
     let bytes = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
-    let bad = |e: s::StreamError| quote_short(&e.to_string());
+    let bad = |e: s::StreamError| crate::quote::quote(&e.to_string());
     let dated = match topics.classify(topic) {
         None | Some(TopicKind::ServiceStatus(_)) => {
             return Err("not a data topic of the stream".to_owned())
+        }
+        Some(TopicKind::Co2Archive) => {
+            return Err("the archive stream is not retained".to_owned())
         }
         Some(TopicKind::FuelMix) => Some(s::decode_fuel_mix(topic, &bytes).map_err(bad)?.ts),
         Some(TopicKind::Fuel(_)) => Some(

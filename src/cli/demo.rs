@@ -455,8 +455,13 @@ fn save_snapshot(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
 
 /// Whether a topic's retained message is part of the resume state (the contract's data
 /// topics; services announce their own status).
+/// Whether a topic's messages belong in the saved state: retained data topics only (not the
+/// services' status, not the non-retained archive stream).
 fn kept(topics: &Topics, topic: &str) -> bool {
-    matches!(topics.classify(topic), Some(kind) if !matches!(kind, TopicKind::ServiceStatus(_)))
+    matches!(
+        topics.classify(topic),
+        Some(kind) if !matches!(kind, TopicKind::ServiceStatus(_) | TopicKind::Co2Archive)
+    )
 }
 
 fn snapshot_cursor(topics: &Topics, snapshot: &Snapshot) -> Option<DateTime<Utc>> {
@@ -610,6 +615,8 @@ async fn watch_stream(watch: StreamWatch) {
                     gate.send_replace(true);
                 }
             }
+            // The non-retained archive stream is not state to restore.
+            Some(TopicKind::Co2Archive) | None => {}
             Some(kind) => {
                 if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&message.payload) {
                     snapshot.insert(message.topic.clone(), value);
@@ -639,7 +646,6 @@ async fn watch_stream(watch: StreamWatch) {
                     println!("READY {dashboard}");
                 }
             }
-            None => {}
         }
     }
     if dirty {

@@ -13,14 +13,15 @@ pub const DEFAULT_ROOT: &str = "ny-power";
 pub const UNITS_MW: &str = "MW";
 /// Units of intensity values.
 pub const UNITS_G_PER_KWH: &str = "g/kWh";
-/// Largest generation a fuel of one reading may report, MW. New York's whole fleet is about
-/// 40 GW, so a larger value is not a reading but a fault (DESIGN §5). Checked where a fuel-mix
-/// payload is decoded ([`decode_fuel_mix`]), by the calculator and the archiver.
-pub const MAX_FUEL_MW: f64 = 60_000.0;
-/// How far past the receiver's clock a reading's instant may lie (clocks differ a little; a
-/// reading dated hours ahead is a fault, and would freeze the calculator's history).
+/// Largest generation a fuel of one reading may report, MW ([`crate::reading::MAX_FUEL_MW`],
+/// the one bound the parser, the calculator and the archiver all use). Checked where a
+/// fuel-mix payload is decoded ([`decode_fuel_mix`]).
+pub use crate::reading::MAX_FUEL_MW;
+/// How far past the receiver's clock a reading's instant may lie
+/// ([`crate::reading::MAX_FUTURE_SLACK`]: clocks differ a little; a reading dated hours ahead
+/// is a fault, and would freeze the calculator's history).
 pub fn future_slack() -> chrono::Duration {
-    chrono::Duration::minutes(15)
+    crate::reading::MAX_FUTURE_SLACK
 }
 /// The current version of the forecaster state payload ([`ForecasterStatePayload::v`]).
 pub const FORECASTER_STATE_VERSION: u32 = 2;
@@ -638,7 +639,7 @@ pub fn decode_fuel_mix(topic: &str, payload: &[u8]) -> Result<FuelMixPayload, St
     if let Some((fuel, mw)) = p
         .fuels
         .iter()
-        .find(|(_, mw)| !(0.0..=MAX_FUEL_MW).contains(mw))
+        .find(|(_, mw)| !crate::reading::is_valid_mw(*mw))
     {
         return Err(bad(format!(
             "{} = {mw} MW is not a generation a grid reports (0 to {MAX_FUEL_MW} MW per fuel)",
@@ -678,7 +679,7 @@ pub fn check_not_future(
     ts: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StreamError> {
-    if ts > now + future_slack() {
+    if ts > crate::reading::latest_acceptable(now) {
         return Err(StreamError::Inconsistent {
             topic: topic.to_owned(),
             problem: format!(
