@@ -353,7 +353,9 @@ fn judge(head: &[u8], origins: &OriginPolicy) -> Handshake {
         }
     }
     match found {
-        Some(origin) if !origins.allows(origin) => Handshake::Forbidden(crate::quote::quote(origin)),
+        Some(origin) if !origins.allows(origin) => {
+            Handshake::Forbidden(crate::quote::quote(origin))
+        }
         _ => Handshake::Pass,
     }
 }
@@ -651,9 +653,7 @@ fn check_entry(
         None | Some(TopicKind::ServiceStatus(_)) => {
             return Err("not a data topic of the stream".to_owned())
         }
-        Some(TopicKind::Co2Archive) => {
-            return Err("the archive stream is not retained".to_owned())
-        }
+        Some(TopicKind::Co2Archive) => return Err("the archive stream is not retained".to_owned()),
         Some(TopicKind::FuelMix) => Some(s::decode_fuel_mix(topic, &bytes).map_err(bad)?.ts),
         Some(TopicKind::Fuel(_)) => Some(
             s::decode::<s::FuelValuePayload>(topic, &bytes)

@@ -655,10 +655,19 @@ impl IsolfFetcher {
             etag: header(ETAG),
             last_modified: header(LAST_MODIFIED),
         };
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| http(crate::nyiso::http::describe_http_error(&e), true))?;
+        let (body, complete) =
+            crate::nyiso::http::read_capped(response, crate::nyiso::http::MAX_CSV_BYTES)
+                .await
+                .map_err(|e| http(crate::nyiso::http::describe_http_error(&e), true))?;
+        if !complete {
+            return Err(http(
+                format!(
+                    "the body is larger than the {} bytes a load forecast may have",
+                    crate::nyiso::http::MAX_CSV_BYTES
+                ),
+                false,
+            ));
+        }
         let forecast = parse_isolf(&daily_file_name(Dataset::Isolf, date), &body)?;
         self.last = Some(validators);
         Ok(Some(forecast))
