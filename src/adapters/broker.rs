@@ -684,8 +684,14 @@ fn check_entry(
             None
         }
         Some(TopicKind::ForecasterState) => {
-            s::decode::<s::ForecasterStatePayload>(topic, &bytes).map_err(bad)?;
-            None
+            // The calculator's own restore check (lengths, values, not from the future).
+            let now = latest - crate::reading::MAX_FUTURE_SLACK;
+            Some(
+                s::decode_forecaster_state(topic, &bytes, now)
+                    .map_err(bad)?
+                    .latest
+                    .ts,
+            )
         }
     };
     match dated {

@@ -120,7 +120,10 @@ async fn bad_events_are_permanent_errors_and_publish_nothing() {
     let mut future = rule_event("2100-01-01T00:00:00Z");
     future["ts"] = json!("2100-01-01T00:00:00Z");
     for (event, says) in [
-        (negative, "dual_fuel = -6814 MW is not a generation"),
+        (
+            negative,
+            "fuel `dual_fuel`: -6814 MW is not a generation value",
+        ),
         (future, "2100-01-01T00:00:00Z is in the future"),
         (bad_total, "not the sum"),
         (wrong_topic, "is not ny-power/upstream/fuel-mix"),
