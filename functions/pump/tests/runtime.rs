@@ -309,15 +309,13 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
         "co2: first invoke {:?}, warm {:?}",
         co2_times[0], co2_times[1]
     );
-    // The intensities → archive (the archive rule's WHERE passes only these of computed/#).
+    // The intensities → archive: the archive rule selects the non-retained archive stream
+    // (every reading's intensities, late ones included), not the live computed/co2 topics.
     let after = moto.published().await;
-    let intensity_topics = [
-        format!("{ROOT}/computed/co2"),
-        format!("{ROOT}/computed/co2/lifecycle"),
-    ];
+    let archive_topic = format!("{ROOT}/archive/co2/points");
     let computed: Vec<_> = after
         .iter()
-        .filter(|(t, _, _)| intensity_topics.contains(t))
+        .filter(|(t, _, _)| *t == archive_topic)
         .collect();
     assert_eq!(computed.len(), 12, "direct + lifecycle per reading");
     // The forecast and windows with every reading; the forecaster state once in this hour
@@ -371,7 +369,7 @@ async fn pump_co2_and_archive_under_cargo_lambda_watch() {
 
     // A payload that breaks the contract: a permanent, stable error type, nothing written.
     let bad = json!({"ts": "2025-02-01T05:05:00Z", "value": "high", "units": "g/kWh",
-                     "factors": "direct", "topic": format!("{ROOT}/computed/co2")});
+                     "factors": "direct", "topic": format!("{ROOT}/archive/co2/points")});
     let (ok, out, _) = invoke(
         port("ny-power-archive-fn"),
         "ny-power-archive-fn",
