@@ -17,7 +17,7 @@ run() {
 
 run "cargo fmt --check" cargo fmt --all -- --check
 run "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-run "cargo test" cargo test --workspace --locked
+run "cargo test" cargo test --workspace --locked --no-fail-fast
 run "dashboard tests (node + chromium)" web/test.sh
 run "helm chart tests" tests/helm/run.sh
 run "SAM template checks" tests/aws/check-template.sh
