@@ -243,13 +243,13 @@ describe("dashboard in Chromium against Mosquitto", () => {
       const want = formatIntensity(value);
       const before = await text(page, "#intensity");
       const ts = Date.now() - 2000;
-      const n = await page.evaluate(() => window.nyPower.stats.renders.length);
+      const n = await page.evaluate(() => window.nyPower.stats.renderTotal);
       const t0 = Date.now();
       await publish(broker, topic(TOPICS.co2), co2Payload(Math.round(value * 100) / 100, ts, "direct"), { retain: false });
       const tPubExit = Date.now();
       await waitText(page, "#intensity", want);
       const tSeen = Date.now();
-      await page.waitForFunction((k) => window.nyPower.stats.renders.at(-1)?.painted != null && window.nyPower.stats.renders.length > k, n);
+      await page.waitForFunction((k) => window.nyPower.stats.renders.at(-1)?.painted != null && window.nyPower.stats.renderTotal > k, n);
       const r = await page.evaluate(() => {
         const e = window.nyPower.stats.renders.at(-1);
         const o = performance.timeOrigin;

@@ -32,6 +32,8 @@ const state = createState();
 const stats = Object.assign(createStats(), {
   /** Per accepted message: performance.now() at arrival, after the DOM update, and at the next frame. */
   renders: [],
+  /** How many entries `renders` has had in all (it keeps only the newest RENDER_LOG_MAX). */
+  renderTotal: 0,
   /** Content-Security-Policy violations seen by the page (should stay empty). */
   cspViolations: [],
   /** Connection state changes: {state, detail, at}. */
@@ -245,6 +247,7 @@ function onMessage(table, topic, payload) {
   }
   const entry = { topic, kind: r.kind, arrived, rendered: performance.now(), painted: null };
   stats.renders.push(entry);
+  stats.renderTotal += 1;
   if (stats.renders.length > RENDER_LOG_MAX) stats.renders.shift();
   requestAnimationFrame(() => {
     entry.painted = performance.now();
