@@ -7,8 +7,9 @@
 //! ## Architecture
 //! A use case may import the domain ([`crate::reading`]), the stream contract
 //! ([`crate::stream`]), the ports ([`crate::ports`]) and the pure math: [`crate::intensity`],
-//! [`crate::forecast`], [`crate::archive`]. Never [`crate::adapters`], [`crate::services`]
-//! or the CLI: those import the use cases, not the other way round.
+//! [`crate::forecast`], [`crate::archive`] (and the pure load-forecast format the forecast
+//! takes, [`crate::nyiso::isolf::LoadForecast`]). Never [`crate::adapters`],
+//! [`crate::services`] or the CLI: those import the use cases, not the other way round.
 //!
 //! - [`pump`]: new complete readings since the cursor become the contract's messages.
 //! - [`co2`]: the CO2 step — intensities, the 24 h history, the forecast, the charging
