@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::archive::{Point, PointKey};
-use crate::ports::{Archive, CursorStore, PortError, Publisher, Source};
+use crate::ports::{Archive, CursorStore, PortError, Publisher, RetainedReader, Source};
 use crate::reading::Reading;
 use crate::stream::Message;
 
@@ -72,6 +72,15 @@ impl Publisher for MemoryBroker {
 impl Publisher for &MemoryBroker {
     async fn publish(&self, message: &Message) -> Result<(), PortError> {
         (*self).publish(message).await
+    }
+}
+
+/// Answers retained reads from what was published (handler tests of the Lambdas and the
+/// use cases that read retained state).
+#[async_trait]
+impl RetainedReader for MemoryBroker {
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(MemoryBroker::retained(self).remove(topic))
     }
 }
 

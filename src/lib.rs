@@ -11,10 +11,16 @@
 //! - [`intensity`]: emission-factor tables (data files in `data/factors/`) and intensity math.
 //! - [`stream`]: the MQTT contract — topic tree and payload types. The only place topic
 //!   strings are written.
-//! - [`ports`]: the small capabilities use cases need (`Source`, `Publisher`, `CursorStore`,
-//!   `Archive`), and [`fakes`], their in-memory versions.
-//! - [`pump`], [`co2`]: the use cases — publish new readings; compute intensity and the 24 h
-//!   history. [`archive`]: the points stored per message and their line protocol.
+//! - [`ports`]: every capability the use cases need, in one file (`Source`, `Publisher`,
+//!   `RetainedReader`, `CursorStore`, `Archive`, `ArchiveSink`, `Clock`), and [`fakes`], their
+//!   in-memory versions.
+//! - [`usecases`]: each use case written once for every mode (services, demo, Lambdas) —
+//!   [`usecases::pump`] (publish new readings), [`usecases::co2`] (one `Co2Step`: intensity,
+//!   24 h history, forecast, charging windows, band, forecaster state, and its restore recipe
+//!   from retained messages), [`usecases::cursor`] (the pump's cursor is a retained message).
+//!   A use case imports only the domain, the stream contract, the ports and the pure math
+//!   (intensity, forecast, archive points); never adapters, services or the CLI.
+//!   [`archive`]: the points stored per message and their line protocol.
 //! - [`forecast`]: the 24 h intensity forecast, cleanest charging windows, the 30-day band and
 //!   the backtest; [`homeassistant`]: Home Assistant MQTT discovery payloads.
 //! - [`adapters`]: I/O at the edges — MQTT (rumqttc), InfluxDB, SQLite, the on-disk backlog,
@@ -31,7 +37,6 @@
 pub mod adapters;
 pub mod archive;
 pub mod backoff;
-pub mod co2;
 pub mod config;
 pub mod fakes;
 pub mod forecast;
@@ -39,12 +44,12 @@ pub mod homeassistant;
 pub mod intensity;
 pub mod nyiso;
 pub mod ports;
-pub mod pump;
 pub mod quote;
 pub mod reading;
 pub mod replay;
 pub mod services;
 pub mod stream;
+pub mod usecases;
 
 pub use intensity::Factors;
 pub use reading::{Fuel, FuelMix, Reading};

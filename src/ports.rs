@@ -1,13 +1,17 @@
 //! Ports: the small capabilities the use cases need, one trait each (a use case takes only
 //! the ports it uses). Adapters implement them for MQTT brokers, AWS IoT Core, InfluxDB,
 //! SQLite, Timestream and NYISO over HTTP; [`crate::fakes`] has in-memory versions for tests.
+//!
+//! Every port lives here: [`Source`], [`Publisher`], [`RetainedReader`], [`CursorStore`],
+//! [`Archive`] and [`ArchiveSink`] (the archiver's durable view of an archive), and [`Clock`].
+//! This module imports only the domain ([`crate::reading`]), the stream contract
+//! ([`crate::stream`]) and the archive points ([`crate::archive`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::archive::Point;
-use crate::nyiso::ParseError;
-use crate::reading::Reading;
+use crate::reading::{ParseError, Reading};
 use crate::stream::Message;
 
 /// An error from an adapter, classified for retry.
@@ -108,4 +112,70 @@ pub trait Archive: Send + Sync {
     /// # Errors
     /// [`PortError`] when the store did not take all of them.
     async fn write(&self, points: &[Point]) -> Result<(), PortError>;
+}
+
+#[async_trait]
+impl<A: Archive + ?Sized> Archive for Box<A> {
+    async fn write(&self, points: &[Point]) -> Result<(), PortError> {
+        (**self).write(points).await
+    }
+}
+
+/// Where the archiver writes: an [`Archive`] with a name for logs and, for one behind an
+/// on-disk backlog, a flush of what it held back.
+#[async_trait]
+pub trait ArchiveSink: Send + Sync {
+    /// A short name for logs (`influxdb`, `sqlite`).
+    fn name(&self) -> &str;
+
+    /// Writes points durably (idempotently: same measurement, tags and timestamp overwrite).
+    ///
+    /// # Errors
+    /// [`PortError`]; the archiver retries transient ones and does not acknowledge the batch
+    /// until they succeed.
+    async fn write(&self, points: &[Point]) -> Result<(), PortError>;
+
+    /// Sends any held-back points (a backlog) to the database; called about every second.
+    ///
+    /// # Errors
+    /// [`PortError`] when the database is still unavailable (the backlog is kept).
+    async fn flush(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+/// Reads the retained message of a topic: one read, no retry (a caller that must wait for
+/// an answer retries). MQTT brokers answer it with a subscribe of the exact topic
+/// ([`MqttClient`](crate::adapters::mqtt::MqttClient)), AWS IoT Core with
+/// `GetRetainedMessage`.
+#[async_trait]
+pub trait RetainedReader: Send + Sync {
+    /// The retained payload of `topic`, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`PortError`] when the broker could not be asked.
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+#[async_trait]
+impl<T: RetainedReader + ?Sized> RetainedReader for &T {
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        (**self).retained(topic).await
+    }
+}
+
+/// What time it is for the services: the wall clock, or an accelerated replay clock.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
 }

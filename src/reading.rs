@@ -284,6 +284,88 @@ impl Reading {
     }
 }
 
+// Why an input is not a reading. Defined with the domain (not in `nyiso`, which produces
+// it) so the ports can name a rejected input without importing a source layer.
+
+/// Why an input was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}: {problem}", line.map(|l| format!(": line {l}")).unwrap_or_default())]
+pub struct ParseError {
+    /// The file (for a zip member: `archive.zip!member.csv`).
+    pub file: String,
+    /// 1-based line, where the problem is on a line.
+    pub line: Option<u64>,
+    /// What is wrong.
+    pub problem: ParseProblem,
+}
+
+/// The classes of rejection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseProblem {
+    /// Zero bytes, or only white space.
+    Empty,
+    /// Starts like an HTML page (an error page served instead of the CSV); holds the start of
+    /// its first line.
+    Html(String),
+    /// Not UTF-8 text.
+    NotText,
+    /// The header is not a fuel-mix header.
+    WrongHeader(String),
+    /// A row without exactly four fields.
+    FieldCount(usize),
+    /// A time stamp that is not `MM/DD/YYYY HH:MM[:SS]`.
+    BadTime(String),
+    /// A time zone other than `EST`/`EDT`.
+    UnknownZone(String),
+    /// A fuel category that is not one of the seven.
+    UnknownFuel(String),
+    /// A generation value that is not a finite number.
+    BadNumber(String),
+    /// A zip archive that cannot be read.
+    BadZip(String),
+    /// A zip archive with no CSV inside.
+    EmptyZip,
+    /// An input (or a zip member, or a whole archive inflated) larger than allowed: holds the
+    /// limit in bytes.
+    TooLarge(u64),
+    /// The CSV reader failed (e.g. an unterminated quote).
+    Csv(String),
+}
+
+impl fmt::Display for ParseProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseProblem::Empty => write!(f, "empty file: no header"),
+            ParseProblem::Html(start) => write!(
+                f,
+                "not a fuel-mix CSV: starts like an HTML page (`{start}`; an error page served instead?)"
+            ),
+            ParseProblem::NotText => write!(f, "not a fuel-mix CSV: not UTF-8 text"),
+            ParseProblem::WrongHeader(h) => write!(
+                f,
+                "not a fuel-mix CSV: header is `{h}`, expected `Time Stamp,Time Zone,Fuel Category,Gen MW` (or `Gen MWh`)"
+            ),
+            ParseProblem::FieldCount(n) => write!(f, "expected 4 fields, found {n}"),
+            ParseProblem::BadTime(v) => write!(
+                f,
+                "field `Time Stamp`: bad time `{v}` (expected MM/DD/YYYY HH:MM:SS or MM/DD/YYYY HH:MM)"
+            ),
+            ParseProblem::UnknownZone(v) => {
+                write!(f, "field `Time Zone`: unknown zone `{v}` (expected EST or EDT)")
+            }
+            ParseProblem::UnknownFuel(v) => write!(f, "field `Fuel Category`: unknown fuel `{v}`"),
+            ParseProblem::BadNumber(v) => write!(f, "field `Gen MW`: bad number `{v}`"),
+            ParseProblem::BadZip(e) => write!(f, "not a readable zip archive: {e}"),
+            ParseProblem::EmptyZip => write!(f, "zip archive holds no CSV file"),
+            ParseProblem::TooLarge(limit) => write!(
+                f,
+                "larger than the {limit} bytes a fuel-mix file may have (not a NYISO file?)"
+            ),
+            ParseProblem::Csv(e) => write!(f, "unreadable CSV: {e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::nyiso::{FuelMixAccumulator, ParseError};
-use crate::ports::{PortError, Source};
+use crate::ports::{Clock, PortError, Source};
 use crate::reading::Reading;
 
 /// The days bundled for the demo: original NYISO file names and their bytes.
@@ -34,22 +34,6 @@ pub const BUNDLED_DAYS: &[(&str, &[u8])] = &[
 /// The most readings one [`Source::readings_after`] call returns (a far-ahead clock is caught
 /// up over several polls).
 pub const MAX_READINGS_PER_CALL: usize = 2_000;
-
-/// What time it is for the services: the wall clock, or an accelerated replay clock.
-pub trait Clock: Send + Sync {
-    /// The current instant.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 /// Errors building a replay.
 #[derive(Debug, thiserror::Error)]

@@ -723,8 +723,8 @@ async fn publish_delay_of_the_newest_reading() {
 #[tokio::test]
 async fn the_pump_never_publishes_a_cut_off_value() {
     use ny_power::fakes::{MemoryBroker, MemoryCursor};
-    use ny_power::pump::Pump;
     use ny_power::stream::Topics;
+    use ny_power::usecases::pump::Pump;
     let server = NyisoServer::start().await;
     let day = DayFile::feb(1);
     let whole = day.first(3);
@@ -765,8 +765,8 @@ async fn the_pump_never_publishes_a_cut_off_value() {
 #[tokio::test]
 async fn the_pump_refuses_a_reading_from_the_future() {
     use ny_power::fakes::{MemoryBroker, MemoryCursor};
-    use ny_power::pump::Pump;
     use ny_power::stream::Topics;
+    use ny_power::usecases::pump::Pump;
     let server = NyisoServer::start().await;
     let day = DayFile::feb(1);
     let mut file = day.ended(3);

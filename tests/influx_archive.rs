@@ -12,11 +12,11 @@ use chrono::{TimeZone, Utc};
 use ny_power::adapters::backlog::{BacklogOptions, BufferedArchive};
 use ny_power::adapters::influx::{InfluxConfig, InfluxOptions, InfluxWriter};
 use ny_power::archive::{line_protocol, points_for_message, Point};
-use ny_power::co2::Co2Calculator;
 use ny_power::intensity::Factors;
 use ny_power::nyiso::parse_bytes;
 use ny_power::ports::{Archive, PortError};
 use ny_power::stream::{reading_messages, FuelMixPayload, Topics};
+use ny_power::usecases::co2::Co2Calculator;
 
 use support::influx::Influxd;
 use support::nyiso_server::NyisoServer;

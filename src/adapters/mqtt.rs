@@ -20,7 +20,8 @@
 //!   came on: an ack sent on another one acknowledges a different message (Mosquitto 2.0 then
 //!   raises its send quota and delivers newer messages ahead of older ones) or none (rumqttd
 //!   drops the connection: "out of order ack").
-//! - The [`Publisher`] port is implemented on the client (QoS 1, retained as the message says).
+//! - The [`Publisher`] port is implemented on the client (QoS 1, retained as the message says),
+//!   and the [`RetainedReader`] port (one retained read).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +38,7 @@ use rumqttc::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{BrokerUrl, MqttConfig};
-use crate::ports::{PortError, Publisher};
+use crate::ports::{PortError, Publisher, RetainedReader};
 use crate::stream::{Message, ServiceState, ServiceStatusPayload};
 
 /// Largest packet accepted or sent (the 24 h history is ~12 KB; rumqttc's default is 10 KB).
@@ -546,6 +547,17 @@ impl MqttClient {
     }
 }
 
+/// One retained read ([`MqttClient::retained`]); refusals are permanent, the rest transient.
+#[async_trait]
+impl RetainedReader for MqttClient {
+    async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
+        MqttClient::retained(self, topic)
+            .await
+            .map(|found| found.map(|bytes| bytes.to_vec()))
+            .map_err(|e| e.into_port(format!("reading the retained message of {topic}")))
+    }
+}
+
 #[async_trait]
 impl Publisher for MqttClient {
     async fn publish(&self, message: &Message) -> Result<(), PortError> {
@@ -764,55 +776,6 @@ pub async fn read_retained(
     let result = client.retained(topic).await;
     client.close().await;
     result
-}
-
-/// The pump's cursor kept as the retained `{root}/status/fuel-mix/updated` message: read once
-/// from the broker (retained read), then held; saving publishes the cursor message and waits
-/// for its acknowledgement.
-#[derive(Debug)]
-pub struct RetainedCursor {
-    client: MqttClient,
-    topics: crate::stream::Topics,
-    loaded: Mutex<Option<Option<chrono::DateTime<Utc>>>>,
-}
-
-impl RetainedCursor {
-    /// A cursor over `client`'s broker.
-    pub fn new(client: MqttClient, topics: crate::stream::Topics) -> Self {
-        RetainedCursor {
-            client,
-            topics,
-            loaded: Mutex::new(None),
-        }
-    }
-}
-
-#[async_trait]
-impl crate::ports::CursorStore for RetainedCursor {
-    async fn load(&self) -> Result<Option<chrono::DateTime<Utc>>, PortError> {
-        if let Some(known) = *lock(&self.loaded) {
-            return Ok(known);
-        }
-        let topic = self.topics.cursor();
-        let context = format!("reading the cursor {topic}");
-        // A payload that is not a cursor, or one from the future, is logged and ignored: the
-        // pump starts as with no cursor rather than refusing to start.
-        let value = match self.client.retained(&topic).await {
-            Ok(Some(bytes)) => crate::stream::restore_cursor(&topic, &bytes, Utc::now()),
-            Ok(None) => None,
-            Err(e) => return Err(e.into_port(context)),
-        };
-        tracing::info!(cursor = ?value, "cursor read from the broker");
-        *lock(&self.loaded) = Some(value);
-        Ok(value)
-    }
-
-    async fn save(&self, ts: chrono::DateTime<Utc>) -> Result<(), PortError> {
-        let message = crate::stream::cursor_message(&self.topics, ts);
-        self.client.publish(&message).await?;
-        *lock(&self.loaded) = Some(Some(ts));
-        Ok(())
-    }
 }
 
 #[cfg(test)]

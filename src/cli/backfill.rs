@@ -21,7 +21,6 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone as _, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ny_power::archive::{points_for_message, Point};
-use ny_power::co2::Co2Calculator;
 use ny_power::intensity::Factors;
 use ny_power::nyiso::folder::FolderSource;
 use ny_power::nyiso::http::{HttpOptions, HttpSource};
@@ -29,6 +28,7 @@ use ny_power::nyiso::{DEFAULT_BASE_URL, NEW_YORK};
 use ny_power::ports::Source;
 use ny_power::reading::Reading;
 use ny_power::stream::{reading_messages, FuelMixPayload, Topics};
+use ny_power::usecases::co2::Co2Calculator;
 
 use super::archive_args::ArchiveArgs;
 use super::common::run_service;

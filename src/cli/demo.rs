@@ -37,9 +37,9 @@ use ny_power::adapters::web::{WebConfig, WebServer};
 use ny_power::config::{BrokerUrl, MqttConfig};
 use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::{daily_url, today_in_new_york, Dataset, DEFAULT_BASE_URL};
-use ny_power::ports::{PortError, Source};
+use ny_power::ports::{Clock, PortError, Source, SystemClock};
 use ny_power::reading::Reading;
-use ny_power::replay::{Clock, ReplayClock, ReplaySource, SystemClock};
+use ny_power::replay::{ReplayClock, ReplaySource};
 use ny_power::services::{
     run_all, shutdown_channel, ArchiveSettings, ArchiveSink, Co2Settings, Common, Parts, PlainSink,
     PumpSettings, RunConfig,

@@ -16,29 +16,7 @@ use crate::adapters::backlog::BufferedArchive;
 use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient};
 use crate::archive::{points_for_message, Point};
 use crate::backoff::Backoff;
-use crate::ports::{Archive, PortError};
-
-/// Where the archiver writes.
-#[async_trait]
-pub trait ArchiveSink: Send + Sync {
-    /// A short name for logs (`influxdb`, `sqlite`).
-    fn name(&self) -> &str;
-
-    /// Writes points durably (idempotently: same measurement, tags and timestamp overwrite).
-    ///
-    /// # Errors
-    /// [`PortError`]; the archiver retries transient ones and does not acknowledge the batch
-    /// until they succeed.
-    async fn write(&self, points: &[Point]) -> Result<(), PortError>;
-
-    /// Sends any held-back points (a backlog) to the database; called about every second.
-    ///
-    /// # Errors
-    /// [`PortError`] when the database is still unavailable (the backlog is kept).
-    async fn flush(&self) -> Result<(), PortError> {
-        Ok(())
-    }
-}
+use crate::ports::{Archive, ArchiveSink, PortError};
 
 /// Any [`Archive`] as a sink without a backlog.
 #[derive(Debug)]
@@ -107,16 +85,6 @@ impl<A: Archive> ArchiveSink for BufferedSink<A> {
             tracing::info!(sink = %self.name, points = delivered, "backlog delivered");
         }
         Ok(())
-    }
-}
-
-/// A boxed [`Archive`] as an [`Archive`] (to put one behind a [`BufferedArchive`]).
-pub struct DynArchive(pub Box<dyn Archive>);
-
-#[async_trait]
-impl Archive for DynArchive {
-    async fn write(&self, points: &[Point]) -> Result<(), PortError> {
-        self.0.write(points).await
     }
 }
 

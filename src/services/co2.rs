@@ -1,15 +1,18 @@
-//! The CO2 calculator service: restores its state from retained messages, then for every
-//! `{root}/upstream/fuel-mix` message publishes what [`Co2Calculator::on_fuel_mix`] returns
-//! (`computed/co2`, `computed/co2/lifecycle`, the 24 h history) followed by the forecast
-//! ([`ForecastStage`]: `computed/co2/forecast`, `computed/charge-window`, `computed/co2/band`
-//! and, once per hour, `state/co2/forecaster`). A persistent session with manual acks: a
+//! The CO2 calculator service: a thin shell over the use case [`Co2Step`] (policy
+//! [`StatePolicy::Hourly`]). It restores the step from retained messages, then for every
+//! `{root}/upstream/fuel-mix` message publishes what [`Co2Step::on_fuel_mix`] returns
+//! (`computed/co2`, `computed/co2/lifecycle`, the archive stream, the 24 h history, then
+//! `computed/co2/forecast`, `computed/charge-window`, `computed/co2/band` and, once per hour,
+//! `state/co2/forecaster`). A persistent session with manual acks: a
 //! reading is acknowledged only after all its results were published (retained, QoS 1, each
 //! acknowledged by the broker), so a restart or a broker restart loses none.
 //!
 //! **Start-up.** Retained reads (exact-topic subscribe, SUBACK, unsubscribe, UNSUBACK; see
-//! [`MqttClient::retained`]) of `state/co2/forecaster` and `archive/co2/24h`: the forecaster
-//! restores its hourly means from the state, then takes the history's readings newer than the
-//! state (the recipe of `docs/forecast.md`); the calculator restores the history. With
+//! [`MqttClient::retained`]) of `state/co2/forecaster` and `archive/co2/24h`
+//! ([`read_retained_inputs`], retried until the broker answers), then the recipe of
+//! `docs/forecast.md` ([`Co2Step::restore`]): the forecaster restores its hourly means from the
+//! state, the calculator its window from the history, and the forecaster takes the window's
+//! readings newer than the state. With
 //! `HA_DISCOVERY` on, Home Assistant's discovery configs are published next (retained).
 //!
 //! **Forecaster state.** Published with the first reading of each hour (reading time) and on a
@@ -35,18 +38,14 @@ use tokio::sync::watch;
 
 use super::{Clock, Common, ServiceError, Shutdown};
 use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient, MqttError};
-use crate::co2::Co2Calculator;
-use crate::forecast::{charge_window_payload, Forecaster};
 use crate::homeassistant::{discovery_messages, DiscoveryConfig, DEFAULT_PREFIX};
 use crate::intensity::Factors;
 use crate::nyiso::http::HttpOptions;
 use crate::nyiso::isolf::{parse_isolf, IsolfError, LoadForecast};
 use crate::nyiso::{daily_file_name, daily_url, today_in_new_york, Dataset};
-use crate::ports::Publisher;
-use crate::stream::{
-    decode_forecaster_state, decode_fuel_mix_at, decode_history, Co2HistoryPayload,
-    ForecasterStatePayload, FuelMixPayload, Message, Topics,
-};
+use crate::ports::{PortError, Publisher};
+use crate::stream::{decode_fuel_mix_at, Message};
+use crate::usecases::co2::{read_retained_inputs, Co2Step, RetainedInputs, StatePolicy};
 
 /// How often the load forecast is fetched again (at most).
 pub const LOAD_REFRESH: Duration = Duration::from_secs(3600);
@@ -121,106 +120,6 @@ pub fn publisher_options(common: &Common) -> ClientOptions {
     opts.client_id.push_str("-out");
     opts.status_topic = None;
     opts
-}
-
-fn hour_of(ts: DateTime<Utc>) -> i64 {
-    ts.timestamp().div_euclid(3600)
-}
-
-/// The forecast side of the calculator: a [`Forecaster`] fed the same readings as the
-/// [`Co2Calculator`], and the messages it adds per reading. Pure: the service publishes them.
-#[derive(Debug, Clone)]
-pub struct ForecastStage {
-    topics: Topics,
-    forecaster: Forecaster,
-    /// Hour (reading time) of the newest reading in the state last published or restored.
-    state_hour: Option<i64>,
-    /// Whether the forecaster took readings the last published state lacks.
-    dirty: bool,
-}
-
-impl ForecastStage {
-    /// An empty stage computing intensities with `factors` (the calculator's table).
-    pub fn new(topics: Topics, factors: Factors) -> Self {
-        ForecastStage {
-            topics,
-            forecaster: Forecaster::new(factors),
-            state_hour: None,
-            dirty: false,
-        }
-    }
-
-    /// The forecaster.
-    pub fn forecaster(&self) -> &Forecaster {
-        &self.forecaster
-    }
-
-    /// Restores the forecaster from a retained state message. Returns `false` (and changes
-    /// nothing) for another factor table's state or an inconsistent one.
-    pub fn restore_state(&mut self, state: &ForecasterStatePayload) -> bool {
-        let ok = self.forecaster.restore(state);
-        if ok {
-            self.state_hour = Some(hour_of(state.latest.ts));
-        }
-        ok
-    }
-
-    /// Adds the readings of a retained 24 h history that are newer than those held (call after
-    /// [`ForecastStage::restore_state`]). Returns how many were added.
-    pub fn restore_history(&mut self, history: &Co2HistoryPayload) -> usize {
-        let added = history
-            .ts
-            .iter()
-            .zip(&history.values)
-            .filter(|(ts, v)| self.forecaster.update_intensity(**ts, **v))
-            .count();
-        self.dirty |= added > 0;
-        added
-    }
-
-    /// Handles one reading: nothing when it is not newer than the newest held (a replay);
-    /// otherwise the forecast and the charge windows, the band (once 24 hourly means are
-    /// held) and, with the first reading of a new hour, the forecaster's state.
-    pub fn on_fuel_mix(
-        &mut self,
-        payload: &FuelMixPayload,
-        load: Option<&LoadForecast>,
-    ) -> Vec<Message> {
-        if !self.forecaster.update(&payload.reading()) {
-            return Vec::new();
-        }
-        self.dirty = true;
-        let mut out = Vec::new();
-        if let Some(f) = self.forecaster.forecast(payload.ts, load) {
-            out.extend(Message::or_log(Message::json(
-                self.topics.co2_forecast(),
-                &f.payload(),
-            )));
-            out.extend(Message::or_log(Message::json(
-                self.topics.charge_window(),
-                &charge_window_payload(&f),
-            )));
-        }
-        if let Some(b) = self.forecaster.band_payload() {
-            out.extend(Message::or_log(Message::json(self.topics.co2_band(), &b)));
-        }
-        if self.state_hour != Some(hour_of(payload.ts)) {
-            out.extend(self.state_message());
-        }
-        out
-    }
-
-    /// The forecaster's state when readings arrived since the last one published (for a
-    /// clean shutdown); marks it published.
-    pub fn state_message(&mut self) -> Option<Message> {
-        if !self.dirty {
-            return None;
-        }
-        let state = self.forecaster.state()?;
-        self.state_hour = Some(hour_of(state.latest.ts));
-        self.dirty = false;
-        Message::or_log(Message::json(self.topics.forecaster_state(), &state))
-    }
 }
 
 /// Runs the calculator until `shutdown`, then publishes its offline status and disconnects.
@@ -314,13 +213,14 @@ fn fatal(source: MqttError) -> ServiceError {
     }
 }
 
-/// The retained message of `topic`, retried until the broker answers; `Ok(None)` when shutdown
-/// came first, `Ok(Some(None))` when the topic has no retained message.
+/// The retained state and history ([`read_retained_inputs`]), retried until the broker
+/// answers; `Ok(None)` when shutdown came first.
 async fn read_retained(
     client: &MqttClient,
-    topic: &str,
+    common: &Common,
+    now: DateTime<Utc>,
     shutdown: &mut Shutdown,
-) -> Result<Option<Option<bytes::Bytes>>, ServiceError> {
+) -> Result<Option<RetainedInputs>, ServiceError> {
     let mut retry = Duration::from_millis(500);
     loop {
         let connected = tokio::select! {
@@ -328,13 +228,11 @@ async fn read_retained(
             _ = shutdown.wait() => return Ok(None),
         };
         connected.map_err(fatal)?;
-        match client.retained(topic).await {
+        match read_retained_inputs(client, &common.topics, now).await {
             Ok(found) => return Ok(Some(found)),
-            Err(e @ (MqttError::Refused { .. } | MqttError::SubscribeRefused { .. })) => {
-                return Err(fatal(e))
-            }
+            Err(e) if !e.is_retryable() => return Err(port_fatal(e)),
             Err(e) => {
-                tracing::warn!(error = %e, topic, "reading a retained message; retrying");
+                tracing::warn!(error = %e, "reading the retained state and history; retrying");
                 if !shutdown.sleep(retry).await {
                     return Ok(None);
                 }
@@ -344,58 +242,38 @@ async fn read_retained(
     }
 }
 
-/// Restores the forecaster's state, then the 24 h history (calculator and forecaster).
-/// `Ok(false)` when shutdown came first.
+fn port_fatal(source: PortError) -> ServiceError {
+    ServiceError::Port {
+        service: "co2",
+        source,
+    }
+}
+
+/// Restores `step` from the retained state and history. `Ok(false)` when shutdown came first.
 async fn restore(
     client: &MqttClient,
     common: &Common,
-    calc: &mut Co2Calculator,
-    stage: &mut ForecastStage,
+    step: &mut Co2Step,
     now: DateTime<Utc>,
     shutdown: &mut Shutdown,
 ) -> Result<bool, ServiceError> {
-    let topic = common.topics.forecaster_state();
-    let Some(state) = read_retained(client, &topic, shutdown).await? else {
+    let Some(retained) = read_retained(client, common, now, shutdown).await? else {
         return Ok(false);
     };
-    match state.map(|bytes| decode_forecaster_state(&topic, &bytes, now)) {
-        Some(Ok(state)) => {
-            if stage.restore_state(&state) {
-                tracing::info!(hours = stage.forecaster().hours_held(), newest = %state.latest.ts, "forecaster state restored");
-            } else {
-                tracing::warn!(
-                    factors = %state.factors,
-                    "retained forecaster state ignored (another factor table, or inconsistent)"
-                );
-            }
+    let restored = step.restore(&retained, now);
+    match &retained.state {
+        Some(state) if restored.state => {
+            tracing::info!(hours = step.forecaster().hours_held(), newest = %state.latest.ts, "forecaster state restored")
         }
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "retained forecaster state ignored; starting clean")
-        }
+        Some(_) => {}
         None => tracing::info!("no retained forecaster state; starting from the 24 h history"),
     }
-
-    let topic = common.topics.co2_history();
-    let Some(history) = read_retained(client, &topic, shutdown).await? else {
-        return Ok(false);
-    };
-    match history.map(|bytes| decode_history(&topic, &bytes)) {
-        Some(Ok(history)) => {
-            let refused = calc.restore(&history, now);
-            if refused > 0 {
-                tracing::warn!(
-                    refused,
-                    "retained history: entries dated in the future or not a valid intensity left out"
-                );
-            }
-            let added = stage.restore_history(&calc.history_payload());
-            tracing::info!(
-                readings = history.ts.len() - refused,
-                forecaster_added = added,
-                "history restored"
-            );
-        }
-        Some(Err(e)) => tracing::warn!(error = %e, "retained history ignored; starting empty"),
+    match &retained.history {
+        Some(history) => tracing::info!(
+            readings = history.ts.len() - restored.history_refused,
+            forecaster_added = restored.history_added,
+            "history restored"
+        ),
         None => tracing::info!("no retained history; starting empty"),
     }
     Ok(true)
@@ -434,9 +312,8 @@ async fn handle(
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
     let Clients { inbox, out: client } = *clients;
-    let mut calc = Co2Calculator::new(common.topics.clone(), settings.factors);
-    let mut stage = ForecastStage::new(common.topics.clone(), settings.factors);
-    if !restore(client, common, &mut calc, &mut stage, clock.now(), shutdown).await? {
+    let mut step = Co2Step::new(common.topics.clone(), settings.factors, StatePolicy::Hourly);
+    if !restore(client, common, &mut step, clock.now(), shutdown).await? {
         return Ok(());
     }
     if settings.ha_discovery {
@@ -497,9 +374,8 @@ async fn handle(
         match decode_fuel_mix_at(&message.topic, &message.payload, clock.now()) {
             Ok(reading) => {
                 seen = seen.max(Some(reading.ts));
-                let mut out = calc.on_fuel_mix(&reading);
                 let held = load.and_then(|rx| rx.borrow().clone());
-                out.extend(stage.on_fuel_mix(&reading, held.as_deref()));
+                let out = step.on_fuel_mix(&reading, held.as_deref());
                 if !publish_all(client, &out, shutdown).await {
                     // This reading is not acknowledged: the broker delivers it again.
                     acknowledge(inbox, &mut processed).await;
@@ -515,7 +391,7 @@ async fn handle(
     }
     acknowledge(inbox, &mut processed).await;
     // The hourly state lags by up to an hour: publish the newest on a clean stop.
-    if let Some(state) = stage.state_message() {
+    if let Some(state) = step.state_message() {
         if client.is_connected() {
             match client.publish(&state).await {
                 Ok(()) => tracing::info!("forecaster state saved"),
@@ -703,128 +579,5 @@ async fn load_loop(
         if !shutdown.sleep(refresh).await {
             return;
         }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-    use crate::reading::{FuelMix, Reading};
-    use crate::stream::{decode, ChargeWindowPayload, Co2BandPayload, TopicKind};
-    use chrono::TimeZone;
-
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap()
-    }
-
-    /// Gas share `share` of 10 000 MW, the rest nuclear: `417.21 × share` g/kWh (direct).
-    fn mix(ts: DateTime<Utc>, share: f64) -> FuelMixPayload {
-        let gas = share * 10_000.0;
-        FuelMixPayload::of(&Reading {
-            ts,
-            mix: FuelMix([0.0, gas, 10_000.0 - gas, 0.0, 0.0, 0.0, 0.0]),
-        })
-    }
-
-    fn kinds(out: &[Message]) -> Vec<TopicKind> {
-        let t = Topics::default();
-        out.iter().map(|m| t.classify(&m.topic).unwrap()).collect()
-    }
-
-    #[test]
-    fn forecast_messages_per_reading_and_state_once_an_hour() {
-        let mut stage = ForecastStage::new(Topics::default(), Factors::Direct);
-        let first = stage.on_fuel_mix(&mix(t0(), 0.5), None);
-        assert_eq!(
-            kinds(&first),
-            [
-                TopicKind::Co2Forecast,
-                TopicKind::ChargeWindow,
-                TopicKind::ForecasterState
-            ],
-            "no band before 24 hourly means"
-        );
-        let f: crate::stream::Co2ForecastPayload =
-            decode(&first[0].topic, &first[0].payload).unwrap();
-        assert_eq!(f.issued, t0());
-        assert_eq!(f.values.len(), 24);
-        assert!(f.values.iter().all(|v| (v - 208.6).abs() < 1e-9), "{f:?}");
-        let w: ChargeWindowPayload = decode(&first[1].topic, &first[1].payload).unwrap();
-        assert_eq!(
-            w.windows.iter().map(|w| w.hours).collect::<Vec<_>>(),
-            [1, 2, 4, 8]
-        );
-        // Same hour: no state; a replay: nothing at all.
-        let second = stage.on_fuel_mix(&mix(t0() + chrono::Duration::minutes(5), 0.4), None);
-        assert_eq!(
-            kinds(&second),
-            [TopicKind::Co2Forecast, TopicKind::ChargeWindow]
-        );
-        assert!(stage.on_fuel_mix(&mix(t0(), 0.9), None).is_empty());
-        // Every 5 minutes for a day: the state once an hour, the band from the 24th hour on.
-        let mut states = 0;
-        let mut band = None;
-        for i in 2..=(24 * 12) {
-            let out = stage.on_fuel_mix(&mix(t0() + chrono::Duration::minutes(5 * i), 0.5), None);
-            states += kinds(&out)
-                .iter()
-                .filter(|k| **k == TopicKind::ForecasterState)
-                .count();
-            if let Some(m) = out.iter().find(|m| m.topic.ends_with("/band")) {
-                band = Some(decode::<Co2BandPayload>(&m.topic, &m.payload).unwrap());
-            }
-        }
-        assert_eq!(states, 24);
-        let band = band.expect("a band after a day");
-        assert_eq!(band.ts, t0() + chrono::Duration::hours(24));
-        // Published on the hour: nothing pending until the next reading.
-        assert!(stage.state_message().is_none());
-        stage.on_fuel_mix(&mix(t0() + chrono::Duration::minutes(5 * 289), 0.5), None);
-        assert!(stage.state_message().is_some());
-        assert!(stage.state_message().is_none());
-    }
-
-    #[test]
-    fn restore_from_state_then_history() {
-        let mut a = ForecastStage::new(Topics::default(), Factors::Direct);
-        for i in 0..(30 * 12) {
-            a.on_fuel_mix(
-                &mix(
-                    t0() + chrono::Duration::minutes(5 * i),
-                    0.3 + (i % 12) as f64 / 40.0,
-                ),
-                None,
-            );
-        }
-        let state = a.forecaster().state().unwrap();
-        let mut b = ForecastStage::new(Topics::default(), Factors::Direct);
-        assert!(b.restore_state(&state));
-        assert_eq!(b.forecaster().newest(), a.forecaster().newest());
-        // The history adds only what is newer than the state.
-        let newest = state.latest.ts;
-        let history = Co2HistoryPayload {
-            units: "g/kWh".into(),
-            ts: vec![
-                newest - chrono::Duration::minutes(5),
-                newest,
-                newest + chrono::Duration::minutes(2),
-            ],
-            values: vec![1.0, 2.0, 3.0],
-        };
-        assert_eq!(b.restore_history(&history), 1);
-        // A reading in the state's hour (10:55 → 10:59) publishes no state; the pending one goes
-        // on shutdown.
-        assert_eq!(newest, t0() + chrono::Duration::minutes(5 * 359));
-        let out = b.on_fuel_mix(&mix(newest + chrono::Duration::minutes(4), 0.5), None);
-        assert!(!kinds(&out).contains(&TopicKind::ForecasterState));
-        let saved = b.state_message().unwrap();
-        let saved: ForecasterStatePayload = decode(&saved.topic, &saved.payload).unwrap();
-        assert_eq!(saved.hour0, state.hour0, "the restored hours are kept");
-        assert_eq!(saved.latest.ts, newest + chrono::Duration::minutes(4));
-        // Another table's state is refused.
-        let mut c = ForecastStage::new(Topics::default(), Factors::Lifecycle);
-        assert!(!c.restore_state(&state));
-        assert_eq!(c.forecaster().hours_held(), 0);
     }
 }

@@ -22,8 +22,8 @@ use crate::config::MqttConfig;
 use crate::ports::{PortError, Source};
 use crate::stream::Topics;
 
-pub use crate::replay::{Clock, SystemClock};
-pub use archive::{ArchiveSettings, ArchiveSink, BufferedSink, DynArchive, PlainSink};
+pub use crate::ports::{ArchiveSink, Clock, SystemClock};
+pub use archive::{ArchiveSettings, BufferedSink, PlainSink};
 pub use co2::{Co2Settings, LoadForecastSettings};
 pub use pump::PumpSettings;
 

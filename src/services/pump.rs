@@ -1,6 +1,6 @@
 //! The pump service: polls the source every `POLL_INTERVAL`, publishes new complete readings
 //! (DESIGN §5) and moves the retained cursor only after a reading's messages were
-//! acknowledged ([`crate::pump::Pump`] over [`MqttClient`] and [`RetainedCursor`]).
+//! acknowledged ([`crate::usecases::pump::Pump`] over [`MqttClient`] and [`RetainedCursor`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Clock, Common, ServiceError, Shutdown};
-use crate::adapters::mqtt::{ClientOptions, MqttClient, RetainedCursor};
+use crate::adapters::mqtt::{ClientOptions, MqttClient};
 use crate::ports::{PortError, Source};
-use crate::pump::{Pump, PumpError};
 use crate::reading::Reading;
+use crate::usecases::cursor::RetainedCursor;
+use crate::usecases::pump::{Pump, PumpError};
 
 /// How long an interrupted poll may still finish after shutdown was signalled.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -89,7 +90,7 @@ async fn poll_loop(
     let pump = Pump::new(
         DynSource(source),
         client.clone(),
-        RetainedCursor::new(client.clone(), topics.clone()),
+        RetainedCursor::new(client.clone(), client.clone(), topics.clone()).read_once(),
         topics,
     );
     tracing::info!(interval = ?settings.poll_interval, "pump started");

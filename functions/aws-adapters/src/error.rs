@@ -7,8 +7,8 @@ use std::fmt;
 
 use lambda_runtime::Diagnostic;
 use ny_power::ports::PortError;
-use ny_power::pump::PumpError;
 use ny_power::stream::StreamError;
+use ny_power::usecases::pump::PumpError;
 
 /// What part of the function failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

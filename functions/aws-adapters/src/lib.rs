@@ -6,9 +6,8 @@
 //!
 //! ## Layout
 //! - [`iot`]: IoT Core over the data-plane HTTPS API — [`iot::IotPublisher`] (QoS 1, retained),
-//!   [`iot::IotRetained`], [`iot::IotCursor`] (the pump's cursor = the retained status message),
-//!   [`iot::load_history`] (the calculator's retained 24 h window),
-//!   [`iot::load_forecaster_state`] (the forecaster's retained state).
+//!   [`iot::IotRetained`] (retained reads), [`iot::IotCursor`] (the core's retained-message
+//!   cursor over both).
 //! - [`timestream`]: [`timestream::TimestreamArchive`], multi-measure records, ≤ 100 per call.
 //! - [`clients`]: SDK clients built once per cold start (endpoint override vs discovery).
 //! - [`config`]: settings from the environment, same names as the CLI.

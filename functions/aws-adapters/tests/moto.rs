@@ -17,10 +17,10 @@ use ny_power::archive::points_for_message;
 use ny_power::fakes::MemorySource;
 use ny_power::nyiso::parse_bytes;
 use ny_power::ports::{Archive, CursorStore};
-use ny_power::pump::Pump;
 use ny_power::stream::{cursor_message, reading_messages, Topics};
+use ny_power::usecases::pump::Pump;
 use ny_power::Reading;
-use ny_power_aws::iot::{IotCursor, IotPublisher};
+use ny_power_aws::iot::{iot_cursor, IotPublisher};
 use ny_power_aws::timestream::TimestreamArchive;
 use serde_json::json;
 use support::{repo_root, Moto};
@@ -44,7 +44,7 @@ async fn pump_publishes_each_reading_once_retained_qos1_and_the_cursor_survives(
     let now = Utc.with_ymd_and_hms(2025, 2, 2, 0, 0, 0).unwrap();
 
     // A fresh container: no cursor yet.
-    let cursor = IotCursor::new(client.clone(), topics.clone());
+    let cursor = iot_cursor(client.clone(), topics.clone());
     assert_eq!(cursor.load().await.unwrap(), None);
     let pump = Pump::new(
         &source,
@@ -59,7 +59,7 @@ async fn pump_publishes_each_reading_once_retained_qos1_and_the_cursor_survives(
     let cold = Pump::new(
         &source,
         IotPublisher::new(client2.clone()),
-        IotCursor::new(client2, topics.clone()),
+        iot_cursor(client2, topics.clone()),
         topics.clone(),
     );
     let again = cold.poll_once(now).await.unwrap();

@@ -14,7 +14,8 @@ use chrono::{TimeZone, Utc};
 use ny_power::archive::Point;
 use ny_power::ports::{Archive, CursorStore};
 use ny_power::stream::Topics;
-use ny_power_aws::iot::{load_history, IotCursor, IotRetained};
+use ny_power::usecases::co2::load_history;
+use ny_power_aws::iot::{iot_cursor, IotRetained};
 use ny_power_aws::timestream::TimestreamArchive;
 
 fn ok_json(body: &str) -> aws_smithy_mocks::Rule {
@@ -46,7 +47,7 @@ async fn cursor_reads_the_retained_status_message() {
         r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"eyJ0cyI6IjIwMjUtMDItMDFUMDU6MDU6MDBaIn0=","qos":1,"lastModifiedTime":1738386310000}"#,
     );
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&rule]);
-    let cursor = IotCursor::new(client, Topics::default());
+    let cursor = iot_cursor(client, Topics::default());
     assert_eq!(
         cursor.load().await.unwrap(),
         Some(Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap())
@@ -58,7 +59,7 @@ async fn cursor_reads_the_retained_status_message() {
 async fn no_retained_message_means_no_cursor_and_no_history() {
     let rule = not_found();
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::MatchAny, [&rule]);
-    let cursor = IotCursor::new(client.clone(), Topics::default());
+    let cursor = iot_cursor(client.clone(), Topics::default());
     assert_eq!(cursor.load().await.unwrap(), None);
     let history = load_history(&IotRetained::new(client), &Topics::default())
         .await
@@ -75,20 +76,14 @@ async fn a_corrupt_cursor_is_ignored_and_throttling_is_transient() {
         r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"PGh0bWw+","qos":1,"lastModifiedTime":1}"#,
     );
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&bad]);
-    let loaded = IotCursor::new(client, Topics::default())
-        .load()
-        .await
-        .unwrap();
+    let loaded = iot_cursor(client, Topics::default()).load().await.unwrap();
     assert_eq!(loaded, None);
     // One dated 2100 too (payload = base64 of {"ts":"2100-01-01T00:00:00Z"}).
     let future = ok_json(
         r#"{"topic":"ny-power/status/fuel-mix/updated","payload":"eyJ0cyI6IjIxMDAtMDEtMDFUMDA6MDA6MDBaIn0=","qos":1,"lastModifiedTime":1}"#,
     );
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&future]);
-    let loaded = IotCursor::new(client, Topics::default())
-        .load()
-        .await
-        .unwrap();
+    let loaded = iot_cursor(client, Topics::default()).load().await.unwrap();
     assert_eq!(loaded, None);
 
     let throttled = mock!(aws_sdk_iotdataplane::Client::get_retained_message)
@@ -100,7 +95,7 @@ async fn a_corrupt_cursor_is_ignored_and_throttling_is_transient() {
         .times(10)
         .build();
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::Sequential, [&throttled]);
-    let e = IotCursor::new(client, Topics::default())
+    let e = iot_cursor(client, Topics::default())
         .load()
         .await
         .unwrap_err();
@@ -171,7 +166,7 @@ async fn a_lagging_retained_read_cannot_move_a_warm_cursor_back() {
         .http_status(200, Some("{}".into()))
         .build();
     let client = mock_client!(aws_sdk_iotdataplane, RuleMode::MatchAny, [&stale, &publish]);
-    let cursor = IotCursor::new(client, Topics::default());
+    let cursor = iot_cursor(client, Topics::default());
     let t = Utc.with_ymd_and_hms(2025, 2, 1, 5, 10, 0).unwrap();
     cursor.save(t).await.unwrap();
     assert_eq!(cursor.load().await.unwrap(), Some(t));
@@ -181,7 +176,7 @@ async fn a_lagging_retained_read_cannot_move_a_warm_cursor_back() {
 #[tokio::test]
 async fn the_forecaster_state_is_read_back_and_a_bad_one_is_an_inner_error() {
     use ny_power::stream::{ForecasterStatePayload, LatestPoint};
-    use ny_power_aws::iot::load_forecaster_state;
+    use ny_power::usecases::co2::load_forecaster_state;
     let t = Utc.with_ymd_and_hms(2025, 2, 1, 5, 0, 0).unwrap();
     let state = ForecasterStatePayload {
         v: 1,

@@ -1,7 +1,7 @@
 //! `ny-power-co2-fn`: wiring only (see the library for the handler).
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use ny_power::co2::Co2Calculator;
+use ny_power::usecases::co2::Co2Calculator;
 use ny_power_aws::config::{self, ProcessEnv};
 use ny_power_aws::iot::{IotPublisher, IotRetained};
 use ny_power_aws::{clients, logging};

@@ -3,7 +3,6 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use lambda_runtime::{Context, LambdaEvent};
-use ny_power::co2::Co2Calculator;
 use ny_power::fakes::MemoryBroker;
 use ny_power::forecast::{charge_window_payload, Forecaster};
 use ny_power::nyiso::parse_bytes;
@@ -13,6 +12,7 @@ use ny_power::stream::{
     Co2ForecastPayload, Co2HistoryPayload, Co2Payload, ForecasterStatePayload, FuelMixPayload,
     Message, TopicKind, Topics,
 };
+use ny_power::usecases::co2::Co2Calculator;
 use ny_power::{Factors, Reading};
 use ny_power_co2_fn::{handle, Co2Function};
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use ny_power::ports::{CursorStore, Publisher, Source};
-use ny_power::pump::Pump;
+use ny_power::usecases::pump::Pump;
 use ny_power_aws::FunctionError;
 use serde::{Deserialize, Serialize};
 

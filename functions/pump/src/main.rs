@@ -3,9 +3,9 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::DEFAULT_BASE_URL;
-use ny_power::pump::Pump;
+use ny_power::usecases::pump::Pump;
 use ny_power_aws::config::{self, Env, ProcessEnv};
-use ny_power_aws::iot::{IotCursor, IotPublisher};
+use ny_power_aws::iot::{iot_cursor, IotPublisher};
 use ny_power_aws::{clients, logging};
 use ny_power_pump_fn::{handle, ScheduledEvent};
 
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
     let pump = Pump::new(
         source,
         IotPublisher::new(iot.clone()),
-        IotCursor::new(iot, topics.clone()),
+        iot_cursor(iot, topics.clone()),
         topics,
     );
     let pump = &pump;

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use ny_power::fakes::{MemoryBroker, MemoryCursor, MemorySource};
-use ny_power::pump::Pump;
 use ny_power::stream::Topics;
+use ny_power::usecases::pump::Pump;
 use ny_power::{FuelMix, Reading};
 use ny_power_pump_fn::{handle, ScheduledEvent};
 
