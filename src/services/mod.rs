@@ -24,7 +24,7 @@ use crate::stream::Topics;
 
 pub use crate::replay::{Clock, SystemClock};
 pub use archive::{ArchiveSettings, ArchiveSink, BufferedSink, DynArchive, PlainSink};
-pub use co2::{Co2Settings, LoadForecastSettings};
+pub use co2::Co2Settings;
 pub use pump::PumpSettings;
 
 /// Errors that stop a service.
