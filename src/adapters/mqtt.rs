@@ -862,4 +862,39 @@ mod tests {
         let left: Vec<_> = eventloop.pending.iter().cloned().collect();
         assert_eq!(left, vec![publish(1), publish(2)]);
     }
+
+    /// A service started before its broker waits for it with no deadline: past the client's
+    /// connect timeout it is still waiting, and it is connected once the broker is up.
+    #[tokio::test]
+    async fn wait_until_connected_waits_for_a_late_broker() {
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            free.local_addr().unwrap().port()
+        };
+        let mqtt = MqttConfig::anonymous(BrokerUrl::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        });
+        let mut opts = ClientOptions::new(mqtt, "late-broker");
+        opts.timeout = Duration::from_millis(50);
+        let client = MqttClient::start(opts);
+        let e = client
+            .wait_connected(Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MqttError::NotConnected { .. }), "{e}");
+
+        let waiter = tokio::spawn({
+            let client = client.clone();
+            async move { client.wait_until_connected().await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "no deadline: still waiting");
+        let _broker = crate::adapters::broker::EmbeddedBroker::start(port, 0)
+            .await
+            .unwrap();
+        waiter.await.unwrap().unwrap();
+        assert!(client.is_connected());
+        client.close().await;
+    }
 }
