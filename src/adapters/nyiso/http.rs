@@ -28,8 +28,8 @@
 //! **Bounded whatever a server sends.** A body is read as it arrives ([`read_capped`]) and
 //! abandoned past [`MAX_CSV_BYTES`] (a daily file) or [`MAX_ZIP_BYTES`] (a monthly zip),
 //! counted after gzip decoding, so an endless body or a gzip bomb costs at most that much
-//! memory; zip members are bounded when inflated (see [`crate::nyiso::MAX_MEMBER_BYTES`]). An error page is read up to
-//! [`MAX_ERROR_BODY_BYTES`] and quoted short ([`crate::quote`]).
+//! memory; zip members are bounded when inflated (see [`crate::nyiso::MAX_MEMBER_BYTES`]). An
+//! error page is read up to [`MAX_ERROR_BODY_BYTES`] and quoted short ([`crate::quote`]).
 //!
 //! A transient failure of one request (timeout, connection error, 5xx, 408, 429) is tried
 //! again [`HttpOptions::retries`] times, waiting on a [`Backoff`] from [`HttpOptions::backoff`]
