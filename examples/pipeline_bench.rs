@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use ny_power::adapters::mqtt::{ClientOptions, MqttClient};
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::ports::{PortError, Source};
 use ny_power::reading::Reading;
 use ny_power::services::{

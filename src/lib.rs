@@ -5,9 +5,8 @@
 //!
 //! ## Layout
 //! - [`reading`]: the domain — the seven fuels, a fuel mix, a reading. Pure data.
-//! - [`nyiso`]: NYISO files — fuel-mix CSV and monthly zip parsing under the reading policy,
-//!   file names and URLs, the `isolf` load forecast, and the sources: over HTTP (conditional +
-//!   ranged polling, catch-up from monthly zips) and from a local folder.
+//! - [`nyiso`]: NYISO files, pure — fuel-mix CSV and monthly zip parsing under the reading
+//!   policy, the `isolf` load forecast, a file's size limits, file names and URLs. No I/O.
 //! - [`intensity`]: emission-factor tables (data files in `data/factors/`) and intensity math.
 //! - [`stream`]: the MQTT contract — topic tree and payload types. The only place topic
 //!   strings are written.
@@ -23,8 +22,12 @@
 //!   [`archive`]: the points stored per message and their line protocol.
 //! - [`forecast`]: the 24 h intensity forecast, cleanest charging windows, the 30-day band and
 //!   the backtest; [`homeassistant`]: Home Assistant MQTT discovery payloads.
-//! - [`adapters`]: I/O at the edges — MQTT (rumqttc), InfluxDB, SQLite, the on-disk backlog,
-//!   the embedded broker (rumqttd), the dashboard web server, health endpoints.
+//! - [`adapters`]: I/O at the edges — the NYISO sources (`adapters::nyiso`: over HTTP with
+//!   conditional + ranged polling and catch-up from monthly zips, from a local folder, and the
+//!   hourly load-forecast fetcher), what every HTTP client shares (`adapters::http`: the client
+//!   builder, the base-URL check, the capped body reader), MQTT (rumqttc), InfluxDB, SQLite,
+//!   the on-disk backlog, the embedded broker (rumqttd), the dashboard web server, health
+//!   endpoints.
 //! - [`services`]: the long-running pump, calculator and archiver loops ([`config`]: their
 //!   typed settings); [`replay`]: the demo's replay source and accelerated clock.
 //! - [`backoff`]: the one retry schedule (capped exponential) every retry loop uses;

@@ -23,16 +23,16 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use ny_power::adapters::mqtt::{read_retained, ClientOptions, MqttClient};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource, LoadForecastSettings};
 use ny_power::config::MqttConfig;
 use ny_power::forecast::Forecaster;
 use ny_power::homeassistant::OBJECT_IDS;
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::isolf::parse_isolf;
 use ny_power::nyiso::parse_bytes;
 use ny_power::reading::Reading;
 use ny_power::services::{
-    run_all, shutdown_channel, Co2Settings, Common, FixedClock, LoadForecastSettings, Parts,
-    PumpSettings, RunConfig, ServiceError, ShutdownTrigger,
+    run_all, shutdown_channel, Co2Settings, Common, FixedClock, Parts, PumpSettings, RunConfig,
+    ServiceError, ShutdownTrigger,
 };
 use ny_power::stream::{
     decode, decode_forecast, ChargeWindowPayload, Co2BandPayload, Co2ForecastPayload, Co2Payload,

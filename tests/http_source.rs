@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::nyiso::parse_bytes;
 use ny_power::ports::{PortError, Source};
 use ny_power::reading::Reading;
@@ -585,7 +585,7 @@ async fn an_endless_body_is_abandoned_at_the_cap() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, PortError::Rejected(e) if e.problem == ny_power::nyiso::ParseProblem::TooLarge(ny_power::nyiso::http::MAX_CSV_BYTES)),
+        matches!(&err, PortError::Rejected(e) if e.problem == ny_power::nyiso::ParseProblem::TooLarge(ny_power::nyiso::MAX_CSV_BYTES)),
         "{err}"
     );
     let text = err.to_string();
@@ -595,7 +595,7 @@ async fn an_endless_body_is_abandoned_at_the_cap() {
     );
     assert!(text.len() < 300, "{text}");
     // The client read about the cap, not what the server would have sent on.
-    assert!(source.stats().bytes_downloaded <= ny_power::nyiso::http::MAX_CSV_BYTES);
+    assert!(source.stats().bytes_downloaded <= ny_power::nyiso::MAX_CSV_BYTES);
 }
 
 /// Defect 4 of issue 10: a small gzip body inflating to far more than a NYISO file is
@@ -619,7 +619,7 @@ async fn a_gzip_bomb_is_abandoned_at_the_cap() {
     server.set(|b| b.gzip_bomb = Some(64 << 20));
     let err = source.readings_after(None, now).await.unwrap_err();
     assert!(
-        matches!(&err, PortError::Rejected(e) if e.problem == ny_power::nyiso::ParseProblem::TooLarge(ny_power::nyiso::http::MAX_CSV_BYTES)),
+        matches!(&err, PortError::Rejected(e) if e.problem == ny_power::nyiso::ParseProblem::TooLarge(ny_power::nyiso::MAX_CSV_BYTES)),
         "{err}"
     );
     assert!(err.to_string().len() < 300, "{err}");

@@ -18,9 +18,9 @@ use serde_json::Value;
 use ny_power::adapters::backlog::{BacklogOptions, BufferedArchive};
 use ny_power::adapters::influx::{InfluxConfig, InfluxWriter};
 use ny_power::adapters::mqtt::{read_retained, ClientOptions, MqttClient};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::adapters::sqlite::SqliteArchive;
 use ny_power::config::{BrokerUrl, MqttConfig};
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::services::{
     run_all, shutdown_channel, ArchiveSettings, ArchiveSink, BufferedSink, Co2Settings, Common,
     FixedClock, Parts, PlainSink, PumpSettings, RunConfig, ShutdownTrigger,

@@ -32,12 +32,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 
+use crate::adapters::http::{
+    base_url, client, describe_http_error, read_capped, HttpClientOptions, HttpSetupError,
+    MAX_RETRY_WAIT, USER_AGENT,
+};
 use crate::archive::{line_protocol, Point};
 use crate::backoff::Backoff;
 use crate::ports::{Archive, PortError};
-
-/// The longest wait between two attempts of one write (DESIGN §6: bounded retry with backoff).
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
 /// Where and how to write.
 #[derive(Clone, PartialEq, Eq)]
@@ -148,15 +149,12 @@ impl Default for InfluxOptions {
 /// Errors creating an [`InfluxWriter`].
 #[derive(Debug, thiserror::Error)]
 pub enum InfluxError {
-    /// The URL is not an absolute http(s) URL.
-    #[error("InfluxDB URL `{0}` is not an absolute http:// or https:// URL")]
-    BadUrl(String),
+    /// A bad `INFLUX_URL` (not an absolute http(s) URL), or no HTTP client.
+    #[error(transparent)]
+    Http(#[from] HttpSetupError),
     /// A required setting is empty.
     #[error("InfluxDB setting `{0}` is empty")]
     Missing(&'static str),
-    /// The HTTP client could not be built.
-    #[error("building the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// Writes points to InfluxDB (see the module docs).
@@ -191,8 +189,11 @@ impl InfluxWriter {
     /// # Errors
     /// [`InfluxError`] for a bad URL or an empty database/org/bucket/token.
     pub fn with_options(config: InfluxConfig, options: InfluxOptions) -> Result<Self, InfluxError> {
-        let base = config.url().trim_end_matches('/');
-        let bad = || InfluxError::BadUrl(config.url().to_owned());
+        let base = base_url("INFLUX_URL", config.url())?;
+        let bad = || HttpSetupError::BadBaseUrl {
+            setting: "INFLUX_URL",
+            value: crate::quote::quote(config.url()),
+        };
         let write_url = match &config {
             InfluxConfig::V1 { database, .. } => {
                 if database.is_empty() {
@@ -227,13 +228,11 @@ impl InfluxWriter {
                 .map_err(|_| bad())?
             }
         };
-        if !matches!(write_url.scheme(), "http" | "https") || write_url.host_str().is_none() {
-            return Err(bad());
-        }
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .build()?;
+        let client = client(&HttpClientOptions {
+            timeout: options.timeout,
+            connect_timeout: options.connect_timeout,
+            user_agent: USER_AGENT.to_owned(),
+        })?;
         Ok(InfluxWriter {
             client,
             config,
@@ -272,9 +271,10 @@ impl InfluxWriter {
         if let Some(user) = username {
             request = request.basic_auth(user, password.as_ref());
         }
-        let response = request.send().await.map_err(|e| {
-            PortError::transient(&context, crate::nyiso::http::describe_http_error(&e))
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PortError::transient(&context, describe_http_error(&e)))?;
         let status = response.status();
         let body = reply_text(response).await;
         if status.is_success() && !body.contains("\"error\"") {
@@ -338,7 +338,7 @@ impl InfluxWriter {
             }
         }
         let response = request.send().await.map_err(|e| Refused {
-            error: PortError::transient(context, crate::nyiso::http::describe_http_error(&e)),
+            error: PortError::transient(context, describe_http_error(&e)),
             missing_target: false,
         })?;
         let status = response.status();
@@ -359,7 +359,7 @@ const MAX_REPLY_BYTES: u64 = 64 << 10;
 /// An InfluxDB reply body as text, at most [`MAX_REPLY_BYTES`] of it (a reply that cannot be
 /// read counts as empty: the status alone then decides).
 async fn reply_text(response: reqwest::Response) -> String {
-    match crate::nyiso::http::read_capped(response, MAX_REPLY_BYTES).await {
+    match read_capped(response, MAX_REPLY_BYTES).await {
         Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => String::new(),
     }
@@ -472,6 +472,24 @@ mod tests {
             password: None,
         })
         .is_err());
+    }
+
+    #[test]
+    fn a_bad_url_names_influx_url() {
+        for url in ["localhost:8086", "ftp://db:8086", ""] {
+            let e = InfluxWriter::new(InfluxConfig::V1 {
+                url: url.into(),
+                database: "d".into(),
+                username: None,
+                password: None,
+            })
+            .unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("INFLUX_URL: `{url}` is not")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //!   learnt from the `Outgoing::Publish(pkid)` event (requests are handled in order, so waiters
 //!   queue in the order their requests were sent), and the waiter is woken by the `PubAck`
 //!   carrying that id. A packet re-sent after a reconnect keeps its id and its waiter.
-//! - **Reconnect with backoff** when the broker goes away; subscriptions are made again when
-//!   the broker did not keep the session.
+//! - **Reconnect with backoff** (a [`Backoff`], 100 ms doubling up to 2 s) when the broker goes
+//!   away; subscriptions are made again when the broker did not keep the session.
 //! - **Retained reads** ([`MqttClient::retained`]): subscribe to the exact topic, wait for the
 //!   SubAck, then unsubscribe and wait for the UnsubAck. The broker handles packets of one
 //!   connection in order, so a retained message, if any, arrived before the UnsubAck: "no
@@ -37,12 +37,15 @@ use rumqttc::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::backoff::Backoff;
 use crate::config::{BrokerUrl, MqttConfig};
 use crate::ports::{PortError, Publisher, RetainedReader};
 use crate::stream::{Message, ServiceState, ServiceStatusPayload};
 
 /// Largest packet accepted or sent (the 24 h history is ~12 KB; rumqttc's default is 10 KB).
 const MAX_PACKET: usize = 1024 * 1024;
+/// First wait before reconnecting after the connection dropped.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -340,14 +343,33 @@ impl MqttClient {
         self.inner.connected.subscribe()
     }
 
-    /// Waits until connected.
+    /// Waits until connected, at most `timeout`.
     ///
     /// # Errors
     /// [`MqttError::Refused`] as soon as the broker refuses the connection,
     /// [`MqttError::NotConnected`] after `timeout`.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<(), MqttError> {
+        self.wait_connected_until(tokio::time::Instant::now().checked_add(timeout))
+            .await
+    }
+
+    /// Waits until connected, however long the broker takes (a service started before its
+    /// broker waits for it; the client keeps reconnecting meanwhile). Race it against a
+    /// shutdown signal.
+    ///
+    /// # Errors
+    /// [`MqttError::Refused`] as soon as the broker refuses the connection (bad credentials:
+    /// waiting longer will not help), [`MqttError::Closed`] when the client was closed.
+    pub async fn wait_until_connected(&self) -> Result<(), MqttError> {
+        self.wait_connected_until(None).await
+    }
+
+    /// Waits until connected or, with a deadline, until it passes.
+    async fn wait_connected_until(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(), MqttError> {
         let mut rx = self.inner.connected.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if *rx.borrow_and_update() {
                 return Ok(());
@@ -358,7 +380,11 @@ impl MqttClient {
                     reason: error,
                 });
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
+            let changed = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, rx.changed()).await,
+                None => Ok(rx.changed().await),
+            };
+            match changed {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(MqttError::Closed),
                 Err(_) => {
@@ -575,7 +601,7 @@ async fn run_event_loop(
     inbox: mpsc::UnboundedSender<Inbound>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut logged_down = false;
     loop {
         let event = tokio::select! {
@@ -585,7 +611,7 @@ async fn run_event_loop(
         let Some(inner) = inner.upgrade() else { return };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 if logged_down {
                     tracing::info!(client = %inner.opts.client_id, session_present = ack.session_present, "reconnected to the broker");
                 } else {
@@ -674,10 +700,9 @@ async fn run_event_loop(
                 inner.connected.send_replace(false);
                 drop(inner);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next()) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
@@ -799,5 +824,40 @@ mod tests {
         drop_acks(&mut eventloop);
         let left: Vec<_> = eventloop.pending.iter().cloned().collect();
         assert_eq!(left, vec![publish(1), publish(2)]);
+    }
+
+    /// A service started before its broker waits for it with no deadline: past the client's
+    /// connect timeout it is still waiting, and it is connected once the broker is up.
+    #[tokio::test]
+    async fn wait_until_connected_waits_for_a_late_broker() {
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            free.local_addr().unwrap().port()
+        };
+        let mqtt = MqttConfig::anonymous(BrokerUrl::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        });
+        let mut opts = ClientOptions::new(mqtt, "late-broker");
+        opts.timeout = Duration::from_millis(50);
+        let client = MqttClient::start(opts);
+        let e = client
+            .wait_connected(Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MqttError::NotConnected { .. }), "{e}");
+
+        let waiter = tokio::spawn({
+            let client = client.clone();
+            async move { client.wait_until_connected().await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "no deadline: still waiting");
+        let _broker = crate::adapters::broker::EmbeddedBroker::start(port, 0)
+            .await
+            .unwrap();
+        waiter.await.unwrap().unwrap();
+        assert!(client.is_connected());
+        client.close().await;
     }
 }

@@ -20,10 +20,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone as _, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use ny_power::adapters::nyiso::FolderSource;
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::archive::{points_for_message, Point};
 use ny_power::intensity::Factors;
-use ny_power::nyiso::folder::FolderSource;
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::{DEFAULT_BASE_URL, NEW_YORK};
 use ny_power::ports::Source;
 use ny_power::reading::Reading;

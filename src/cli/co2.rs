@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use ny_power::adapters::health::Readiness;
 use ny_power::adapters::mqtt::MqttClient;
+use ny_power::adapters::nyiso::LoadForecastSettings;
 use ny_power::config::{parse_discovery_prefix, LoadForecastSource};
 use ny_power::homeassistant::DEFAULT_PREFIX;
 use ny_power::intensity::Factors;
 use ny_power::nyiso::DEFAULT_BASE_URL;
-use ny_power::services::{co2, Co2Settings, LoadForecastSettings};
+use ny_power::services::{co2, Co2Settings};
 
 use super::common::{run_service, shutdown_on_signals, start_health, ServiceArgs};
 

@@ -32,10 +32,10 @@ use ny_power::adapters::broker::{
     load_snapshot, save_snapshot as write_snapshot, EmbeddedBroker, OriginPolicy, RetainedSnapshot,
 };
 use ny_power::adapters::mqtt::{ClientOptions, MqttClient};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::adapters::sqlite::SqliteArchive;
 use ny_power::adapters::web::{WebConfig, WebServer};
 use ny_power::config::{BrokerUrl, MqttConfig};
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::{daily_url, today_in_new_york, Dataset, DEFAULT_BASE_URL};
 use ny_power::ports::{Clock, PortError, Source, SystemClock};
 use ny_power::reading::Reading;

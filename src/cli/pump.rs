@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use ny_power::adapters::health::Readiness;
 use ny_power::adapters::mqtt::MqttClient;
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::config::parse_poll_interval;
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::ports::Source;
 use ny_power::services::{pump, PumpSettings};

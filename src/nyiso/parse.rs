@@ -29,6 +29,15 @@ pub const MAX_MEMBER_BYTES: u64 = 4 << 20;
 /// this is about 20 times that).
 pub const MAX_ARCHIVE_INFLATED_BYTES: u64 = 64 << 20;
 
+/// The most bytes of a daily NYISO file a source reads (over HTTP after gzip decoding, or from
+/// disk). A real day is ~90 KB: this is 45 times that. A bigger file is rejected
+/// ([`ParseProblem::TooLarge`]).
+pub const MAX_CSV_BYTES: u64 = 4 << 20;
+
+/// The most bytes of a monthly zip a source reads. A real month's zip is ~0.3 MB (~2.8 MB
+/// inflated): this is 100 times that.
+pub const MAX_ZIP_BYTES: u64 = 32 << 20;
+
 /// A reading left out because fuels were missing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incomplete {

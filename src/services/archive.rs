@@ -152,7 +152,7 @@ async fn archive_loop(
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
     let connected = tokio::select! {
-        r = client.wait_connected(Duration::from_secs(3600 * 24 * 365)) => r,
+        r = client.wait_until_connected() => r,
         _ = shutdown.wait() => return Ok(()),
     };
     connected.map_err(|source| ServiceError::Mqtt {

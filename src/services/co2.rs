@@ -19,58 +19,28 @@
 //! clean shutdown when readings arrived since the last one, so a restarted calculator loses
 //! at most the hourly means of a crash's last hour — and those come back from the 24 h history.
 //!
-//! **Load forecast** (`LOAD_FORECAST=nyiso`): a background task fetches
-//! `{NYISO_BASE_URL}/isolf/{YYYYMMDD}isolf.csv` for today in New York (by the service clock, so
-//! `NYPOWER_NOW` replays pick the replayed day) at start and then once an hour, with a
-//! conditional GET (`If-None-Match` / `If-Modified-Since`) and the timeout and retries of
-//! [`HttpOptions`]. Each file read is merged into the forecast held (newer hours win; hours
-//! more than a day old are dropped). A failure (unreachable, HTTP error, a file that is not a
-//! load forecast) is logged and changes nothing: the forecast uses what is held, or the
-//! intensity history alone.
+//! **Load forecast** (`LOAD_FORECAST=nyiso`): a [`LoadForecastFeed`] fetches NYISO's hourly
+//! `isolf` file for today in New York (by the service clock, so `NYPOWER_NOW` replays pick the
+//! replayed day) at start and then once an hour; each reading's forecast uses what it holds.
+//! A failure is logged and changes nothing: the forecast uses what is held, or the intensity
+//! history alone.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
-use reqwest::StatusCode;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::{Clock, Common, ServiceError, Shutdown};
 use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient, MqttError};
+use crate::adapters::nyiso::{LoadForecastFeed, LoadForecastSettings};
+use crate::backoff::Backoff;
 use crate::homeassistant::{discovery_messages, DiscoveryConfig, DEFAULT_PREFIX};
 use crate::intensity::Factors;
-use crate::nyiso::http::HttpOptions;
-use crate::nyiso::isolf::{parse_isolf, IsolfError, LoadForecast};
-use crate::nyiso::{daily_file_name, daily_url, today_in_new_york, Dataset};
+use crate::nyiso::isolf::LoadForecast;
 use crate::ports::{PortError, Publisher};
 use crate::stream::{decode_fuel_mix_at, Message};
 use crate::usecases::co2::{read_retained_inputs, Co2Step, RetainedInputs, StatePolicy};
-
-/// How often the load forecast is fetched again (at most).
-pub const LOAD_REFRESH: Duration = Duration::from_secs(3600);
-
-/// Where the load forecast comes from (`LOAD_FORECAST=nyiso`).
-#[derive(Debug, Clone)]
-pub struct LoadForecastSettings {
-    /// NYISO's CSV base URL (`NYISO_BASE_URL`): files are read from `{base}/isolf/`.
-    pub base_url: String,
-    /// Timeouts, retries and backoff of each fetch.
-    pub http: HttpOptions,
-    /// Time between fetches ([`LOAD_REFRESH`]).
-    pub refresh: Duration,
-}
-
-impl LoadForecastSettings {
-    /// NYISO at `base_url` with the production HTTP options, fetched hourly.
-    pub fn nyiso(base_url: impl Into<String>) -> Self {
-        LoadForecastSettings {
-            base_url: base_url.into(),
-            http: HttpOptions::default(),
-            refresh: LOAD_REFRESH,
-        }
-    }
-}
 
 /// Calculator settings.
 #[derive(Debug, Clone)]
@@ -135,18 +105,13 @@ pub async fn run(
     mut shutdown: Shutdown,
 ) -> Result<(), ServiceError> {
     let load = settings.load_forecast.as_ref().and_then(|s| {
-        match IsolfFetcher::new(s) {
-            Ok(fetcher) => {
-                let (tx, rx) = watch::channel(None);
-                let task = tokio::spawn(load_loop(
-                    fetcher,
-                    clock.clone(),
-                    s.refresh,
-                    tx,
-                    shutdown.clone(),
-                ));
-                Some((rx, task))
-            }
+        let now = {
+            let clock = clock.clone();
+            move || clock.now()
+        };
+        let mut stop = shutdown.clone();
+        match LoadForecastFeed::spawn(s, now, async move { stop.wait().await }) {
+            Ok(feed) => Some(feed),
             Err(e) => {
                 tracing::warn!(error = %e, "load forecast disabled; forecasting from history alone");
                 None
@@ -162,14 +127,12 @@ pub async fn run(
         &clients,
         common,
         settings,
-        load.as_ref().map(|(rx, _)| rx),
+        load.as_ref().map(LoadForecastFeed::receiver),
         &clock,
         &mut shutdown,
     )
     .await;
-    if let Some((_, task)) = load {
-        task.abort();
-    }
+    drop(load); // stops the load forecast task
     client.close().await;
     out.close().await;
     result
@@ -221,10 +184,10 @@ async fn read_retained(
     now: DateTime<Utc>,
     shutdown: &mut Shutdown,
 ) -> Result<Option<RetainedInputs>, ServiceError> {
-    let mut retry = Duration::from_millis(500);
+    let mut retry = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     loop {
         let connected = tokio::select! {
-            r = client.wait_connected(Duration::from_secs(3600 * 24 * 365)) => r,
+            r = client.wait_until_connected() => r,
             _ = shutdown.wait() => return Ok(None),
         };
         connected.map_err(fatal)?;
@@ -233,10 +196,9 @@ async fn read_retained(
             Err(e) if !e.is_retryable() => return Err(port_fatal(e)),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the retained state and history; retrying");
-                if !shutdown.sleep(retry).await {
+                if !shutdown.sleep(retry.next()).await {
                     return Ok(None);
                 }
-                retry = (retry * 2).min(Duration::from_secs(5));
             }
         }
     }
@@ -401,183 +363,4 @@ async fn handle(
     }
     tracing::info!("co2 calculator stopping");
     Ok(())
-}
-
-/// Why a load forecast could not be read.
-#[derive(Debug, thiserror::Error)]
-enum LoadForecastError {
-    /// The base URL is not an absolute http(s) URL.
-    #[error("NYISO_BASE_URL `{0}` is not an absolute http:// or https:// URL")]
-    BadBaseUrl(String),
-    /// The HTTP client could not be built.
-    #[error("building the HTTP client: {0}")]
-    Client(reqwest::Error),
-    /// No reply, or a reply that is not the file.
-    #[error("GET {url}: {problem}")]
-    Http {
-        /// The URL.
-        url: String,
-        /// What went wrong.
-        problem: String,
-        /// Whether retrying may help.
-        transient: bool,
-    },
-    /// The file is not a load forecast.
-    #[error(transparent)]
-    Rejected(#[from] IsolfError),
-}
-
-/// Validators of the last file read.
-#[derive(Debug, Clone)]
-struct Validators {
-    url: String,
-    etag: Option<String>,
-    last_modified: Option<String>,
-}
-
-/// Conditional GETs of NYISO's daily `isolf` files.
-struct IsolfFetcher {
-    client: reqwest::Client,
-    base_url: String,
-    options: HttpOptions,
-    last: Option<Validators>,
-}
-
-impl IsolfFetcher {
-    fn new(settings: &LoadForecastSettings) -> Result<Self, LoadForecastError> {
-        let parsed = reqwest::Url::parse(&settings.base_url)
-            .map_err(|_| LoadForecastError::BadBaseUrl(settings.base_url.clone()))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(LoadForecastError::BadBaseUrl(settings.base_url.clone()));
-        }
-        let client = reqwest::Client::builder()
-            .timeout(settings.http.timeout)
-            .connect_timeout(settings.http.connect_timeout)
-            .user_agent(settings.http.user_agent.clone())
-            .build()
-            .map_err(LoadForecastError::Client)?;
-        Ok(IsolfFetcher {
-            client,
-            base_url: settings.base_url.trim_end_matches('/').to_owned(),
-            options: settings.http.clone(),
-            last: None,
-        })
-    }
-
-    /// The forecast of `date`; `Ok(None)` when unchanged since the last read (304).
-    async fn fetch(&mut self, date: NaiveDate) -> Result<Option<LoadForecast>, LoadForecastError> {
-        let url = daily_url(&self.base_url, Dataset::Isolf, date);
-        let mut attempt = 0;
-        loop {
-            match self.fetch_once(&url, date).await {
-                Err(LoadForecastError::Http {
-                    transient: true,
-                    problem,
-                    ..
-                }) if attempt < self.options.retries => {
-                    let wait = self.options.backoff.saturating_mul(1 << attempt.min(16));
-                    tracing::debug!(%url, %problem, attempt = attempt + 1, "load forecast fetch failed; retrying in {wait:?}");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn fetch_once(
-        &mut self,
-        url: &str,
-        date: NaiveDate,
-    ) -> Result<Option<LoadForecast>, LoadForecastError> {
-        let http = |problem: String, transient: bool| LoadForecastError::Http {
-            url: url.to_owned(),
-            problem,
-            transient,
-        };
-        let mut request = self.client.get(url);
-        let cached = self.last.as_ref().filter(|v| v.url == url);
-        if let Some(v) = cached {
-            if let Some(etag) = &v.etag {
-                request = request.header(IF_NONE_MATCH, etag);
-            }
-            if let Some(lm) = &v.last_modified {
-                request = request.header(IF_MODIFIED_SINCE, lm);
-            }
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| http(crate::nyiso::http::describe_http_error(&e), true))?;
-        let status = response.status();
-        if status == StatusCode::NOT_MODIFIED && cached.is_some() {
-            return Ok(None);
-        }
-        if status != StatusCode::OK {
-            let transient = status.is_server_error()
-                || status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::REQUEST_TIMEOUT;
-            return Err(http(format!("HTTP {status}"), transient));
-        }
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let validators = Validators {
-            url: url.to_owned(),
-            etag: header(ETAG),
-            last_modified: header(LAST_MODIFIED),
-        };
-        let (body, complete) =
-            crate::nyiso::http::read_capped(response, crate::nyiso::http::MAX_CSV_BYTES)
-                .await
-                .map_err(|e| http(crate::nyiso::http::describe_http_error(&e), true))?;
-        if !complete {
-            return Err(http(
-                format!(
-                    "the body is larger than the {} bytes a load forecast may have",
-                    crate::nyiso::http::MAX_CSV_BYTES
-                ),
-                false,
-            ));
-        }
-        let forecast = parse_isolf(&daily_file_name(Dataset::Isolf, date), &body)?;
-        self.last = Some(validators);
-        Ok(Some(forecast))
-    }
-}
-
-/// Fetches today's load forecast now and every `refresh`, publishing what is held on `tx`.
-async fn load_loop(
-    mut fetcher: IsolfFetcher,
-    clock: Arc<dyn Clock>,
-    refresh: Duration,
-    tx: watch::Sender<Option<Arc<LoadForecast>>>,
-    mut shutdown: Shutdown,
-) {
-    let mut held = LoadForecast::default();
-    loop {
-        let now = clock.now();
-        let date = today_in_new_york(now);
-        match fetcher.fetch(date).await {
-            Ok(Some(fresh)) => {
-                held.merge(&fresh);
-                held.trim_before(now - chrono::Duration::days(1));
-                tracing::info!(%date, hours = fresh.len(), held = held.len(), "NYISO load forecast read");
-                tx.send_replace(Some(Arc::new(held.clone())));
-            }
-            Ok(None) => tracing::debug!(%date, "NYISO load forecast unchanged"),
-            Err(e) => tracing::warn!(
-                error = %e,
-                held = held.len(),
-                "NYISO load forecast unavailable; forecasting with what is held (or history alone)"
-            ),
-        }
-        if !shutdown.sleep(refresh).await {
-            return;
-        }
-    }
 }

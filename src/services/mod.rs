@@ -24,7 +24,7 @@ use crate::stream::Topics;
 
 pub use crate::ports::{ArchiveSink, Clock, SystemClock};
 pub use archive::{ArchiveSettings, BufferedSink, PlainSink};
-pub use co2::{Co2Settings, LoadForecastSettings};
+pub use co2::Co2Settings;
 pub use pump::PumpSettings;
 
 /// Errors that stop a service.

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Clock, Common, ServiceError, Shutdown};
 use crate::adapters::mqtt::{ClientOptions, MqttClient};
+use crate::backoff::Backoff;
 use crate::ports::{PortError, Source};
 use crate::reading::Reading;
 use crate::usecases::cursor::RetainedCursor;
@@ -17,6 +18,9 @@ use crate::usecases::pump::{Pump, PumpError};
 
 /// How long an interrupted poll may still finish after shutdown was signalled.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The wait before the poll after a failed one (doubled after each further failure, up to the
+/// poll interval).
+const FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// Pump settings.
 #[derive(Debug, Clone)]
@@ -79,7 +83,7 @@ async fn poll_loop(
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
     let connected = tokio::select! {
-        r = client.wait_connected(Duration::from_secs(3600 * 24 * 365)) => r,
+        r = client.wait_until_connected() => r,
         _ = shutdown.wait() => return Ok(()),
     };
     connected.map_err(|source| ServiceError::Mqtt {
@@ -94,7 +98,7 @@ async fn poll_loop(
         topics,
     );
     tracing::info!(interval = ?settings.poll_interval, "pump started");
-    let mut failures: u32 = 0;
+    let mut backoff = Backoff::new(FIRST_RETRY, settings.poll_interval);
     while !shutdown.is_triggered() {
         let poll = pump.poll_once(clock.now());
         tokio::pin!(poll);
@@ -110,7 +114,7 @@ async fn poll_loop(
         };
         let wait = match result {
             Ok(outcome) => {
-                failures = 0;
+                backoff.reset();
                 if outcome.published > 0 {
                     tracing::info!(
                         published = outcome.published,
@@ -129,9 +133,7 @@ async fn poll_loop(
                 });
             }
             Err(e) => {
-                failures = failures.saturating_add(1);
-                let retry = Duration::from_secs(1u64 << failures.min(16).saturating_sub(1))
-                    .min(settings.poll_interval);
+                let retry = backoff.next();
                 if e.is_retryable() {
                     tracing::warn!(error = %e, retry_in = ?retry, "poll failed; nothing more was published and the cursor stays");
                 } else {

@@ -1,7 +1,7 @@
 //! `ny-power-pump-fn`: wiring only (see the library for the handler).
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use ny_power::nyiso::http::{HttpOptions, HttpSource};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::usecases::pump::Pump;
 use ny_power_aws::config::{self, Env, ProcessEnv};

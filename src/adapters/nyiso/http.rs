@@ -25,15 +25,17 @@
 //! by a second, conditional request right away (normally a `304`), so a catch-up or a backfill
 //! is not held up.
 //!
-//! **Bounded whatever a server sends.** A body is read as it arrives and abandoned past
-//! [`MAX_CSV_BYTES`] (a daily file) or [`MAX_ZIP_BYTES`] (a monthly zip), counted after gzip
-//! decoding, so an endless body or a gzip bomb costs at most that much memory; zip members are
-//! bounded when inflated (see [`crate::nyiso::MAX_MEMBER_BYTES`]). An error page is read up to
-//! [`MAX_ERROR_BODY_BYTES`] and quoted short ([`crate::quote`]).
+//! **Bounded whatever a server sends.** A body is read as it arrives ([`read_capped`]) and
+//! abandoned past [`MAX_CSV_BYTES`] (a daily file) or [`MAX_ZIP_BYTES`] (a monthly zip),
+//! counted after gzip decoding, so an endless body or a gzip bomb costs at most that much
+//! memory; zip members are bounded when inflated (see [`crate::nyiso::MAX_MEMBER_BYTES`]). An
+//! error page is read up to [`MAX_ERROR_BODY_BYTES`] and quoted short ([`crate::quote`]).
 //!
-//! Anything wrong in a poll — a rejected file (HTML page, truncated row, bad value, too large),
-//! an HTTP error, a timeout after the retries — fails the whole poll: nothing is returned, so
-//! the pump publishes nothing and does not move its cursor.
+//! A transient failure of one request (timeout, connection error, 5xx, 408, 429) is tried
+//! again [`HttpOptions::retries`] times, waiting on a [`Backoff`] from [`HttpOptions::backoff`]
+//! (capped at [`MAX_RETRY_WAIT`]). Anything wrong in a poll — a rejected file (HTML page,
+//! truncated row, bad value, too large), an HTTP error, a timeout after the retries — fails the
+//! whole poll: nothing is returned, so the pump publishes nothing and does not move its cursor.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -48,21 +50,18 @@ use reqwest::header::{
 };
 use reqwest::StatusCode;
 
+use crate::adapters::http::{
+    base_url, client, describe_http_error, is_transient_status, read_capped, HttpClientOptions,
+    HttpSetupError, MAX_RETRY_WAIT, USER_AGENT,
+};
+use crate::backoff::Backoff;
 use crate::nyiso::{
     daily_url, monthly_zip_url, split_unterminated, Dataset, FuelMixAccumulator, ParseError,
-    ParseProblem, NEW_YORK,
+    ParseProblem, MAX_CSV_BYTES, MAX_ZIP_BYTES, NEW_YORK,
 };
 use crate::ports::{PortError, Source};
 use crate::quote::quote_bytes;
 use crate::reading::Reading;
-
-/// The most bytes read of a daily fuel-mix file (after gzip decoding). A real day is ~90 KB:
-/// this is 45 times that. A bigger body rejects the poll ([`ParseProblem::TooLarge`]).
-pub const MAX_CSV_BYTES: u64 = 4 << 20;
-
-/// The most bytes read of a monthly zip (after gzip decoding). A real month's zip is ~0.3 MB
-/// (~2.8 MB inflated): this is 100 times that.
-pub const MAX_ZIP_BYTES: u64 = 32 << 20;
 
 /// The most bytes read of an error reply (its start is quoted in the error).
 pub const MAX_ERROR_BODY_BYTES: u64 = 4 << 10;
@@ -76,7 +75,8 @@ pub struct HttpOptions {
     pub connect_timeout: Duration,
     /// Extra attempts after a transient failure (timeout, connection error, 5xx, 429).
     pub retries: u32,
-    /// Wait before the first retry; doubled for each further one.
+    /// Wait before the first retry; doubled for each further one (at most
+    /// [`MAX_RETRY_WAIT`]).
     pub backoff: Duration,
     /// Days (today included) for which NYISO serves daily files; older days are read from
     /// the monthly zip.
@@ -110,8 +110,25 @@ impl Default for HttpOptions {
             today_missing_grace: Duration::from_secs(2 * 3600),
             range_requests: true,
             range_overlap: 128,
-            user_agent: concat!("ny-power/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: USER_AGENT.to_owned(),
         }
+    }
+}
+
+impl HttpOptions {
+    /// The client part of these options (timeouts, user agent).
+    pub fn client_options(&self) -> HttpClientOptions {
+        HttpClientOptions {
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    /// The retry schedule of one request: [`HttpOptions::backoff`] doubling up to
+    /// [`MAX_RETRY_WAIT`].
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.backoff, MAX_RETRY_WAIT)
     }
 }
 
@@ -137,17 +154,6 @@ struct Counters {
     not_modified: AtomicU64,
     partial: AtomicU64,
     full: AtomicU64,
-}
-
-/// Errors creating an [`HttpSource`].
-#[derive(Debug, thiserror::Error)]
-pub enum HttpSourceError {
-    /// The base URL is not an absolute `http(s)` URL.
-    #[error("NYISO base URL `{0}` is not an absolute http:// or https:// URL")]
-    BadBaseUrl(String),
-    /// The HTTP client could not be built.
-    #[error("building the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// A file as last received: its bytes and validators.
@@ -200,22 +206,14 @@ impl HttpSource {
     /// A source reading `{base_url}/rtfuelmix/…` (e.g. [`crate::nyiso::DEFAULT_BASE_URL`]).
     ///
     /// # Errors
-    /// [`HttpSourceError`] when the URL is not an absolute http(s) URL or the client cannot be
-    /// built.
-    pub fn new(base_url: &str, options: HttpOptions) -> Result<Self, HttpSourceError> {
-        let parsed = reqwest::Url::parse(base_url)
-            .map_err(|_| HttpSourceError::BadBaseUrl(base_url.to_owned()))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(HttpSourceError::BadBaseUrl(base_url.to_owned()));
-        }
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .user_agent(options.user_agent.clone())
-            .build()?;
+    /// [`HttpSetupError`] when the URL is not an absolute http(s) URL (named as
+    /// `NYISO_BASE_URL`) or the client cannot be built.
+    pub fn new(base: &str, options: HttpOptions) -> Result<Self, HttpSetupError> {
+        let base_url = base_url("NYISO_BASE_URL", base)?;
+        let client = client(&options.client_options())?;
         Ok(HttpSource {
             client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url,
             options,
             cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
@@ -436,14 +434,13 @@ impl HttpSource {
 
     /// Fetches a URL with retries and backoff on transient failures.
     async fn fetch(&self, url: &str, ranged: bool) -> Result<Fetched, PortError> {
-        let mut attempt = 0;
+        let mut backoff = self.options.backoff();
         loop {
             match self.fetch_once(url, ranged).await {
-                Err(e) if attempt < self.options.retries && is_transient(&e) => {
-                    let wait = self.options.backoff.saturating_mul(1 << attempt.min(16));
-                    tracing::warn!(%url, error = %e, attempt = attempt + 1, "NYISO fetch failed; retrying in {wait:?}");
+                Err(e) if backoff.failures() < self.options.retries && is_transient(&e) => {
+                    let wait = backoff.next();
+                    tracing::warn!(%url, error = %e, attempt = backoff.failures(), "NYISO fetch failed; retrying in {wait:?}");
                     tokio::time::sleep(wait).await;
-                    attempt += 1;
                 }
                 other => return other,
             }
@@ -552,10 +549,7 @@ impl HttpSource {
             .map(|(bytes, _)| bytes)
             .unwrap_or_default();
         let message = format!("HTTP {status}: {}", quote_bytes(text.trim_ascii()));
-        if status.is_server_error()
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status == StatusCode::REQUEST_TIMEOUT
-        {
+        if is_transient_status(status) {
             Err(PortError::transient(context(), message))
         } else {
             Err(PortError::permanent(context(), message))
@@ -638,36 +632,6 @@ impl Source for HttpSource {
     }
 }
 
-/// Reads a body chunk by chunk, keeping at most `limit` bytes; `true` when the body ended
-/// within them, `false` when it went on (the rest is not read: the connection is dropped).
-/// Every HTTP body ny-power reads from outside goes through this (NYISO files, InfluxDB
-/// replies, the load forecast).
-///
-/// # Errors
-/// The transport error when the body cannot be read.
-pub async fn read_capped(
-    mut response: reqwest::Response,
-    limit: u64,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(
-        response
-            .content_length()
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(0)
-            .min(cap),
-    );
-    while let Some(chunk) = response.chunk().await? {
-        if out.len() + chunk.len() > cap {
-            let room = cap - out.len();
-            out.extend_from_slice(&chunk[..room]);
-            return Ok((out, false));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok((out, true))
-}
-
 /// The cached file extended by a ranged reply, if the reply provably continues it: it starts
 /// at `start`, runs to the end of the file, and its first bytes equal the cached ones from
 /// `start` on.
@@ -721,29 +685,6 @@ fn since_local_midnight(now: DateTime<Utc>) -> Duration {
 
 fn is_transient(e: &PortError) -> bool {
     matches!(e, PortError::Transient { .. })
-}
-
-/// A reqwest error with its causes (timeouts and connection errors say so).
-/// A reqwest error as one line: what kind of failure, then every cause (reqwest's own message
-/// is often just "error sending request"). Shared by every HTTP client in the crate.
-pub fn describe_http_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "reading the body failed (connection closed early?)"
-    } else {
-        "request failed"
-    };
-    let mut out = kind.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -853,5 +794,23 @@ mod tests {
     fn bad_base_url_is_refused() {
         assert!(HttpSource::new("mis.nyiso.com/public/csv", HttpOptions::default()).is_err());
         assert!(HttpSource::new("ftp://x/y", HttpOptions::default()).is_err());
+        let e = HttpSource::new("ftp://x/y", HttpOptions::default()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("NYISO_BASE_URL: `ftp://x/y` "),
+            "{e}"
+        );
+        let s = HttpSource::new("http://127.0.0.1:9/csv/", HttpOptions::default()).unwrap();
+        assert_eq!(s.base_url(), "http://127.0.0.1:9/csv");
+    }
+
+    #[test]
+    fn request_retries_double_from_the_backoff_option_up_to_the_cap() {
+        let options = HttpOptions {
+            backoff: Duration::from_secs(4),
+            ..HttpOptions::default()
+        };
+        let mut b = options.backoff();
+        let waits: Vec<u64> = (0..5).map(|_| b.next().as_secs()).collect();
+        assert_eq!(waits, [4, 8, 16, 30, 30]);
     }
 }

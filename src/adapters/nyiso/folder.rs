@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::nyiso::http::{MAX_CSV_BYTES, MAX_ZIP_BYTES};
-use crate::nyiso::{file_date, Dataset, FuelMixAccumulator, ParseError, ParseProblem, NEW_YORK};
+use crate::nyiso::{
+    file_date, Dataset, FuelMixAccumulator, ParseError, ParseProblem, MAX_CSV_BYTES, MAX_ZIP_BYTES,
+    NEW_YORK,
+};
 use crate::ports::{PortError, Source};
 use crate::reading::Reading;
 
@@ -172,8 +174,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    const ZIP: &[u8] = include_bytes!("../../tests/fixtures/nyiso/20250201rtfuelmix_csv.zip");
-    const DAY_2017: &[u8] = include_bytes!("../../tests/fixtures/nyiso/20171122rtfuelmix.csv");
+    const ZIP: &[u8] = include_bytes!("../../../tests/fixtures/nyiso/20250201rtfuelmix_csv.zip");
+    const DAY_2017: &[u8] = include_bytes!("../../../tests/fixtures/nyiso/20171122rtfuelmix.csv");
 
     fn folder() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
