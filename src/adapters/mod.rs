@@ -5,5 +5,6 @@ pub mod broker;
 pub mod health;
 pub mod influx;
 pub mod mqtt;
+pub mod mqtt_config;
 pub mod sqlite;
 pub mod web;
