@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use ny_power::adapters::mqtt_config::MqttConfig;
 use ny_power::homeassistant::DEFAULT_PREFIX;
+use ny_power::intensity::Factors;
 use ny_power::nyiso::http::{HttpOptions, HttpSource};
 use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::services::{Co2Settings, LoadForecastSettings};
@@ -123,14 +124,31 @@ impl NyisoArgs {
     }
 }
 
+/// The factor table (`FACTORS`; shared by `co2`, `run` and `backtest`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FactorsArgs {
+    /// Factor table of the intensity (the calculator's 24 h history and forecast, the
+    /// backtest's series): `direct`, `lifecycle` or `ny-power-2016`.
+    #[arg(long, env = "FACTORS", value_name = "TABLE", default_value = "direct")]
+    pub factors: String,
+}
+
+impl FactorsArgs {
+    /// The factor table.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming `FACTORS` and the known tables.
+    pub fn factors(&self) -> Result<Factors, ConfigError> {
+        parse_factors(&self.factors)
+    }
+}
+
 /// The calculator's own settings (`FACTORS`, `LOAD_FORECAST`, and the Home Assistant
 /// discovery settings of [`HaArgs`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Co2Args {
-    /// Factor table of the 24 h history and the forecast: `direct`, `lifecycle` or
-    /// `ny-power-2016`.
-    #[arg(long, env = "FACTORS", value_name = "TABLE", default_value = "direct")]
-    pub factors: String,
+    #[command(flatten)]
+    pub table: FactorsArgs,
     /// Load forecast that sharpens the intensity forecast: `off` or `nyiso` (NYISO's hourly
     /// `isolf` file, fetched at most once an hour from NYISO_BASE_URL).
     #[arg(
@@ -151,7 +169,7 @@ impl Co2Args {
     /// A [`ConfigError`] naming the setting that is malformed (`NYISO_BASE_URL` only when the
     /// load forecast is on).
     pub fn build(&self, nyiso_base_url: &str) -> Result<Co2Settings, ConfigError> {
-        let factors = parse_factors(&self.factors)?;
+        let factors = self.table.factors()?;
         let load_forecast = match self.load_forecast.parse::<LoadForecastSource>()? {
             LoadForecastSource::Off => None,
             LoadForecastSource::Nyiso => Some(LoadForecastSettings::nyiso(parse_nyiso_base_url(
@@ -310,6 +328,19 @@ mod tests {
         .http_source(HttpOptions::default())
         .unwrap_err();
         assert!(e.to_string().starts_with("NYISO_BASE_URL: "), "{e}");
+        let e = FactorsArgs {
+            factors: "coal".into(),
+        }
+        .factors()
+        .unwrap_err();
+        assert!(e.to_string().starts_with("FACTORS: "), "{e}");
+        assert!(parse(&["--factors", "coal"])
+            .unwrap_err()
+            .starts_with("FACTORS: "));
+        assert_eq!(
+            parse(&["--factors", "lifecycle"]).unwrap().factors,
+            Factors::Lifecycle
+        );
         let e = LogArgs {
             log_format: "xml".into(),
         }
