@@ -28,8 +28,11 @@
 //!   builder, the base-URL check, the capped body reader), MQTT (rumqttc), InfluxDB, SQLite,
 //!   the on-disk backlog, the embedded broker (rumqttd), the dashboard web server, health
 //!   endpoints.
-//! - [`services`]: the long-running pump, calculator and archiver loops ([`config`]: their
-//!   typed settings); [`replay`]: the demo's replay source and accelerated clock.
+//! - [`services`]: the long-running pump, calculator and archiver loops; [`replay`]: the
+//!   demo's replay source and accelerated clock.
+//! - [`settings`]: each shared setting once — its name, default and check (no clap; the CLI's
+//!   flag groups and the Lambdas' environment readers both use it). The broker settings
+//!   (`MQTT_*`) are the MQTT adapter's ([`adapters::mqtt_config`]).
 //! - [`backoff`]: the one retry schedule (capped exponential) every retry loop uses;
 //!   [`quote`]: how an outside value appears in an error or a log (short, control characters
 //!   escaped).
@@ -40,6 +43,7 @@
 pub mod adapters;
 pub mod archive;
 pub mod backoff;
+#[doc(hidden)]
 pub mod config;
 pub mod fakes;
 pub mod forecast;
@@ -51,6 +55,7 @@ pub mod quote;
 pub mod reading;
 pub mod replay;
 pub mod services;
+pub mod settings;
 pub mod stream;
 pub mod usecases;
 

@@ -23,8 +23,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use ny_power::adapters::mqtt::{read_retained, ClientOptions, MqttClient};
+use ny_power::adapters::mqtt_config::MqttConfig;
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource, LoadForecastSettings};
-use ny_power::config::MqttConfig;
 use ny_power::forecast::Forecaster;
 use ny_power::homeassistant::OBJECT_IDS;
 use ny_power::nyiso::isolf::parse_isolf;

@@ -18,9 +18,9 @@ use serde_json::Value;
 use ny_power::adapters::backlog::{BacklogOptions, BufferedArchive};
 use ny_power::adapters::influx::{InfluxConfig, InfluxWriter};
 use ny_power::adapters::mqtt::{read_retained, ClientOptions, MqttClient};
+use ny_power::adapters::mqtt_config::{BrokerUrl, MqttConfig};
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::adapters::sqlite::SqliteArchive;
-use ny_power::config::{BrokerUrl, MqttConfig};
 use ny_power::services::{
     run_all, shutdown_channel, ArchiveSettings, ArchiveSink, BufferedSink, Co2Settings, Common,
     FixedClock, Parts, PlainSink, PumpSettings, RunConfig, ShutdownTrigger,
@@ -686,7 +686,7 @@ async fn anonymous_clients_read_but_cannot_publish_and_websocket_works() {
 
     // A wrong password is refused with a clear error, not retried forever.
     let wrong = MqttConfig {
-        password: Some(ny_power::config::Secret::new("wrong")),
+        password: Some(ny_power::adapters::mqtt_config::Secret::new("wrong")),
         ..broker.services_config()
     };
     let err = MqttClient::connect(ClientOptions::new(wrong, "wrong-pw"))

@@ -50,7 +50,7 @@ impl Default for HttpClientOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum HttpSetupError {
     /// A configured base URL is not an absolute `http(s)` URL with a host.
-    #[error("{setting}: `{value}` is not an absolute http:// or https:// URL with a host (e.g. http://127.0.0.1:8086)")]
+    #[error("{setting}: `{value}` is not an absolute http:// or https:// URL with a host, e.g. http://127.0.0.1:8086")]
     BadBaseUrl {
         /// The setting (its environment name, e.g. `NYISO_BASE_URL`).
         setting: &'static str,
@@ -190,8 +190,8 @@ mod tests {
             assert_eq!(
                 e.to_string(),
                 format!(
-                    "INFLUX_URL: `{bad}` is not an absolute http:// or https:// URL with a host \
-                     (e.g. http://127.0.0.1:8086)"
+                    "INFLUX_URL: `{bad}` is not an absolute http:// or https:// URL with a host, \
+                     e.g. http://127.0.0.1:8086"
                 ),
                 "{bad}"
             );

@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod influx;
 pub mod mqtt;
+pub mod mqtt_config;
 pub mod nyiso;
 pub mod sqlite;
 pub mod web;

@@ -1,7 +1,7 @@
 //! `ny-power archive`: stores the stream in InfluxDB and/or SQLite (one service, for
 //! Kubernetes). InfluxDB sits behind an on-disk backlog in `DATA_DIR`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use ny_power::services::{archive, ArchiveSettings, ArchiveSink, BufferedSink, Pl
 
 use super::archive_args::ArchiveArgs;
 use super::common::{run_service, shutdown_on_signals, start_health, ServiceArgs};
+use super::settings::DataDirArgs;
 
 /// Arguments of `archive`.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,9 +24,8 @@ pub struct Args {
     pub service: ServiceArgs,
     #[command(flatten)]
     pub archive: ArchiveArgs,
-    /// Writable folder for the on-disk backlog kept while InfluxDB is unavailable.
-    #[arg(long, env = "DATA_DIR", value_name = "PATH")]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataDirArgs,
 }
 
 /// The archive sinks configured by `SQLITE_PATH` and `INFLUX_*` (InfluxDB behind a backlog
@@ -61,13 +61,13 @@ pub async fn build_sinks(
 
 /// Runs `archive` until SIGINT/SIGTERM.
 pub fn run(args: Args) -> ExitCode {
-    run_service(&args.service.log_format.clone(), || async move {
+    run_service(&args.service.log.log_format.clone(), || async move {
         args.service.log_format()?;
         let common = args.service.common()?;
         if !args.archive.is_configured() {
             anyhow::bail!("nothing to archive to: set INFLUX_URL (with INFLUX_DATABASE, or INFLUX_ORG + INFLUX_BUCKET + INFLUX_TOKEN) and/or SQLITE_PATH");
         }
-        let sinks = build_sinks(&args.archive, args.data_dir.as_deref()).await?;
+        let sinks = build_sinks(&args.archive, args.data.data_dir.as_deref()).await?;
         let health = start_health(args.service.health_addr).await?;
         let shutdown = shutdown_on_signals();
         let client = MqttClient::start(archive::client_options(&common));

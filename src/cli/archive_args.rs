@@ -173,7 +173,7 @@ impl ArchiveArgs {
             create_database: self.influx_create_database,
             ..InfluxOptions::default()
         };
-        let writer = InfluxWriter::with_options(config, options).context("INFLUX_URL")?;
+        let writer = InfluxWriter::with_options(config, options)?;
         if self.influx_create_database {
             if let Err(e) = writer.ensure_database().await {
                 tracing::warn!(error = %e, "could not create the InfluxDB database now; it is created when a write finds it missing, and points wait until then");

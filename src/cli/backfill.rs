@@ -24,7 +24,7 @@ use ny_power::adapters::nyiso::FolderSource;
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::archive::{points_for_message, Point};
 use ny_power::intensity::Factors;
-use ny_power::nyiso::{DEFAULT_BASE_URL, NEW_YORK};
+use ny_power::nyiso::NEW_YORK;
 use ny_power::ports::Source;
 use ny_power::reading::Reading;
 use ny_power::stream::{reading_messages, FuelMixPayload, Topics};
@@ -32,6 +32,7 @@ use ny_power::usecases::co2::Co2Calculator;
 
 use super::archive_args::ArchiveArgs;
 use super::common::run_service;
+use super::settings::{LogArgs, NyisoArgs};
 
 /// Arguments of `backfill`.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,17 +47,10 @@ pub struct Args {
     /// folder instead of NYISO.
     #[arg(long, env = "SOURCE_DIR", value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
-    /// Where NYISO's CSV files are (`{base}/rtfuelmix/YYYYMMDDrtfuelmix.csv`).
-    #[arg(long, env = "NYISO_BASE_URL", value_name = "URL", default_value = DEFAULT_BASE_URL)]
-    pub nyiso_base_url: String,
-    /// Log format: `text` or `json`.
-    #[arg(
-        long,
-        env = "LOG_FORMAT",
-        value_name = "FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: String,
+    #[command(flatten)]
+    pub nyiso: NyisoArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(flatten)]
     pub archive: ArchiveArgs,
 }
@@ -135,7 +129,7 @@ pub fn points_for_readings(
 
 /// Runs `backfill`.
 pub fn run(args: Args) -> ExitCode {
-    run_service(&args.log_format.clone(), || backfill(args))
+    run_service(&args.log.log_format.clone(), || backfill(args))
 }
 
 async fn backfill(args: Args) -> anyhow::Result<()> {
@@ -153,10 +147,7 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
             }
             Input::Folder(FolderSource::new(dir))
         }
-        None => Input::Http(Box::new(
-            HttpSource::new(&args.nyiso_base_url, HttpOptions::default())
-                .context("NYISO_BASE_URL")?,
-        )),
+        None => Input::Http(Box::new(args.nyiso.http_source(HttpOptions::default())?)),
     };
     let days = (args.to - args.from).num_days() + 1;
     let progress = if std::io::stderr().is_terminal() {

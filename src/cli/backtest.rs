@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ny_power::forecast::backtest::{backtest, BacktestReport};
-use ny_power::intensity::Factors;
 use ny_power::nyiso::FuelMixAccumulator;
+
+use super::settings::FactorsArgs;
 
 /// Arguments of `backtest`.
 #[derive(Debug, clap::Args)]
@@ -16,9 +17,8 @@ pub struct Args {
     /// one series; give at least two consecutive days).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Factor table of the intensity.
-    #[arg(long, env = "FACTORS", default_value = "direct")]
-    factors: Factors,
+    #[command(flatten)]
+    table: FactorsArgs,
     /// Print one JSON object: `{"readings", "mae", "window_regret_4h"}` (g/kWh).
     #[arg(long)]
     json: bool,
@@ -60,6 +60,13 @@ fn table(r: &BacktestReport) -> String {
 
 /// Runs `backtest`: a rejected file fails the command before anything is scored.
 pub fn run(args: Args) -> ExitCode {
+    let factors = match args.table.factors() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut acc = FuelMixAccumulator::new();
     for path in &args.files {
         let name = path.display().to_string();
@@ -76,7 +83,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let readings = acc.finish().readings;
-    let report = match backtest(&readings, args.factors) {
+    let report = match backtest(&readings, factors) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

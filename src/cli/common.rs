@@ -1,74 +1,33 @@
 //! Settings and plumbing shared by the service commands (`run`, `pump`, `co2`, `archive`):
-//! broker flags, topic root, health endpoints, logging, the clock, signals and the runtime.
+//! the service settings group, health endpoints, logging, the clock, signals and the runtime.
 //! Every setting is a flag and an environment variable of the same name (`--mqtt-url` /
-//! `MQTT_URL`).
+//! `MQTT_URL`); the groups are in [`super::settings`].
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use ny_power::adapters::health::HealthServer;
-use ny_power::config::{parse_now, LogFormat, MqttConfig};
 use ny_power::services::{shutdown_channel, Clock, Common, FixedClock, Shutdown, SystemClock};
-use ny_power::stream::{Topics, DEFAULT_ROOT};
+use ny_power::settings::{parse_now, LogFormat};
 
-/// Broker settings.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MqttArgs {
-    /// The broker: `mqtt://host:port` or `ws://host:port/path`.
-    #[arg(long, env = "MQTT_URL", value_name = "URL")]
-    pub mqtt_url: Option<String>,
-    /// User name for the broker.
-    #[arg(long, env = "MQTT_USERNAME", value_name = "USER")]
-    pub mqtt_username: Option<String>,
-    /// Password for the broker (prefer MQTT_PASSWORD_FILE).
-    #[arg(
-        long,
-        env = "MQTT_PASSWORD",
-        value_name = "PASSWORD",
-        hide_env_values = true
-    )]
-    pub mqtt_password: Option<String>,
-    /// File holding the broker password (e.g. a mounted Secret).
-    #[arg(long, env = "MQTT_PASSWORD_FILE", value_name = "PATH")]
-    pub mqtt_password_file: Option<PathBuf>,
-}
-
-impl MqttArgs {
-    /// The typed broker settings.
-    pub fn config(&self) -> anyhow::Result<MqttConfig> {
-        Ok(MqttConfig::from_parts(
-            self.mqtt_url.as_deref(),
-            self.mqtt_username.as_deref(),
-            self.mqtt_password.as_deref(),
-            self.mqtt_password_file.as_deref(),
-        )?)
-    }
-}
+use super::settings::{LogArgs, MqttArgs, TopicArgs};
 
 /// Settings of every service command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
     #[command(flatten)]
     pub mqtt: MqttArgs,
-    /// Root of the topic tree.
-    #[arg(long, env = "TOPIC_ROOT", value_name = "ROOT", default_value = DEFAULT_ROOT)]
-    pub topic_root: String,
+    #[command(flatten)]
+    pub topics: TopicArgs,
     /// Serve `GET /healthz` and `GET /readyz` on this address (e.g. 0.0.0.0:8081).
     #[arg(long, env = "HEALTH_ADDR", value_name = "ADDR")]
     pub health_addr: Option<SocketAddr>,
-    /// Log format: `text` or `json` (levels from RUST_LOG, default `info`).
-    #[arg(
-        long,
-        env = "LOG_FORMAT",
-        value_name = "FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: String,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Fix "now" (RFC 3339) for replays and deterministic tests.
     #[arg(long = "nypower-now", env = "NYPOWER_NOW", value_name = "TIME")]
     pub now: Option<String>,
@@ -77,13 +36,9 @@ pub struct ServiceArgs {
 impl ServiceArgs {
     /// The shared service settings.
     pub fn common(&self) -> anyhow::Result<Common> {
-        let root = self.topic_root.trim();
-        if root.is_empty() || root.contains(['#', '+']) {
-            anyhow::bail!("TOPIC_ROOT: `{root}` must be a non-empty topic without wildcards");
-        }
         Ok(Common {
             mqtt: self.mqtt.config()?,
-            topics: Topics::new(root),
+            topics: self.topics.topics()?,
         })
     }
 
@@ -97,14 +52,28 @@ impl ServiceArgs {
 
     /// The log format.
     pub fn log_format(&self) -> anyhow::Result<LogFormat> {
-        Ok(self.log_format.parse()?)
+        Ok(self.log.format()?)
     }
 }
 
+/// The log filter when `RUST_LOG` is not set.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+/// The log filter of commands that run the embedded broker, when `RUST_LOG` is not set:
+/// `info`, with the broker at `warn` (its router and listeners are silenced: they log every
+/// client disconnect as an error).
+pub const EMBEDDED_BROKER_LOG_FILTER: &str =
+    "info,rumqttd=warn,rumqttd::router::routing=off,rumqttd::server::broker=off";
+
 /// Installs the log subscriber (stderr; `RUST_LOG`, default `info`).
 pub fn init_logging(format: LogFormat) {
+    init_logging_with(format, DEFAULT_LOG_FILTER);
+}
+
+/// Installs the log subscriber (stderr; `RUST_LOG`, else `default_filter`).
+pub fn init_logging_with(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -118,17 +87,18 @@ pub fn init_logging(format: LogFormat) {
 pub fn shutdown_on_signals() -> Shutdown {
     let (trigger, shutdown) = shutdown_channel();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop_signal().await;
         tracing::info!("shutdown signal received; stopping");
         trigger.trigger();
         // A second signal exits at once.
-        wait_for_signal().await;
+        stop_signal().await;
         std::process::exit(130);
     });
     shutdown
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or Ctrl-C (SIGINT).
+pub async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

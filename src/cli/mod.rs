@@ -14,6 +14,7 @@ mod demo;
 mod inspect;
 mod pump;
 mod run;
+mod settings;
 mod web;
 
 /// ny-power: New York's grid (NYISO fuel mix) as a live MQTT stream with CO2 intensity.

@@ -2,16 +2,15 @@
 //! process. The archiver runs when `SQLITE_PATH` and/or `INFLUX_URL` is set; the calculator
 //! reads NYISO's load forecast from the pump's `NYISO_BASE_URL` when `LOAD_FORECAST=nyiso`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ny_power::services::{run_all, ArchiveSettings, Parts, RunConfig};
 
 use super::archive::build_sinks;
 use super::archive_args::ArchiveArgs;
-use super::co2::Co2Args;
 use super::common::{run_service, shutdown_on_signals, start_health, ServiceArgs};
 use super::pump::PumpArgs;
+use super::settings::{Co2Args, DataDirArgs, NyisoArgs};
 
 /// Arguments of `run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,25 +18,26 @@ pub struct Args {
     #[command(flatten)]
     pub service: ServiceArgs,
     #[command(flatten)]
+    pub nyiso: NyisoArgs,
+    #[command(flatten)]
     pub pump: PumpArgs,
     #[command(flatten)]
     pub co2: Co2Args,
     #[command(flatten)]
     pub archive: ArchiveArgs,
-    /// Writable folder for the on-disk backlog kept while InfluxDB is unavailable.
-    #[arg(long, env = "DATA_DIR", value_name = "PATH")]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataDirArgs,
 }
 
 /// Runs `run` until SIGINT/SIGTERM.
 pub fn run(args: Args) -> ExitCode {
-    run_service(&args.service.log_format.clone(), || async move {
+    run_service(&args.service.log.log_format.clone(), || async move {
         args.service.log_format()?;
         let common = args.service.common()?;
         let clock = args.service.clock()?;
-        let (pump, source) = args.pump.build()?;
-        let co2 = args.co2.build(&args.pump.nyiso_base_url)?;
-        let sinks = build_sinks(&args.archive, args.data_dir.as_deref()).await?;
+        let (pump, source) = args.pump.build(&args.nyiso)?;
+        let co2 = args.co2.build(&args.nyiso.nyiso_base_url)?;
+        let sinks = build_sinks(&args.archive, args.data.data_dir.as_deref()).await?;
         if sinks.is_empty() {
             tracing::info!(
                 "no archive configured (SQLITE_PATH, INFLUX_URL): running without the archiver"
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         let health = start_health(args.service.health_addr).await?;
         let shutdown = shutdown_on_signals();
-        tracing::info!(broker = %common.mqtt.url, nyiso = %args.pump.nyiso_base_url, "starting pump, co2 and archive");
+        tracing::info!(broker = %common.mqtt.url, nyiso = %args.nyiso.nyiso_base_url, "starting pump, co2 and archive");
         let config = RunConfig {
             common,
             pump: Some(pump),

@@ -10,6 +10,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ny_power::adapters::web::{WebConfig, WebLimits, WebServer};
+use ny_power::settings::LogFormat;
+
+use super::common::{init_logging, stop_signal};
+use super::settings::TopicArgs;
 
 /// Arguments of `web`.
 #[derive(Debug, clap::Args)]
@@ -34,9 +38,8 @@ pub struct Args {
     /// such as `/mqtt` on the page's own host), written into `config.json`.
     #[arg(long, env = "PUBLIC_MQTT_WS_URL", value_name = "URL")]
     public_mqtt_ws_url: String,
-    /// Root of the topic tree.
-    #[arg(long, env = "TOPIC_ROOT", default_value = ny_power::stream::DEFAULT_ROOT, value_name = "ROOT")]
-    topic_root: String,
+    #[command(flatten)]
+    topics: TopicArgs,
     /// Minutes after which the page calls a reading stale.
     #[arg(
         long,
@@ -95,7 +98,14 @@ fn check_ws_url(url: &str) -> Result<(), String> {
 
 /// Runs `web` until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> ExitCode {
-    super::demo::init_logs();
+    init_logging(LogFormat::Text);
+    let topics = match args.topics.topics() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Err(e) = check_ws_url(&args.public_mqtt_ws_url) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
@@ -112,7 +122,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let config = WebConfig {
-        topic_root: args.topic_root.trim_end_matches('/').to_owned(),
+        topic_root: topics.root().to_owned(),
         stale_after_minutes: args.stale_after_minutes,
         ..WebConfig::new(args.public_mqtt_ws_url.clone())
     };
@@ -129,7 +139,7 @@ pub fn run(args: Args) -> ExitCode {
             &args.web_dir,
             config,
             limits,
-            super::demo::stop_signal(),
+            stop_signal(),
         )
         .await?;
         tracing::info!(addr = %server.addr(), dir = %args.web_dir.display(), "serving the dashboard");

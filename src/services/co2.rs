@@ -245,13 +245,12 @@ async fn restore(
 /// shutdown came first (the rest is not published).
 async fn publish_all(client: &MqttClient, messages: &[Message], shutdown: &mut Shutdown) -> bool {
     for out in messages {
-        let mut retry = Duration::from_millis(200);
+        let mut retry = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         while let Err(e) = client.publish(out).await {
             tracing::warn!(error = %e, topic = %out.topic, "publishing; retrying");
-            if !shutdown.sleep(retry).await {
+            if !shutdown.sleep(retry.next()).await {
                 return false;
             }
-            retry = (retry * 2).min(Duration::from_secs(5));
         }
     }
     true

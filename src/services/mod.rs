@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::adapters::health::{HealthServer, Readiness};
 use crate::adapters::mqtt::{ClientOptions, MqttClient, MqttError};
-use crate::config::MqttConfig;
+use crate::adapters::mqtt_config::MqttConfig;
 use crate::ports::{PortError, Source};
 use crate::stream::Topics;
 

@@ -78,6 +78,57 @@ impl Topics {
         }
     }
 
+    /// The topic tree under a configured root (`TOPIC_ROOT`), checked: surrounding blanks and
+    /// trailing `/` are dropped; what is left must be a non-empty topic name without the MQTT
+    /// wildcards `#` and `+` (a root is published to, and a name with them cannot be), not
+    /// starting with `/` (an empty first level; AWS IoT Core's topic rules and policies name
+    /// topics without it) nor with `$` (reserved for the broker's own topics: `$SYS`, AWS IoT's
+    /// `$aws`, and `#` subscriptions do not see them), and without the NUL character.
+    ///
+    /// # Errors
+    /// [`TopicRootError`] saying what is wrong with the root.
+    pub fn from_root(root: &str) -> Result<Self, TopicRootError> {
+        let trimmed = root.trim().trim_end_matches('/');
+        let problem = if trimmed.is_empty() {
+            Some("is empty")
+        } else if trimmed.contains(['#', '+']) {
+            Some("contains an MQTT wildcard (`#` or `+`)")
+        } else if trimmed.starts_with('/') {
+            Some("starts with `/`")
+        } else if trimmed.starts_with('$') {
+            Some("starts with `$` (reserved for the broker's own topics)")
+        } else if trimmed.contains('\0') {
+            Some("contains the NUL character")
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(TopicRootError {
+                root: root.to_owned(),
+                problem,
+            }),
+            None => Ok(Topics::new(trimmed)),
+        }
+    }
+
+    /// The retained topics that make up the stream's state (what a broker that lost its
+    /// retained messages needs back): every retained topic of the contract except the
+    /// services' own status, which each service announces itself. See
+    /// [`TopicKind::is_state`].
+    pub fn state_topics(&self) -> Vec<String> {
+        let mut topics = vec![self.cursor(), self.fuel_mix()];
+        topics.extend(Fuel::ALL.into_iter().map(|f| self.fuel(f)));
+        topics.extend(Factors::ALL.into_iter().map(|f| self.co2(f)));
+        topics.extend([
+            self.co2_history(),
+            self.co2_forecast(),
+            self.charge_window(),
+            self.co2_band(),
+            self.forecaster_state(),
+        ]);
+        topics
+    }
+
     /// The root, e.g. `ny-power`.
     pub fn root(&self) -> &str {
         &self.root
@@ -190,6 +241,16 @@ impl Topics {
     }
 }
 
+/// A topic root that cannot be used (see [`Topics::from_root`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{root}` is not a topic root: it {problem}")]
+pub struct TopicRootError {
+    /// The root as given.
+    pub root: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
 /// The kinds of topic in the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TopicKind {
@@ -215,6 +276,20 @@ pub enum TopicKind {
     ChargeWindow,
     /// `state/co2/forecaster`.
     ForecasterState,
+}
+
+impl TopicKind {
+    /// Whether messages of this kind are retained: all but the archive stream
+    /// (`archive/co2/points`, where each message is an event).
+    pub fn is_retained(&self) -> bool {
+        !matches!(self, TopicKind::Co2Archive)
+    }
+
+    /// Whether this kind's retained message is part of the stream's state, to be kept across a
+    /// broker that forgets (the demo's resume file): retained, and not a service's own status.
+    pub fn is_state(&self) -> bool {
+        self.is_retained() && !matches!(self, TopicKind::ServiceStatus(_))
+    }
 }
 
 /// `upstream/fuel-mix` payload.
@@ -785,6 +860,62 @@ mod tests {
             ts: Utc.with_ymd_and_hms(2025, 2, 1, 5, 5, 0).unwrap(),
             mix: FuelMix([4613.0, 3487.0, 3357.0, 2.0, 220.0, 853.0, 1592.0]),
         }
+    }
+
+    #[test]
+    fn topic_roots_are_checked_in_one_place() {
+        assert_eq!(Topics::from_root("ny-power").unwrap().root(), "ny-power");
+        assert_eq!(
+            Topics::from_root(" dev/ny-power/ ").unwrap().root(),
+            "dev/ny-power"
+        );
+        assert_eq!(Topics::from_root("a/").unwrap(), Topics::new("a"));
+        for (bad, problem) in [
+            ("/x", "starts with `/`"),
+            ("a/#", "wildcard"),
+            ("a/+/b", "wildcard"),
+            ("", "is empty"),
+            ("  ", "is empty"),
+            ("/", "is empty"),
+            ("$aws/x", "starts with `$`"),
+            ("a\0b", "NUL"),
+        ] {
+            let e = Topics::from_root(bad).unwrap_err();
+            assert!(e.problem.contains(problem), "{bad:?}: {e}");
+            assert!(e.to_string().contains("is not a topic root"), "{e}");
+        }
+    }
+
+    #[test]
+    fn state_topics_are_the_retained_data_topics() {
+        let t = Topics::new("r");
+        let state = t.state_topics();
+        for topic in &state {
+            let kind = t.classify(topic).unwrap();
+            assert!(kind.is_retained() && kind.is_state(), "{topic}");
+        }
+        // Every kind of the contract is either state, a service status or the event stream.
+        let mut kinds: Vec<TopicKind> = state.iter().filter_map(|x| t.classify(x)).collect();
+        kinds.push(t.classify(&t.service_status("pump")).unwrap());
+        kinds.push(t.classify(&t.co2_archive()).unwrap());
+        for kind in &kinds {
+            match kind {
+                TopicKind::ServiceStatus(_) => assert!(kind.is_retained() && !kind.is_state()),
+                TopicKind::Co2Archive => assert!(!kind.is_retained() && !kind.is_state()),
+                TopicKind::FuelMix
+                | TopicKind::Fuel(_)
+                | TopicKind::Co2(_)
+                | TopicKind::Co2History
+                | TopicKind::Cursor
+                | TopicKind::Co2Forecast
+                | TopicKind::Co2Band
+                | TopicKind::ChargeWindow
+                | TopicKind::ForecasterState => assert!(kind.is_state()),
+            }
+        }
+        assert!(state.contains(&t.cursor()) && state.contains(&t.forecaster_state()));
+        assert_eq!(state.len(), 2 + Fuel::ALL.len() + Factors::ALL.len() + 5);
+        assert!(!state.contains(&t.co2_archive()));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ny_power::config::{BrokerUrl, MqttConfig, Secret};
+use ny_power::adapters::mqtt_config::{BrokerUrl, MqttConfig, Secret};
 
 /// The services' user name in the password file.
 pub const SERVICES_USER: &str = "ny-power";

@@ -1,8 +1,14 @@
 //! Configuration from the environment, read once per cold start. The names are the CLI's
 //! (`TOPIC_ROOT`, `FACTORS`, `NYISO_BASE_URL`, `ARCHIVE_BACKEND`, …) so a setting has one name
-//! in every mode. Each function's typed config is built from these readers; a bad value fails
-//! the cold start with a message naming the variable.
+//! in every mode, and so are the checks: each reader hands the value to the one parser of
+//! `ny_power::settings` the CLI uses. Each function's typed config is built from these
+//! readers; a bad value fails the cold start with a message naming the variable.
 
+use ny_power::nyiso::DEFAULT_BASE_URL;
+use ny_power::settings::{
+    parse_factors, parse_nyiso_base_url, parse_topic_root, ConfigError, FACTORS, NYISO_BASE_URL,
+    TOPIC_ROOT,
+};
 use ny_power::stream::{Topics, DEFAULT_ROOT};
 use ny_power::Factors;
 
@@ -40,22 +46,21 @@ fn bad(name: &str, problem: impl std::fmt::Display) -> FunctionError {
     )
 }
 
-/// `TOPIC_ROOT` (default `ny-power`): the topic tree.
+/// A setting the shared parser refused, as a cold-start error naming the variable.
+fn refused(e: ConfigError) -> FunctionError {
+    FunctionError::permanent(ErrorKind::Config, format!("environment variable {e}"))
+}
+
+/// `TOPIC_ROOT` (default `ny-power`): the topic tree, checked by
+/// [`Topics::from_root`](ny_power::stream::Topics::from_root) as in every mode.
 ///
 /// # Errors
-/// A config error when the root contains MQTT wildcards or is only slashes.
+/// A config error when the root is empty, has MQTT wildcards, or starts with `/` or `$`.
 pub fn topics(env: &impl Env) -> Result<Topics, FunctionError> {
     let root = env
-        .get("TOPIC_ROOT")
+        .get(TOPIC_ROOT)
         .unwrap_or_else(|| DEFAULT_ROOT.to_owned());
-    let trimmed = root.trim_end_matches('/');
-    if trimmed.is_empty() || trimmed.contains(['#', '+']) || trimmed.starts_with('/') {
-        return Err(bad(
-            "TOPIC_ROOT",
-            format!("`{root}` is not a topic root (no wildcards, no leading slash)"),
-        ));
-    }
-    Ok(Topics::new(trimmed))
+    parse_topic_root(&root).map_err(refused)
 }
 
 /// `FACTORS` (default `direct`): the factor table of the 24 h history.
@@ -63,10 +68,21 @@ pub fn topics(env: &impl Env) -> Result<Topics, FunctionError> {
 /// # Errors
 /// A config error naming the known tables when the name is unknown.
 pub fn factors(env: &impl Env) -> Result<Factors, FunctionError> {
-    match env.get("FACTORS") {
+    match env.get(FACTORS) {
         None => Ok(Factors::Direct),
-        Some(name) => name.parse::<Factors>().map_err(|e| bad("FACTORS", e)),
+        Some(name) => parse_factors(&name).map_err(refused),
     }
+}
+
+/// `NYISO_BASE_URL` (default NYISO's own): where NYISO's CSV files are.
+///
+/// # Errors
+/// A config error when it is not an absolute `http://` or `https://` URL.
+pub fn nyiso_base_url(env: &impl Env) -> Result<String, FunctionError> {
+    let url = env
+        .get(NYISO_BASE_URL)
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    parse_nyiso_base_url(&url).map_err(refused)
 }
 
 /// A required variable.
@@ -146,6 +162,28 @@ mod tests {
         );
         let e = topics(&[("TOPIC_ROOT", "ny-power/#")]).unwrap_err();
         assert!(e.message.contains("TOPIC_ROOT"), "{e}");
+        // The CLI's rule (one function): `/x` fails in both.
+        for bad in ["/x", "a/#", "a/+/b", "/", "$aws/x"] {
+            let e = topics(&[("TOPIC_ROOT", bad)]).unwrap_err();
+            assert!(
+                !e.retryable && e.message.starts_with("environment variable TOPIC_ROOT: "),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            nyiso_base_url(&empty).unwrap(),
+            ny_power::nyiso::DEFAULT_BASE_URL
+        );
+        assert_eq!(
+            nyiso_base_url(&[("NYISO_BASE_URL", "http://127.0.0.1:9/")]).unwrap(),
+            "http://127.0.0.1:9/"
+        );
+        let e = nyiso_base_url(&[("NYISO_BASE_URL", "mis.nyiso.com")]).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("environment variable NYISO_BASE_URL: `mis.nyiso.com`"),
+            "{e}"
+        );
         let e = factors(&[("FACTORS", "coal")]).unwrap_err();
         assert!(
             e.message.contains("FACTORS") && e.message.contains("coal"),

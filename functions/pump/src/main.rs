@@ -2,9 +2,8 @@
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
-use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::usecases::pump::Pump;
-use ny_power_aws::config::{self, Env, ProcessEnv};
+use ny_power_aws::config::{self, ProcessEnv};
 use ny_power_aws::iot::{iot_cursor, IotPublisher};
 use ny_power_aws::{clients, logging};
 use ny_power_pump_fn::{handle, ScheduledEvent};
@@ -14,9 +13,7 @@ async fn main() -> Result<(), Error> {
     logging::init_json_logs();
     let env = ProcessEnv;
     let topics = config::topics(&env)?;
-    let base_url = env
-        .get("NYISO_BASE_URL")
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let base_url = config::nyiso_base_url(&env)?;
     // A Lambda has at most ~50 s per poll: fewer retries than the long-running pump.
     let options = HttpOptions {
         retries: 1,
