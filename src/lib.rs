@@ -43,8 +43,6 @@
 pub mod adapters;
 pub mod archive;
 pub mod backoff;
-#[doc(hidden)]
-pub mod config;
 pub mod fakes;
 pub mod forecast;
 pub mod homeassistant;

@@ -38,7 +38,7 @@ use rumqttc::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::Backoff;
-use crate::config::{BrokerUrl, MqttConfig};
+use crate::adapters::mqtt_config::{BrokerUrl, MqttConfig};
 use crate::ports::{PortError, Publisher, RetainedReader};
 use crate::stream::{Message, ServiceState, ServiceStatusPayload};
 
