@@ -41,9 +41,9 @@ pub struct Behaviour {
     /// Answer every GET with `200` and a body that never ends (a fuel-mix header, then the
     /// same row over and over, no `Content-Length`), until the client hangs up.
     pub endless: bool,
-    /// Answer every GET with `200`, `Content-Encoding: gzip` and a gzip body that inflates
-    /// to this many zero bytes (about 1/160 of it on the wire).
-    pub gzip_bomb: Option<u64>,
+    /// Answer every GET with `200`, `Content-Encoding: gzip` and this gzip body (made with
+    /// [`gzip_of_zeros`] before the request, so building it never eats the client's timeout).
+    pub gzip_bomb: Option<std::sync::Arc<[u8]>>,
     /// Send `ETag` headers (and honour `If-None-Match`).
     pub etag: bool,
     /// Send `Last-Modified` headers (and honour `If-Modified-Since`).
@@ -376,8 +376,8 @@ async fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
             stream.write_all(chunk.as_bytes()).await?;
             state.stats.lock().expect("lock").body_bytes += chunk.len() as u64;
         }
-    } else if let Some(size) = behaviour.gzip_bomb {
-        Reply::new(200, gzip_of_zeros(size))
+    } else if let Some(body) = &behaviour.gzip_bomb {
+        Reply::new(200, body.to_vec())
             .header("Content-Type", "text/csv")
             .header("Content-Encoding", "gzip")
     } else if behaviour.fail_500 {
