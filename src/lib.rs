@@ -32,7 +32,9 @@ pub mod adapters;
 pub mod archive;
 pub mod backoff;
 pub mod co2;
+#[cfg(feature = "self-hosted")]
 pub mod config;
+#[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
 pub mod forecast;
 pub mod homeassistant;
@@ -43,6 +45,7 @@ pub mod pump;
 pub mod quote;
 pub mod reading;
 pub mod replay;
+#[cfg(feature = "self-hosted")]
 pub mod services;
 pub mod stream;
 

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_iotdataplane::primitives::Blob;
 use aws_sdk_iotdataplane::Client;
 use chrono::{DateTime, Utc};
+#[cfg(any(test, feature = "fakes"))]
 use ny_power::fakes::MemoryBroker;
 use ny_power::ports::{CursorStore, PortError, Publisher};
 use ny_power::stream::{
@@ -62,6 +63,7 @@ pub trait RetainedReader: Send + Sync {
     async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError>;
 }
 
+#[cfg(any(test, feature = "fakes"))]
 #[async_trait]
 impl RetainedReader for MemoryBroker {
     async fn retained(&self, topic: &str) -> Result<Option<Vec<u8>>, PortError> {
