@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the Lambda functions of the working tree against those of a git
-# revision, built as `sam build` builds them (`cargo lambda build --release` in each crate's
-# directory), in the same run:
-#   - bootstrap sizes, arm64 (what is deployed) and x86_64;
-#   - init time of each x86_64 release bootstrap: process start to its first
+# revision, each built in its crate's directory (so resolved on its own, as `sam build` does),
+# in the same run:
+#   - bootstrap sizes, arm64: `cargo lambda build --release --arm64`, what is deployed;
+#   - init time of each x86_64 release build (`cargo build --release`, the host build; it
+#     shares third-party artifacts with `cargo build --release --bin ny-power`, where cargo
+#     lambda's x86_64 build would add panic=abort and the zig linker): process start to its first
 #     `GET /2018-06-01/runtime/invocation/next` on a local Runtime API emulator on loopback
 #     (scripts/lambda_init_time.py), median of RUNS starts, the two builds' starts interleaved.
 #
@@ -34,15 +36,21 @@ rm -rf "$out/base" "$out/current"
 
 # build TREE LABEL ARCH: the three bootstraps of TREE to $out/LABEL/ARCH/FUNCTION/bootstrap.
 build() {
-  local tree=$1 label=$2 arch=$3 flags=()
-  [ "$arch" = arm64 ] && flags=(--arm64)
+  local tree=$1 label=$2 arch=$3 f bin
   for f in "${functions[@]}"; do
-    echo "== cargo lambda build --release ${flags[*]} ny-power-$f-fn ($label)" >&2
-    (cd "$tree/functions/$f" &&
-      CARGO_TARGET_DIR=$root/target cargo lambda build --release "${flags[@]}" \
-        --bin "ny-power-$f-fn" --locked >&2)
-    install -D -m 755 "$root/target/lambda/ny-power-$f-fn/bootstrap" \
-      "$out/$label/$arch/$f/bootstrap"
+    bin=ny-power-$f-fn
+    if [ "$arch" = arm64 ]; then
+      echo "== cargo lambda build --release --arm64 --bin $bin ($label)" >&2
+      (cd "$tree/functions/$f" &&
+        CARGO_TARGET_DIR=$root/target cargo lambda build --release --arm64 --bin "$bin" \
+          --locked >&2)
+      install -D -m 755 "$root/target/lambda/$bin/bootstrap" "$out/$label/$arch/$f/bootstrap"
+    else
+      echo "== cargo build --release --bin $bin ($label)" >&2
+      (cd "$tree/functions/$f" &&
+        CARGO_TARGET_DIR=$root/target cargo build --release --bin "$bin" --locked >&2)
+      install -D -m 755 "$root/target/release/$bin" "$out/$label/$arch/$f/bootstrap"
+    fi
   done
 }
 for arch in arm64 x86_64; do
