@@ -43,6 +43,7 @@
 pub mod adapters;
 pub mod archive;
 pub mod backoff;
+#[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
 pub mod forecast;
 pub mod homeassistant;
@@ -52,6 +53,7 @@ pub mod ports;
 pub mod quote;
 pub mod reading;
 pub mod replay;
+#[cfg(feature = "self-hosted")]
 pub mod services;
 pub mod settings;
 pub mod stream;

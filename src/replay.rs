@@ -20,6 +20,7 @@ use crate::ports::{Clock, PortError, Source};
 use crate::reading::Reading;
 
 /// The days bundled for the demo: original NYISO file names and their bytes.
+#[cfg(feature = "self-hosted")]
 pub const BUNDLED_DAYS: &[(&str, &[u8])] = &[
     (
         "20250203rtfuelmix.csv",
@@ -64,6 +65,7 @@ impl ReplaySource {
     ///
     /// # Errors
     /// [`ReplayError`] if the bundled files do not parse (a build from a broken tree).
+    #[cfg(feature = "self-hosted")]
     pub fn bundled() -> Result<ReplaySource, ReplayError> {
         ReplaySource::from_files(BUNDLED_DAYS.iter().map(|(name, bytes)| (*name, *bytes)))
     }
