@@ -8,8 +8,10 @@
 #    file is unzipped and parsed; the rows combine into the month's 8246 readings) against pandas
 #    reading the same twelve zips, computing the same three intensities and writing the same JSON
 #    lines (`bench_parse_pandas.py --inspect`). Both write to a file; runs alternate; medians of
-#    RUNS runs (default 7) after one warm-up each. Also prints pandas' time without the Python
-#    start and `import pandas`, and whether the two outputs are the same bytes.
+#    RUNS runs (default 7) after one warm-up each, wall and CPU time (user + system, all
+#    threads: on a busy machine the wall time is mostly waiting). Also prints pandas' time
+#    without the Python start and `import pandas`, and whether the two outputs are the same
+#    bytes.
 #
 # Prints the medians and the ratios. Target: ny-power >= 20x faster in both.
 #
@@ -57,34 +59,50 @@ pandas_cmd = [sys.executable, "scripts/bench_parse_pandas.py", "--inspect", *zip
 
 
 def timed(cmd, stdout):
+    """Wall time, CPU time (user + system, all threads) and stderr of one run."""
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, check=True)
-    return time.perf_counter() - t0, p.stderr.decode()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    err = p.stderr.read().decode()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({p.returncode}): {err}")
+    return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000, err
 
 
-rust, pandas, work = [], [], []
+rust, rust_cpu, pandas, pandas_cpu, work = [], [], [], [], []
 for i in range(runs + 1):  # the first run of each warms the page cache and the .pyc files
     with open(rust_out, "wb") as f:
-        t, _ = timed(rust_cmd, f)
+        t, c, _ = timed(rust_cmd, f)
     if i:
-        rust.append(t * 1000)
-    t, err = timed(pandas_cmd, subprocess.DEVNULL)
+        rust.append(t)
+        rust_cpu.append(c)
+    t, c, err = timed(pandas_cmd, subprocess.DEVNULL)
     if i:
-        pandas.append(t * 1000)
+        pandas.append(t)
+        pandas_cpu.append(c)
         work.append(float(err.split("pandas_work_ms=", 1)[1].split()[0]))
 
 a = open(rust_out, "rb").read().splitlines()
 b = open(pandas_out, "rb").read().splitlines()
 same = sum(x == y for x, y in zip(a, b))
-r, p, w = statistics.median(rust), statistics.median(pandas), statistics.median(work)
-print(f"ny-power inspect median: {r:9.1f} ms  (whole process, {len(a)} lines)")
-print(f"pandas           median: {p:9.1f} ms  (whole process, {len(b)} lines)")
-print(f"pandas work only median: {w:9.1f} ms  (without Python start and `import pandas`)")
+med = statistics.median
+r, p, w, rc, pc = med(rust), med(pandas), med(work), med(rust_cpu), med(pandas_cpu)
+print(f"ny-power inspect median: {r:9.1f} ms wall, {rc:8.1f} ms CPU  (whole process, {len(a)} lines)")
+print(f"pandas           median: {p:9.1f} ms wall, {pc:8.1f} ms CPU  (whole process, {len(b)} lines)")
+print(f"pandas work only median: {w:9.1f} ms wall  (without Python start and `import pandas`)")
 print(f"outputs: {len(a)} vs {len(b)} lines, {same} byte-identical"
       + ("" if same == len(a) == len(b) else " (the rest differ in the last digits of an intensity:"
          " numpy's matrix product sums in another order)"))
-for name, base in (("whole process", p), ("pandas work only", w)):
-    ratio = base / r
+print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+      " (wall times on a busy machine include waiting for a CPU; CPU times do not)")
+for name, base, own in (
+    ("whole process, wall", p, r),
+    ("whole process, CPU", pc, rc),
+    ("pandas work only vs inspect whole process, wall", w, r),
+):
+    ratio = base / own
     print(f"ratio ({name}): ny-power is {ratio:.1f}x faster than pandas (target >= 20x): "
           + ("MET" if ratio >= 20 else "NOT MET"))
 PY
