@@ -364,3 +364,65 @@ fn a_value_no_grid_produces_is_warned_and_left_out() {
         "{err}"
     );
 }
+
+/// The JSON line of a reading in the form `inspect` printed before its writer was made
+/// allocation-free: a `serde_json::Map` of the intensities (`null` when there is none),
+/// serialised to a `String`.
+fn serde_json_line(r: &ny_power::Reading) -> String {
+    let co2: serde_json::Map<String, Value> = ny_power::Factors::ALL
+        .iter()
+        .map(|f| {
+            let v = f.intensity(&r.mix).map_or(Value::Null, Value::from);
+            (f.name().to_owned(), v)
+        })
+        .collect();
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        ts: chrono::DateTime<chrono::Utc>,
+        fuels: &'a ny_power::FuelMix,
+        total_mw: f64,
+        co2: serde_json::Map<String, Value>,
+    }
+    serde_json::to_string(&Line {
+        ts: r.ts,
+        fuels: &r.mix,
+        total_mw: r.total_mw(),
+        co2,
+    })
+    .unwrap()
+}
+
+/// `inspect`'s output is byte for byte the serde_json form of each reading, `null`
+/// intensities included: a real day plus a reading where every fuel reports 0 MW (possible
+/// values, no generation: no intensity).
+#[test]
+fn output_is_byte_identical_to_the_serde_json_form_nulls_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("20171123rtfuelmix.csv");
+    let mut text = String::from("Time Stamp,Time Zone,Fuel Category,Gen MW\r\n");
+    for fuel in ny_power::Fuel::ALL {
+        text.push_str(&format!(
+            "11/23/2017 00:05:00,EST,{},0.0\r\n",
+            fuel.nyiso_name()
+        ));
+    }
+    std::fs::write(&zero, &text).unwrap();
+    let files = [fixture("20171122rtfuelmix.csv"), zero];
+
+    let mut acc = ny_power::nyiso::FuelMixAccumulator::new();
+    for f in &files {
+        acc.add(&f.display().to_string(), &std::fs::read(f).unwrap())
+            .unwrap();
+    }
+    let readings = acc.finish().readings;
+    assert_eq!(readings.len(), 289 + 1);
+    let expected: String = readings.iter().map(|r| serde_json_line(r) + "\n").collect();
+    assert!(expected.ends_with(
+        r#""total_mw":0.0,"co2":{"direct":null,"lifecycle":null,"ny-power-2016":null}}
+"#
+    ));
+
+    let out = inspect(&[&files[0], &files[1]]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+}

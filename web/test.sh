@@ -1,6 +1,7 @@
 #!/bin/sh
-# Every test of the web dashboard: pinned install, build, unit tests, browser tests (against
-# Mosquitto, and against the real `ny-power demo --replay`).
+# Every test of the web dashboard: pinned install, build, unit tests (the contract checked
+# against `ny-power contract --json`), browser tests (against Mosquitto, and against the real
+# `ny-power demo --replay`).
 # Needs Node >= 20, mosquitto + mosquitto_pub, /usr/bin/chromium (see TOOLING.md) and the
 # ny-power binary: NYPOWER_BIN, else `cargo build --bin ny-power` here (cheap when cargo
 # test already built it). Override the tool paths with MOSQUITTO, MOSQUITTO_PUB, CHROMIUM.
@@ -28,6 +29,12 @@ if [ ! -x "$NYPOWER_BIN" ]; then
   exit 1
 fi
 export NYPOWER_BIN
+
+# The stream's own description of the contract (topics, retained flags, QoS, example payloads
+# the pump and calculator publish), which test/contract-stream.test.js checks the page against.
+mkdir -p test/generated
+env -u TOPIC_ROOT "$NYPOWER_BIN" contract --json > test/generated/contract.json
+env -u TOPIC_ROOT "$NYPOWER_BIN" contract --json --topic-root test-42/ny > test/generated/contract.test-42.json
 
 npm ci --no-audit --no-fund
 npm run build

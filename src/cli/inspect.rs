@@ -19,32 +19,53 @@ pub struct Args {
     files: Vec<PathBuf>,
 }
 
+/// One line of `inspect`'s output, borrowed from its reading: written straight into the output
+/// buffer, nothing allocated per line.
 #[derive(Serialize)]
 struct Line<'a> {
-    ts: chrono::DateTime<chrono::Utc>,
+    ts: &'a chrono::DateTime<chrono::Utc>,
     fuels: &'a FuelMix,
     total_mw: f64,
-    co2: serde_json::Map<String, serde_json::Value>,
+    co2: Co2,
 }
 
-/// The JSON line `inspect` prints for a reading.
-fn line(reading: &Reading) -> String {
-    let co2 = Factors::ALL
-        .iter()
-        .map(|f| {
-            let v = f
-                .intensity(&reading.mix)
-                .map_or(serde_json::Value::Null, serde_json::Value::from);
-            (f.name().to_owned(), v)
-        })
-        .collect();
-    serde_json::to_string(&Line {
-        ts: reading.ts,
-        fuels: &reading.mix,
-        total_mw: reading.total_mw(),
-        co2,
-    })
-    .unwrap_or_default()
+impl<'a> Line<'a> {
+    fn of(reading: &'a Reading) -> Self {
+        Line {
+            ts: &reading.ts,
+            fuels: &reading.mix,
+            total_mw: reading.total_mw(),
+            co2: Co2(Factors::ALL.map(|f| f.intensity(&reading.mix))),
+        }
+    }
+}
+
+/// The intensity under every factor table, written as the object `{"direct": v, …}` in
+/// [`Factors::ALL`] order (`null` for a reading without generation, and for a value that is not
+/// a finite number, as JSON has none).
+struct Co2([Option<f64>; Factors::ALL.len()]);
+
+impl Serialize for Co2 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (table, value) in Factors::ALL.iter().zip(&self.0) {
+            map.serialize_entry(table.name(), value)?;
+        }
+        map.end()
+    }
+}
+
+/// Writes the JSON line of each reading, then flushes.
+///
+/// # Errors
+/// The write error (a closed pipe, a full disk).
+fn write_lines(out: &mut impl Write, readings: &[Reading]) -> std::io::Result<()> {
+    for r in readings {
+        serde_json::to_writer(&mut *out, &Line::of(r))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Runs `inspect`: every file is parsed before anything is printed; a rejected file prints its
@@ -86,14 +107,9 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("warning: {bad}");
     }
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    for r in &readings {
-        if writeln!(out, "{}", line(r)).is_err() {
-            return ExitCode::FAILURE; // closed pipe
-        }
-    }
-    if out.flush().is_err() {
-        return ExitCode::FAILURE;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    if write_lines(&mut out, &readings).is_err() {
+        return ExitCode::FAILURE; // closed pipe
     }
     if failed {
         ExitCode::FAILURE

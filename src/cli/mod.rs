@@ -10,6 +10,7 @@ mod backfill;
 mod backtest;
 mod co2;
 mod common;
+mod contract;
 mod demo;
 mod inspect;
 mod pump;
@@ -53,6 +54,9 @@ enum Command {
     /// Run the pump, the CO2 calculator and (when an archive is configured) the archiver in
     /// one process.
     Run(run::Args),
+    /// Print the MQTT contract: every topic, retained or not, its QoS and a real example
+    /// payload (`--json`: one document, read by the web dashboard's tests).
+    Contract(contract::Args),
 }
 
 /// Parses the command line and runs the command.
@@ -68,5 +72,6 @@ pub fn main() -> ExitCode {
         Command::Co2(args) => co2::run(args),
         Command::Archive(args) => archive::run(args),
         Command::Run(args) => run::run(args),
+        Command::Contract(args) => contract::run(args),
     }
 }

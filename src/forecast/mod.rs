@@ -153,6 +153,9 @@ pub enum BandLevel {
 }
 
 impl BandLevel {
+    /// Every level, low to high.
+    pub const ALL: [BandLevel; 3] = [BandLevel::Low, BandLevel::Moderate, BandLevel::High];
+
     /// `low`, `moderate` or `high`.
     pub const fn name(self) -> &'static str {
         match self {

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::intensity::Factors;
 use crate::reading::{Fuel, FuelMix, Reading};
 
+pub mod contract_doc;
+
 /// Default root of the topic tree.
 pub const DEFAULT_ROOT: &str = "ny-power";
 /// Units of generation values.

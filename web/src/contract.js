@@ -1,8 +1,11 @@
 // The MQTT contract (DESIGN.md §5, schema v1), JavaScript side.
 //
 // This file is data only: topic suffixes below the topic root, the fuel slugs
-// in DESIGN order, and the payload field names. A Rust test checks it against
-// the `stream` module, so keep it a plain ESM file of `export const` literals.
+// in DESIGN order, and the payload field names; keep it a plain ESM file of
+// `export const` literals. test/contract-stream.test.js checks it, and the
+// validators, against the Rust `stream` module's own description of the
+// contract (`ny-power contract --json`, written by web/test.sh): every topic
+// the page knows, its retained flag and QoS, and a real example payload each.
 
 /** Topic suffixes; the full topic is `${topic_root}/${suffix}` (default root `ny-power`). */
 export const TOPICS = {
