@@ -8,15 +8,18 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use ny_power::forecast::{charge_window_payload, BandLevel, Forecaster};
+use ny_power::forecast::BandLevel;
 use ny_power::intensity::Factors;
 use ny_power::nyiso::FuelMixAccumulator;
 use ny_power::reading::Reading;
 use ny_power::stream::contract_doc::ContractDoc;
 use ny_power::stream::{
     cursor_message, reading_messages, FuelMixPayload, Message, ServiceState, ServiceStatusPayload,
-    Topics, DEFAULT_ROOT,
+    Topics,
 };
+use ny_power::usecases::co2::{Co2Step, StatePolicy};
+
+use super::settings::TopicArgs;
 
 /// Arguments of `contract`.
 #[derive(Debug, clap::Args)]
@@ -25,9 +28,8 @@ pub struct Args {
     /// table.
     #[arg(long)]
     json: bool,
-    /// Root of the topic tree.
-    #[arg(long, env = "TOPIC_ROOT", value_name = "ROOT", default_value = DEFAULT_ROOT)]
-    topic_root: String,
+    #[command(flatten)]
+    topics: TopicArgs,
 }
 
 /// The services that announce a status topic (`status/{service}`).
@@ -54,45 +56,28 @@ fn readings() -> anyhow::Result<Vec<Reading>> {
 }
 
 /// The messages the pipeline publishes for `readings`, in publish order: per reading the pump's
-/// messages and cursor and the calculator's (one calculator per factor table, so each table's
-/// live topic has an example); then the forecast, charge windows, band and forecaster state of
-/// the newest reading, and each service's `online` status.
+/// messages and cursor; then the calculator's, as the services compute them ([`Co2Step`]): one
+/// with `ny-power-2016` (so that table's live topic has an example), then the default `direct`
+/// one, whose history, forecast, charge windows, band and forecaster state are the examples;
+/// last each service's `online` status.
 fn messages(topics: &Topics, readings: &[Reading]) -> anyhow::Result<Vec<Message>> {
     let newest = readings
         .last()
         .context("the bundled days hold no reading")?;
     let mut out = Vec::new();
-    let mut calculators: Vec<_> = Factors::ALL
-        .map(|f| ny_power::co2::Co2Calculator::new(topics.clone(), f))
-        .into();
-    let mut forecaster = Forecaster::new(Factors::Direct);
     for r in readings {
         out.extend(reading_messages(topics, r));
         out.push(cursor_message(topics, r.ts));
-        let payload = FuelMixPayload::of(r);
-        for calc in &mut calculators {
-            // Only the newest message per topic is kept: drop the rest at once.
-            out.extend(calc.on_fuel_mix(&payload));
-        }
-        forecaster.update(r);
+        // Only the newest message per topic is kept: drop the rest at once.
         keep_newest(&mut out);
     }
-    let forecast = forecaster
-        .forecast(newest.ts, None)
-        .context("no forecast from the bundled days")?;
-    let band = forecaster
-        .band_payload()
-        .context("no band from the bundled days")?;
-    let state = forecaster
-        .state()
-        .context("no forecaster state from the bundled days")?;
-    out.push(Message::json(topics.co2_forecast(), &forecast.payload())?);
-    out.push(Message::json(
-        topics.charge_window(),
-        &charge_window_payload(&forecast),
-    )?);
-    out.push(Message::json(topics.co2_band(), &band)?);
-    out.push(Message::json(topics.forecaster_state(), &state)?);
+    for table in [Factors::NyPower2016, Factors::Direct] {
+        let mut step = Co2Step::new(topics.clone(), table, StatePolicy::Hourly);
+        for r in readings {
+            out.extend(step.on_fuel_mix(&FuelMixPayload::of(r), None));
+            keep_newest(&mut out);
+        }
+    }
     for service in SERVICES {
         let status = ServiceStatusPayload {
             state: ServiceState::Online,
@@ -117,11 +102,7 @@ fn keep_newest(messages: &mut Vec<Message>) {
 
 /// The checked contract document under the `--topic-root`.
 fn document(args: &Args) -> anyhow::Result<ContractDoc> {
-    let root = args.topic_root.trim();
-    if root.is_empty() || root.contains(['#', '+']) {
-        anyhow::bail!("TOPIC_ROOT: `{root}` must be a non-empty topic without wildcards");
-    }
-    let topics = Topics::new(root);
+    let topics = args.topics.topics()?;
     let readings = readings()?;
     let bands = BandLevel::ALL.map(BandLevel::name);
     let doc = ContractDoc::from_messages(&topics, &bands, messages(&topics, &readings)?)?;

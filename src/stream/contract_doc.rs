@@ -426,7 +426,7 @@ mod tests {
         out.push(cursor_message(topics, r.ts));
         let mut forecaster = crate::forecast::Forecaster::new(Factors::Direct);
         for table in Factors::ALL {
-            let mut calc = crate::co2::Co2Calculator::new(topics.clone(), table);
+            let mut calc = crate::usecases::co2::Co2Calculator::new(topics.clone(), table);
             // Two days (direct: the forecaster needs the hours of a band; the other tables
             // need just a reading for their live topic).
             let n = if table == Factors::Direct {
