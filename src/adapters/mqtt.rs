@@ -37,8 +37,8 @@ use rumqttc::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::backoff::Backoff;
 use crate::adapters::mqtt_config::{BrokerUrl, MqttConfig};
+use crate::backoff::Backoff;
 use crate::ports::{PortError, Publisher, RetainedReader};
 use crate::stream::{Message, ServiceState, ServiceStatusPayload};
 

@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 
 use ny_power::adapters::mqtt_config::MqttConfig;
+use ny_power::adapters::nyiso::LoadForecastSettings;
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::homeassistant::DEFAULT_PREFIX;
 use ny_power::intensity::Factors;
-use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::nyiso::DEFAULT_BASE_URL;
-use ny_power::adapters::nyiso::LoadForecastSettings;
 use ny_power::services::Co2Settings;
 use ny_power::settings::{
     parse_discovery_prefix, parse_factors, parse_nyiso_base_url, parse_topic_root, ConfigError,

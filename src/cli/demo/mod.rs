@@ -38,9 +38,9 @@ use tokio::sync::watch as channel;
 use ny_power::adapters::broker::{load_snapshot, EmbeddedBroker, OriginPolicy};
 use ny_power::adapters::mqtt::{ClientOptions, MqttClient};
 use ny_power::adapters::mqtt_config::{BrokerUrl, MqttConfig};
+use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::adapters::sqlite::SqliteArchive;
 use ny_power::adapters::web::{WebConfig, WebServer};
-use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::nyiso::{daily_url, today_in_new_york, Dataset};
 use ny_power::ports::Source;
 use ny_power::ports::{Clock, SystemClock};
@@ -342,17 +342,18 @@ async fn choose_mode(args: &Args) -> Mode {
         Dataset::RtFuelMix,
         today_in_new_york(Utc::now()),
     );
-    let client = match ny_power::adapters::http::client(&ny_power::adapters::http::HttpClientOptions {
-        timeout: Duration::from_secs(4),
-        connect_timeout: Duration::from_secs(3),
-        ..Default::default()
-    }) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "no HTTP client; replaying the bundled NYISO days");
-            return Mode::Replay;
-        }
-    };
+    let client =
+        match ny_power::adapters::http::client(&ny_power::adapters::http::HttpClientOptions {
+            timeout: Duration::from_secs(4),
+            connect_timeout: Duration::from_secs(3),
+            ..Default::default()
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no HTTP client; replaying the bundled NYISO days");
+                return Mode::Replay;
+            }
+        };
     match client.head(&url).send().await {
         Ok(r) if r.status().is_success() => {
             tracing::info!(%url, "NYISO is reachable: live data");
