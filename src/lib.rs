@@ -39,6 +39,23 @@
 //!
 //! The `ny-power` binary (`src/cli/`, one file per command) only wires these together; the AWS
 //! Lambda functions live in the `functions/` workspace members.
+//!
+//! ## Architecture: which layer may import which
+//! 1. **Pure domain and contract**: [`reading`], [`nyiso`], [`intensity`], [`stream`],
+//!    [`forecast`], [`archive`], [`homeassistant`], [`quote`], [`backoff`]. No I/O; they import
+//!    only each other.
+//! 2. **[`ports`]**: the traits; imports layer 1 only.
+//! 3. **[`usecases`]**: imports layers 1 and 2; never an adapter, a service or the CLI.
+//! 4. **[`adapters`]**: implement the ports over real systems; import layers 1 and 2 (never a
+//!    use case or a service). [`settings`] checks values with the adapters' checks.
+//! 5. **Shells**: `services` and `replay` (long-running loops and the demo's clock), the CLI,
+//!    and the Lambda crates: they build adapters and hand them to the use cases.
+//!
+//! ## Cargo features
+//! - `self-hosted` (default): the MQTT services, the embedded broker, SQLite, the web server,
+//!   the CLI (`clap`, `indicatif`) and the demo's bundled days. The Lambda crates depend on the
+//!   core with `default-features = false` and compile none of it.
+//! - `fakes`: the in-memory ports (`fakes`), for tests only; nothing that ships enables it.
 
 pub mod adapters;
 pub mod archive;
