@@ -94,6 +94,44 @@ pub fn base_url(setting: &'static str, value: &str) -> Result<String, HttpSetupE
     Ok(value.trim_end_matches('/').to_owned())
 }
 
+/// A reply's cache validators (`ETag`, `Last-Modified`), sent back on the next request for the
+/// same URL as `If-None-Match` / `If-Modified-Since` so an unchanged file costs a `304`. The
+/// NYISO source and the load-forecast fetcher both keep them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// The `ETag` of the reply.
+    pub etag: Option<String>,
+    /// The `Last-Modified` of the reply.
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    /// The validators of a reply's headers (a header that is not text counts as absent).
+    pub fn of(headers: &reqwest::header::HeaderMap) -> Self {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Validators {
+            etag: text(reqwest::header::ETAG),
+            last_modified: text(reqwest::header::LAST_MODIFIED),
+        }
+    }
+
+    /// `request` made conditional on them.
+    pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(etag) = &self.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &self.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        request
+    }
+}
+
 /// Whether a reply's status says "try again later": a server error, `408 Request Timeout` or
 /// `429 Too Many Requests`.
 pub fn is_transient_status(status: StatusCode) -> bool {

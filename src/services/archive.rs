@@ -151,14 +151,9 @@ async fn archive_loop(
     sinks: &[Arc<dyn ArchiveSink>],
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
-    let connected = tokio::select! {
-        r = client.wait_until_connected() => r,
-        _ = shutdown.wait() => return Ok(()),
-    };
-    connected.map_err(|source| ServiceError::Mqtt {
-        service: "archive",
-        source,
-    })?;
+    if !super::wait_connected_or_stopped(client, "archive", shutdown).await? {
+        return Ok(());
+    }
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     tracing::info!(sinks = ?names, "archiver started");
     let mut flush_tick = tokio::time::interval(settings.flush_every);

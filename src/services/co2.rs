@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::{Clock, Common, ServiceError, Shutdown};
-use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient, MqttError};
+use crate::adapters::mqtt::{ClientOptions, Inbound, MqttClient};
 use crate::adapters::nyiso::{LoadForecastFeed, LoadForecastSettings};
 use crate::backoff::Backoff;
 use crate::homeassistant::{discovery_messages, DiscoveryConfig, DEFAULT_PREFIX};
@@ -169,13 +169,6 @@ struct Clients<'a> {
     out: &'a MqttClient,
 }
 
-fn fatal(source: MqttError) -> ServiceError {
-    ServiceError::Mqtt {
-        service: "co2",
-        source,
-    }
-}
-
 /// The retained state and history ([`read_retained_inputs`]), retried until the broker
 /// answers; `Ok(None)` when shutdown came first.
 async fn read_retained(
@@ -186,11 +179,9 @@ async fn read_retained(
 ) -> Result<Option<RetainedInputs>, ServiceError> {
     let mut retry = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     loop {
-        let connected = tokio::select! {
-            r = client.wait_until_connected() => r,
-            _ = shutdown.wait() => return Ok(None),
-        };
-        connected.map_err(fatal)?;
+        if !super::wait_connected_or_stopped(client, "co2", shutdown).await? {
+            return Ok(None);
+        }
         match read_retained_inputs(client, &common.topics, now).await {
             Ok(found) => return Ok(Some(found)),
             Err(e) if !e.is_retryable() => return Err(port_fatal(e)),

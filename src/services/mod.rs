@@ -71,6 +71,24 @@ impl Clock for FixedClock {
 #[derive(Debug, Clone)]
 pub struct Shutdown(watch::Receiver<bool>);
 
+/// Waits until `client` is connected to the broker, however long that takes: `Ok(true)`, or
+/// `Ok(false)` when shutdown came first.
+///
+/// # Errors
+/// [`ServiceError::Mqtt`] naming `service` when the broker refused the client.
+pub(crate) async fn wait_connected_or_stopped(
+    client: &crate::adapters::mqtt::MqttClient,
+    service: &'static str,
+    shutdown: &mut Shutdown,
+) -> Result<bool, ServiceError> {
+    let connected = tokio::select! {
+        r = client.wait_until_connected() => r,
+        _ = shutdown.wait() => return Ok(false),
+    };
+    connected.map_err(|source| ServiceError::Mqtt { service, source })?;
+    Ok(true)
+}
+
 /// The sending side of a shutdown signal.
 #[derive(Debug)]
 pub struct ShutdownTrigger(watch::Sender<bool>);

@@ -82,14 +82,9 @@ async fn poll_loop(
     clock: Arc<dyn Clock>,
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
-    let connected = tokio::select! {
-        r = client.wait_until_connected() => r,
-        _ = shutdown.wait() => return Ok(()),
-    };
-    connected.map_err(|source| ServiceError::Mqtt {
-        service: "pump",
-        source,
-    })?;
+    if !super::wait_connected_or_stopped(client, "pump", shutdown).await? {
+        return Ok(());
+    }
     let topics = common.topics.clone();
     let pump = Pump::new(
         DynSource(source),

@@ -45,14 +45,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
-use reqwest::header::{
-    HeaderMap, CONTENT_RANGE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE,
-};
+use reqwest::header::{HeaderMap, CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 
 use crate::adapters::http::{
     base_url, client, describe_http_error, is_transient_status, read_capped, HttpClientOptions,
-    HttpSetupError, MAX_RETRY_WAIT, USER_AGENT,
+    HttpSetupError, Validators, MAX_RETRY_WAIT, USER_AGENT,
 };
 use crate::backoff::Backoff;
 use crate::nyiso::{
@@ -160,8 +158,7 @@ struct Counters {
 #[derive(Clone)]
 struct Cached {
     body: Vec<u8>,
-    etag: Option<String>,
-    last_modified: Option<String>,
+    validators: Validators,
 }
 
 /// The outcome of fetching one URL.
@@ -452,13 +449,7 @@ impl HttpSource {
         let Some(cached) = cached else {
             return self.fetch_full(url, None, ranged).await;
         };
-        let mut request = self.client.get(url);
-        if let Some(etag) = &cached.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &cached.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, lm);
-        }
+        let mut request = cached.validators.apply(self.client.get(url));
         let len = cached.body.len() as u64;
         let start = len.saturating_sub(self.options.range_overlap);
         let use_range = ranged && self.options.range_requests && len > 0;
@@ -602,16 +593,9 @@ impl HttpSource {
     }
 
     fn store(&self, url: &str, headers: &HeaderMap, body: &[u8]) {
-        let header = |name| {
-            headers
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
         let entry = Cached {
             body: body.to_vec(),
-            etag: header(ETAG),
-            last_modified: header(LAST_MODIFIED),
+            validators: Validators::of(headers),
         };
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(url.to_owned(), entry);

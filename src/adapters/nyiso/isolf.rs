@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
 use tokio::sync::watch;
 
 use super::http::HttpOptions;
 use crate::adapters::http::{
     base_url, client, describe_http_error, is_transient_status, read_capped, HttpSetupError,
+    Validators,
 };
 use crate::nyiso::isolf::{parse_isolf, IsolfError, LoadForecast};
 use crate::nyiso::{daily_file_name, daily_url, today_in_new_york, Dataset, MAX_CSV_BYTES};
@@ -71,12 +71,11 @@ pub enum LoadForecastError {
     Rejected(#[from] IsolfError),
 }
 
-/// Validators of the last file read.
+/// The URL of the last file read and its validators.
 #[derive(Debug, Clone)]
-struct Validators {
+struct LastRead {
     url: String,
-    etag: Option<String>,
-    last_modified: Option<String>,
+    validators: Validators,
 }
 
 /// Conditional GETs of NYISO's daily `isolf` files.
@@ -84,7 +83,7 @@ struct IsolfFetcher {
     client: reqwest::Client,
     base_url: String,
     options: HttpOptions,
-    last: Option<Validators>,
+    last: Option<LastRead>,
 }
 
 impl IsolfFetcher {
@@ -127,15 +126,10 @@ impl IsolfFetcher {
             problem,
             transient,
         };
-        let mut request = self.client.get(url);
         let cached = self.last.as_ref().filter(|v| v.url == url);
-        if let Some(v) = cached {
-            if let Some(etag) = &v.etag {
-                request = request.header(IF_NONE_MATCH, etag);
-            }
-            if let Some(lm) = &v.last_modified {
-                request = request.header(IF_MODIFIED_SINCE, lm);
-            }
+        let mut request = self.client.get(url);
+        if let Some(last) = cached {
+            request = last.validators.apply(request);
         }
         let response = request
             .send()
@@ -148,17 +142,9 @@ impl IsolfFetcher {
         if status != StatusCode::OK {
             return Err(http(format!("HTTP {status}"), is_transient_status(status)));
         }
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let validators = Validators {
+        let validators = LastRead {
             url: url.to_owned(),
-            etag: header(ETAG),
-            last_modified: header(LAST_MODIFIED),
+            validators: Validators::of(response.headers()),
         };
         let (body, complete) = read_capped(response, MAX_CSV_BYTES)
             .await
