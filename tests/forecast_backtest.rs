@@ -552,5 +552,24 @@ fn discovery_templates_render_against_real_payloads() {
     let attrs: Value = serde_json::from_str(it.next().unwrap()).unwrap();
     assert_eq!(attrs["hours"], 4);
     assert_eq!(attrs["start"].as_str().unwrap(), start);
+    // New York labels beside the UTC instants (issue 12: one clock), and the advice.
+    // February's forecaster holds days of history: never "learning".
+    assert_eq!(
+        attrs["start_ny"].as_str().unwrap(),
+        w.windows[2].start_ny.as_deref().unwrap()
+    );
+    // Within 24 h of the issue time the start is today or tomorrow in New York.
+    let label = attrs["start_ny"].as_str().unwrap();
+    assert!(
+        (label.ends_with(" AM today") || label.ends_with(" PM today"))
+            || label.ends_with(" AM tomorrow")
+            || label.ends_with(" PM tomorrow"),
+        "{label}"
+    );
+    assert!(
+        ["later", "now", "not_worth_it"].contains(&attrs["advice"].as_str().unwrap()),
+        "{attrs}"
+    );
+    assert!(attrs["end_ny"].is_string(), "{attrs}");
     assert!(it.next().is_none());
 }

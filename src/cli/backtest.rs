@@ -19,7 +19,8 @@ pub struct Args {
     files: Vec<PathBuf>,
     #[command(flatten)]
     table: FactorsArgs,
-    /// Print one JSON object: `{"readings", "mae", "window_regret_4h"}` (g/kWh).
+    /// Print one JSON object: `{"readings", "mae", "window_regret_4h", "captured_saving_4h",
+    /// "margins_4h"}` (g/kWh; shares 0–1).
     #[arg(long)]
     json: bool,
 }
@@ -53,6 +54,25 @@ fn table(r: &BacktestReport) -> String {
             w.regret.method,
             w.regret.persistence,
             w.regret.yesterday,
+        );
+    }
+    s += &format!(
+        "{:<24} {:>7.1}% {:>11.1}% {:>9.1}%\n",
+        "captured saving, 4 h",
+        r.captured_saving_4h.method * 100.0,
+        r.captured_saving_4h.persistence * 100.0,
+        r.captured_saving_4h.yesterday * 100.0,
+    );
+    s += "\nmargin rule, 4 h (wait only when the forecast is at least the margin cleaner than now)\n";
+    s += "margin   told to wait   saving when waiting   waits no cleaner   captured\n";
+    for m in &r.margins_4h {
+        s += &format!(
+            "{:>5.0} % {:>12.1}% {:>15.1} g/kWh {:>17.1}% {:>9.1}%\n",
+            m.margin_pct,
+            m.wait_share * 100.0,
+            m.saving_when_waiting,
+            m.worse_share * 100.0,
+            m.captured * 100.0,
         );
     }
     s

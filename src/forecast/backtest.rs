@@ -72,6 +72,27 @@ pub struct WindowRegret {
     pub regret: Scores,
 }
 
+/// The margin rule tried on the backtest for the 4-hour charge: at each issue hour the
+/// method's window is advised only when its forecast is at least `margin_pct` % below
+/// starting now (else "charge now"), then scored on the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MarginRow {
+    /// The margin, %.
+    pub margin_pct: f64,
+    /// Share of issue hours told to wait (0–1).
+    pub wait_share: f64,
+    /// Mean true saving of a wait against charging now, g/kWh, over the hours told to wait
+    /// (0 when none).
+    pub saving_when_waiting: f64,
+    /// Share of the waits that turned out no cleaner than charging now (0–1).
+    pub worse_share: f64,
+    /// Σ true saving / Σ (now − best in hindsight) over all issue hours (0–1).
+    pub captured: f64,
+}
+
+/// Margins tried in [`BacktestReport::margins_4h`], %.
+pub const MARGIN_CANDIDATES_PCT: [f64; 7] = [0.0, 1.0, 2.0, 5.0, 8.0, 10.0, 15.0];
+
 /// What a backtest found (all in g/kWh).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BacktestReport {
@@ -87,6 +108,12 @@ pub struct BacktestReport {
     pub window_regret_4h: Scores,
     /// Mean regret for every charge length (1, 2, 4, 8 h).
     pub window_regret: Vec<WindowRegret>,
+    /// Share of the hindsight saving each choice captures for a 4-hour charge:
+    /// Σ (now − chosen) / Σ (now − best) over all issue hours, true means (persistence always
+    /// starts now: 0).
+    pub captured_saving_4h: Scores,
+    /// The margin rule for the 4-hour charge, one row per [`MARGIN_CANDIDATES_PCT`].
+    pub margins_4h: Vec<MarginRow>,
 }
 
 impl BacktestReport {
@@ -96,6 +123,8 @@ impl BacktestReport {
             "readings": self.readings,
             "mae": self.mae,
             "window_regret_4h": self.window_regret_4h,
+            "captured_saving_4h": self.captured_saving_4h,
+            "margins_4h": self.margins_4h,
         })
     }
 }
@@ -121,6 +150,35 @@ impl Acc {
             yesterday: self.sum[2] / n,
         }
     }
+}
+
+/// For one issue hour and an `hours`-long charge: (true mean starting now − true mean of the
+/// window `choice` picks, true mean starting now − best true mean): the saving taken and the
+/// saving there was.
+pub fn saving(choice: &[f64], truth: &[f64], hours: usize) -> Option<(f64, f64)> {
+    let (j, _) = best_window(choice, hours)?;
+    let (_, best) = best_window(truth, hours)?;
+    let mean = |j: usize| truth[j..j + hours].iter().sum::<f64>() / hours as f64;
+    let now = mean(0);
+    Some((now - mean(j), now - best))
+}
+
+/// Σ taken / Σ possible (0 when nothing was possible).
+pub fn captured_share(savings: &[(f64, f64)]) -> f64 {
+    let possible: f64 = savings.iter().map(|s| s.1).sum();
+    if possible > 0.0 {
+        savings.iter().map(|s| s.0).sum::<f64>() / possible
+    } else {
+        0.0
+    }
+}
+
+#[derive(Default)]
+struct MarginAcc {
+    waits: usize,
+    worse: usize,
+    saved_waiting: f64,
+    saved: f64,
 }
 
 fn regret(choice: &[f64], truth: &[f64], hours: usize) -> Option<f64> {
@@ -182,6 +240,12 @@ pub fn backtest_with(
     let mut by_lead: Vec<Acc> = (0..HORIZON_HOURS).map(|_| Acc::default()).collect();
     let mut regrets: Vec<Acc> = CHARGE_HOURS.iter().map(|_| Acc::default()).collect();
     let mut hours = 0usize;
+    let mut captured: [Vec<(f64, f64)>; 3] = Default::default();
+    let mut margins: Vec<MarginAcc> = MARGIN_CANDIDATES_PCT
+        .iter()
+        .map(|_| MarginAcc::default())
+        .collect();
+    let mut possible_4h = 0.0;
     for h0 in first + horizon..=last - horizon + 1 {
         let Some(t) = chrono::DateTime::from_timestamp(h0 * 3600, 0) else {
             continue;
@@ -209,6 +273,30 @@ pub fn backtest_with(
             ];
             mae.add(e[0], e[1], e[2]);
             by_lead[k].add(e[0], e[1], e[2]);
+        }
+        for (c, choice) in captured.iter_mut().zip([method, &persistence, &yesterday]) {
+            c.extend(saving(choice, &truth, 4));
+        }
+        if let (Some((j, m_mean)), Some((taken, possible))) =
+            (best_window(method, 4), saving(method, &truth, 4))
+        {
+            let now_mean = method[..4].iter().sum::<f64>() / 4.0;
+            let pct = if now_mean > 0.0 {
+                (now_mean - m_mean) / now_mean * 100.0
+            } else {
+                0.0
+            };
+            possible_4h += possible;
+            for (acc, m) in margins.iter_mut().zip(MARGIN_CANDIDATES_PCT) {
+                if j > 0 && pct >= m {
+                    acc.waits += 1;
+                    acc.saved_waiting += taken;
+                    acc.saved += taken;
+                    if taken <= 0.0 {
+                        acc.worse += 1;
+                    }
+                }
+            }
         }
         for (acc, h) in regrets.iter_mut().zip(CHARGE_HOURS) {
             let h = h as usize;
@@ -244,6 +332,29 @@ pub fn backtest_with(
             persistence: f64::NAN,
             yesterday: f64::NAN,
         });
+    let margins_4h = margins
+        .iter()
+        .zip(MARGIN_CANDIDATES_PCT)
+        .map(|(a, m)| MarginRow {
+            margin_pct: m,
+            wait_share: a.waits as f64 / hours as f64,
+            saving_when_waiting: if a.waits > 0 {
+                a.saved_waiting / a.waits as f64
+            } else {
+                0.0
+            },
+            worse_share: if a.waits > 0 {
+                a.worse as f64 / a.waits as f64
+            } else {
+                0.0
+            },
+            captured: if possible_4h > 0.0 {
+                a.saved / possible_4h
+            } else {
+                0.0
+            },
+        })
+        .collect();
     Ok(BacktestReport {
         readings: readings.len(),
         hours,
@@ -255,5 +366,49 @@ pub fn backtest_with(
         },
         window_regret_4h: four,
         window_regret,
+        captured_saving_4h: Scores {
+            method: captured_share(&captured[0]),
+            persistence: captured_share(&captured[1]),
+            yesterday: captured_share(&captured[2]),
+        },
+        margins_4h,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_saving_on_a_hand_built_series() {
+        // Truth: now 300, a dip to 200 from hour 4 to 7, else 300. Best 4 h window: hours
+        // 4–7, saving 100.
+        let mut truth = vec![300.0; 24];
+        for v in &mut truth[4..8] {
+            *v = 200.0;
+        }
+        // A choice pointing at hours 5–8 takes 3 of the 4 cleaner hours: saving 75.
+        let mut choice = vec![300.0; 24];
+        for v in &mut choice[5..9] {
+            *v = 100.0;
+        }
+        assert_eq!(saving(&choice, &truth, 4), Some((75.0, 100.0)));
+        // Persistence (flat) starts now: nothing taken.
+        assert_eq!(saving(&[300.0; 24], &truth, 4), Some((0.0, 100.0)));
+        // A choice of a dirtier window loses: hours 10–13 at 400 → −100 against now.
+        let mut dirty_truth = truth.clone();
+        for v in &mut dirty_truth[10..14] {
+            *v = 400.0;
+        }
+        let mut bad = vec![300.0; 24];
+        for v in &mut bad[10..14] {
+            *v = 0.0;
+        }
+        assert_eq!(saving(&bad, &dirty_truth, 4), Some((-100.0, 100.0)));
+        // Over the three hours: (75 + 0 − 100) / (100 + 100 + 100).
+        let share = captured_share(&[(75.0, 100.0), (0.0, 100.0), (-100.0, 100.0)]);
+        assert!((share - (-25.0 / 300.0)).abs() < 1e-12, "{share}");
+        assert_eq!(captured_share(&[(0.0, 0.0)]), 0.0);
+        assert_eq!(saving(&choice, &truth, 25), None);
+    }
 }

@@ -19,6 +19,7 @@
 //! intensity on total generation over the last 7 days, driven by the load forecast
 //! ([`Forecaster::forecast`]).
 
+pub mod advice;
 pub mod backtest;
 
 use std::collections::BTreeMap;
@@ -109,6 +110,9 @@ pub struct Forecast {
     pub ts: Vec<DateTime<Utc>>,
     /// Expected mean intensity over each slot, g/kWh.
     pub values: Vec<f64>,
+    /// Hourly means held in the profile's span (the last `profile_days` days before the
+    /// issue time): what the advice's learning rule counts ([`advice::ADVICE_MIN_HOURS`]).
+    pub history_hours: u32,
 }
 
 impl Forecast {
@@ -257,22 +261,42 @@ pub fn best_window(values: &[f64], n: usize) -> Option<(usize, f64)> {
     Some((best.0, best.1 / n as f64))
 }
 
-/// The charge-window payload of a forecast.
+/// The charge-window payload of a forecast: each window with its advice (the learning and
+/// margin rules of [`advice`]) and its New York labels.
 pub fn charge_window_payload(forecast: &Forecast) -> ChargeWindowPayload {
+    let margin = advice::ADVICE_MARGIN_PCT;
     ChargeWindowPayload {
         issued: forecast.issued,
         units: UNITS_G_PER_KWH.to_owned(),
         windows: charge_windows(forecast)
             .into_iter()
-            .map(|w| WindowPayload {
-                hours: w.hours,
-                start: w.start,
-                end: w.end,
-                mean: round1(w.mean),
-                now_mean: round1(w.now_mean),
-                cleaner_than_now_pct: round1(w.cleaner_than_now_pct),
+            .map(|w| {
+                let pct = round1(w.cleaner_than_now_pct);
+                let a = advice::advise(
+                    w.start == forecast.issued,
+                    pct,
+                    forecast.history_hours,
+                    margin,
+                );
+                WindowPayload {
+                    hours: w.hours,
+                    start: w.start,
+                    end: w.end,
+                    mean: round1(w.mean),
+                    now_mean: round1(w.now_mean),
+                    cleaner_than_now_pct: pct,
+                    advice: Some(a.name().to_owned()),
+                    start_ny: Some(advice::ny_label(w.start, forecast.issued, true)),
+                    end_ny: Some(advice::ny_label(
+                        w.end,
+                        forecast.issued,
+                        !advice::same_ny_day(w.start, w.end),
+                    )),
+                }
             })
             .collect(),
+        history_hours: Some(forecast.history_hours),
+        margin_pct: Some(margin),
     }
 }
 
@@ -488,10 +512,18 @@ impl Forecaster {
         for v in &mut values {
             *v = v.max(0.0);
         }
+        let end = hour_index(now);
+        let span = p.profile_days.clamp(1, RETENTION_DAYS) * 24;
+        let history_hours = self
+            .hours
+            .range(end - span..=end)
+            .filter(|(_, s)| s.intensity().is_some())
+            .count();
         Some(Forecast {
             issued: now,
             ts: slots,
             values,
+            history_hours: u32::try_from(history_hours).unwrap_or(u32::MAX),
         })
     }
 
@@ -694,6 +726,9 @@ mod tests {
         }
         let w = charge_windows(&f);
         assert_eq!(w.iter().map(|w| w.hours).collect::<Vec<_>>(), [1, 2, 4, 8]);
+        for w in &charge_window_payload(&f).windows {
+            assert_eq!(w.advice.as_deref(), Some("now"), "{w:?}");
+        }
         for w in &w {
             assert_eq!(w.start, now, "a flat forecast says start now");
             assert_eq!(w.end, now + Duration::hours(i64::from(w.hours)));
@@ -808,6 +843,50 @@ mod tests {
         let mut other = Forecaster::new(Factors::Lifecycle);
         assert!(!other.restore(&back), "another table's state is refused");
         assert_eq!(other.hours_held(), 0);
+    }
+
+    #[test]
+    fn payload_advice_learning_margin_and_new_york_labels() {
+        let share = |h: f64| 0.5 + 0.3 * ((h - 12.0) / 24.0 * std::f64::consts::TAU).sin();
+        // Twenty hours of history: a shape exists in the data but not a whole day of it.
+        let mut young = Forecaster::default();
+        for i in 0..20 * 12 {
+            let ts = t0() + Duration::minutes(5 * i);
+            assert!(young.update(&reading(ts, share(i as f64 / 12.0), 10_000.0)));
+        }
+        let f = young.forecast(young.newest().unwrap(), None).unwrap();
+        assert_eq!(f.history_hours, 20);
+        let p = charge_window_payload(&f);
+        assert_eq!(p.history_hours, Some(20));
+        assert_eq!(p.margin_pct, Some(advice::ADVICE_MARGIN_PCT));
+        assert!(p
+            .windows
+            .iter()
+            .all(|w| w.advice.as_deref() == Some("learning")));
+
+        // Ten days of a strong daily cycle: wait for the trough.
+        let mut fc = Forecaster::default();
+        feed(&mut fc, 10, share, |_| 10_000.0);
+        let now = t0() + Duration::days(10); // 2025-02-11 00:00 UTC = 7:00 PM EST on the 10th
+        assert!(fc.update(&reading(now, share(240.0), 10_000.0)));
+        let p = charge_window_payload(&fc.forecast(now, None).unwrap());
+        let w4 = &p.windows[2];
+        assert_eq!(w4.advice.as_deref(), Some("later"));
+        // Starts 04:00 UTC = 11:00 PM EST the same New York day, ends 3:00 AM the next.
+        assert_eq!(w4.start, now + Duration::hours(4));
+        assert_eq!(w4.start_ny.as_deref(), Some("11:00 PM today"));
+        assert_eq!(w4.end_ny.as_deref(), Some("3:00 AM tomorrow"));
+
+        // A cycle of ±1 % of the level: the trough is cleaner, but not by the margin.
+        let tiny = |h: f64| 0.5 + 0.005 * ((h - 12.0) / 24.0 * std::f64::consts::TAU).sin();
+        let mut flat = Forecaster::default();
+        feed(&mut flat, 10, tiny, |_| 10_000.0);
+        assert!(flat.update(&reading(now, tiny(240.0), 10_000.0)));
+        let p = charge_window_payload(&flat.forecast(now, None).unwrap());
+        let w4 = &p.windows[2];
+        assert!(w4.start > now && w4.cleaner_than_now_pct > 0.0, "{w4:?}");
+        assert!(w4.cleaner_than_now_pct < advice::ADVICE_MARGIN_PCT, "{w4:?}");
+        assert_eq!(w4.advice.as_deref(), Some("not_worth_it"));
     }
 
     #[test]

@@ -432,6 +432,22 @@ pub struct WindowPayload {
     /// `(now_mean − mean) / now_mean × 100`; 0 when the best window starts now.
     #[serde(serialize_with = "finite::one")]
     pub cleaner_than_now_pct: f64,
+    /// What to tell a person (`docs/forecast.md`, "Advice"): `later` (wait for `start`: at
+    /// least `margin_pct` cleaner than now), `now` (the cleanest start is now),
+    /// `not_worth_it` (a later start is cleaner by less than the margin) or `learning` (too
+    /// little history for advice). Absent in payloads from before the field (read as `later`
+    /// or `now` from `start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+    /// `start` in New York time, 12-hour clock, with the day relative to `issued` in New York
+    /// (`"1:00 AM tomorrow"`, `"10:00 PM today"`): a label for Home Assistant; `start` is the
+    /// instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ny: Option<String>,
+    /// `end` the same way (the day only when it is not `start`'s: `"5:00 AM"`,
+    /// `"2:00 AM tomorrow"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ny: Option<String>,
 }
 
 /// `computed/charge-window` payload: the cleanest window per charge length.
@@ -444,6 +460,18 @@ pub struct ChargeWindowPayload {
     pub units: String,
     /// One entry per charge length, shortest first.
     pub windows: Vec<WindowPayload>,
+    /// Hourly means the forecast's profile could use (the last 14 days): with fewer than
+    /// `forecast::ADVICE_MIN_HOURS` every window's `advice` is `learning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_hours: Option<u32>,
+    /// The margin rule: a later start is advised only when it is at least this much cleaner
+    /// than starting now, % (`forecast::ADVICE_MARGIN_PCT`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "finite::opt"
+    )]
+    pub margin_pct: Option<f64>,
 }
 
 /// `computed/co2/band` payload: the newest intensity against the last 30 days.
@@ -1078,7 +1106,12 @@ mod tests {
                 mean: 200.0,
                 now_mean: 250.0,
                 cleaner_than_now_pct: 20.0,
+                advice: None,
+                start_ny: None,
+                end_ny: None,
             }],
+            history_hours: None,
+            margin_pct: None,
         };
         let s = serde_json::to_string(&w).unwrap();
         assert_eq!(

@@ -21,7 +21,8 @@ const CURSOR_HINT = "Hover over or tap the chart for values.";
 /**
  * @typedef {[number[], (number|null|undefined)[], (number|null|undefined)[]]} ChartData
  *   x (epoch s), history (g/kWh), forecast (g/kWh); null = gap, undefined = no point
- * @typedef {{start: number, end: number}} Span epoch ms
+ * @typedef {{start: number, end: number, kind?: "past"|"advised"}} Span epoch ms; `past`: the
+ *   cleanest measured hour, `advised`: the advised charge (each its own fill and legend entry)
  */
 
 /**
@@ -104,8 +105,9 @@ export function createChart(el, readout) {
             (u) => {
               const { top, height, left, width: w } = u.bbox;
               u.ctx.save();
-              u.ctx.fillStyle = cssVar("--clean-fill");
+              const fills = { past: cssVar("--clean-fill"), advised: cssVar("--advice-fill") };
               for (const hl of highlights) {
+                u.ctx.fillStyle = fills[hl.kind] ?? fills.past;
                 const x0 = u.valToPos(hl.start, "x", true);
                 const x1 = u.valToPos(hl.end, "x", true);
                 const a = Math.max(left, Math.min(x0, x1));
@@ -137,7 +139,7 @@ export function createChart(el, readout) {
   return {
     setData(d, hls) {
       data = d;
-      highlights = hls.map((hl) => ({ start: hl.start / 1000, end: hl.end / 1000 }));
+      highlights = hls.map((hl) => ({ start: hl.start / 1000, end: hl.end / 1000, kind: hl.kind }));
       plot.setData(data);
     },
     /** History readings plotted. */
@@ -147,6 +149,10 @@ export function createChart(el, readout) {
     /** Forecast step points plotted (slot starts plus each run's closing point). */
     forecastPointCount() {
       return data[2].filter((v) => v != null).length;
+    },
+    /** The shaded spans: [{start, end, kind}] in epoch ms. */
+    highlights() {
+      return highlights.map((hl) => ({ start: hl.start * 1000, end: hl.end * 1000, kind: hl.kind }));
     },
     /** The plotted data: [x epoch seconds, history g/kWh, forecast g/kWh] (null = gap, undefined = no point). */
     data() {

@@ -55,11 +55,17 @@ export const FIELDS = {
   mean: "mean", // window: forecast mean over the window
   nowMean: "now_mean", // window: the same charge started now
   cleanerPct: "cleaner_than_now_pct", // window: (now_mean - mean) / now_mean * 100
+  advice: "advice", // window: later | now | not_worth_it | learning
+  historyHours: "history_hours", // charge window: hourly means behind the forecast
+  marginPct: "margin_pct", // charge window: a later start is advised from this % cleaner on
   band: "band", // band: "low" | "moderate" | "high"
   lowBelow: "low_below", // band: lower tercile of the 30 days' hourly means
   highAbove: "high_above", // band: upper tercile
   windowDays: "window_days", // band: days compared against
 };
+
+/** The `advice` values of a `computed/charge-window` window. */
+export const ADVICE = ["later", "now", "not_worth_it", "learning"];
 
 /** The `band` values of `computed/co2/band`. */
 export const BANDS = ["low", "moderate", "high"];

@@ -51,12 +51,17 @@ const zoneFmt = new Intl.DateTimeFormat("en-US", { timeZone: TIME_ZONE, timeZone
 
 /** New York local date and time: "Sat, Feb 1, 12:05 AM EST". */
 export function formatLocalDateTime(epochMs) {
-  return dateTimeFmt.format(new Date(epochMs));
+  return plainSpaces(dateTimeFmt.format(new Date(epochMs)));
+}
+
+/** Some ICU versions put a narrow no-break space before AM/PM: one plain space everywhere. */
+function plainSpaces(s) {
+  return s.replace(/[\u202f\u00a0]/g, " ");
 }
 
 /** New York local clock time: "12:05 AM". */
 export function formatLocalTime(epochMs) {
-  return timeFmt.format(new Date(epochMs));
+  return plainSpaces(timeFmt.format(new Date(epochMs)));
 }
 
 /** The New York zone abbreviation in effect at an instant: "EST" or "EDT". */
@@ -86,4 +91,57 @@ export function formatAge(ageMs) {
     return m === 0 ? `${h} h ago` : `${h} h ${m} min ago`;
   }
   return `${Math.floor(h / 24)} days ago`;
+}
+
+const ymdFmt = new Intl.DateTimeFormat("en-US", { timeZone: TIME_ZONE, year: "numeric", month: "numeric", day: "numeric" });
+const weekdayDateFmt = new Intl.DateTimeFormat("en-US", { timeZone: TIME_ZONE, weekday: "short", month: "short", day: "numeric" });
+
+/** The New York calendar date of an instant as a day number (days since 1970-01-01). */
+export function nyDayNumber(epochMs) {
+  const parts = ymdFmt.formatToParts(new Date(epochMs));
+  const get = (type) => Number(parts.find((p) => p.type === type)?.value);
+  return Math.round(Date.UTC(get("year"), get("month") - 1, get("day")) / 86_400_000);
+}
+
+/**
+ * The New York day of `epochMs` relative to `nowMs`'s: "today", "tomorrow", else
+ * "Mon, Feb 3" (a charge window lies within 24 h of its issue, so the last is rare).
+ */
+export function nyDayWord(epochMs, nowMs) {
+  const d = nyDayNumber(epochMs) - nyDayNumber(nowMs);
+  if (d === 0) return "today";
+  if (d === 1) return "tomorrow";
+  return weekdayDateFmt.format(new Date(epochMs));
+}
+
+/**
+ * Minutes east of UTC of `timeZone` (undefined: the runtime's own) at an instant, from the
+ * wall clock Intl gives there.
+ */
+export function utcOffsetMinutes(epochMs, timeZone) {
+  const fmt = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+  });
+  const parts = fmt.formatToParts(new Date(epochMs));
+  const get = (type) => Number(parts.find((p) => p.type === type)?.value);
+  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour") % 24, get("minute"));
+  return Math.round((wall - Math.floor(epochMs / 60_000) * 60_000) / 60_000);
+}
+
+/**
+ * The one-time note for a viewer whose clock is not New York's at `nowMs` ("Times are New
+ * York time (EST)."), or null when the viewer's zone reads the same wall clock.
+ * @param {number} nowMs
+ * @param {string} [viewerZone] IANA zone (undefined: the runtime's own)
+ */
+export function zoneNote(nowMs, viewerZone) {
+  if (!Number.isFinite(nowMs)) return null;
+  if (utcOffsetMinutes(nowMs, viewerZone) === utcOffsetMinutes(nowMs, TIME_ZONE)) return null;
+  return `Times are New York time (${zoneAbbrev(nowMs)}).`;
 }

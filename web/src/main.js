@@ -14,6 +14,7 @@ import {
   formatLocalTime,
   formatMw,
   formatShare,
+  zoneNote,
 } from "./format.js";
 import { displayBand } from "./band.js";
 import { isStale, referenceNow } from "./stale.js";
@@ -21,7 +22,7 @@ import { cleanestHour } from "./cleanest.js";
 import { mixRows } from "./mix.js";
 import { chartSeries, forecastSteps, mergeSeries } from "./series.js";
 import { createChart } from "./chart.js";
-import { chargeSentence, DEFAULT_CHARGE_HOURS } from "./sentence.js";
+import { adviceOf, chargeSentence, DEFAULT_CHARGE_HOURS } from "./sentence.js";
 
 const AGE_TICK_MS = 10_000;
 const RENDER_LOG_MAX = 50;
@@ -49,6 +50,8 @@ const api = {
   factors: "direct",
   /** Charge length of the sentence, hours (the select; default 4). */
   chargeHours: DEFAULT_CHARGE_HOURS,
+  /** The viewer's IANA zone (the zone note compares it with New York's). */
+  viewerZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   /** The instant ages are measured against: the wall clock, or in a replay the newest reading. */
   now: () => (config ? referenceNow(config.mode, Date.now(), state) : Date.now()),
   /** Re-evaluates age, staleness and the charge sentence now (the page also does this every 10 s). */
@@ -143,21 +146,35 @@ function chosenWindow() {
 
 function renderCharge() {
   const el = $("charge");
-  const text = config ? chargeSentence(state.chargeWindow, { nowMs: api.now(), hours: api.chargeHours }) : null;
+  const now = api.now();
+  const text = config ? chargeSentence(state.chargeWindow, { nowMs: now, hours: api.chargeHours }) : null;
   if (el.textContent !== (text ?? "")) el.textContent = text ?? "";
   el.hidden = text === null;
+  // Every time on the page is New York's: said once, to a viewer whose clock differs.
+  const note = $("tz-note");
+  const noteText = config ? zoneNote(now, api.viewerZone) : null;
+  if (note.textContent !== (noteText ?? "")) note.textContent = noteText ?? "";
+  note.hidden = noteText === null;
+}
+
+/** The chosen window when the sentence advises it (plug in later, or now), else null. */
+function advisedWindow() {
+  const win = chosenWindow();
+  if (!win || !chargeSentence(state.chargeWindow, { nowMs: api.now(), hours: api.chargeHours })) return null;
+  const advice = adviceOf(state.chargeWindow, win);
+  return advice === "later" || advice === "now" ? win : null;
 }
 
 function renderChart() {
   const h = state.history ?? { ts: [], values: [] };
   const f = state.forecast ?? { ts: [], values: [] };
   const best = cleanestHour(h.ts, h.values);
-  // The advised charge window is shaded too, while its sentence is shown and says "later".
-  const win = chosenWindow();
-  const advised =
-    win && win.start !== state.chargeWindow.issued && chargeSentence(state.chargeWindow, { nowMs: api.now(), hours: api.chargeHours });
-  const shaded = [best, advised ? win : null].filter(Boolean);
+  // Two kinds of shading, each with its own legend entry: the cleanest measured hour (past)
+  // and the advised charge (future, only while the sentence advises it).
+  const advised = advisedWindow();
+  const shaded = [best ? { ...best, kind: "past" } : null, advised ? { start: advised.start, end: advised.end, kind: "advised" } : null].filter(Boolean);
   chart.setData(mergeSeries(chartSeries(h.ts, h.values), forecastSteps(f.ts, f.values)), shaded);
+  $("legend-advised").hidden = !advised;
   if (state.history) {
     $("cleanest").textContent = best
       ? `Cleanest hour: ${formatLocalRange(best.start, best.end)}, ${formatIntensity(best.mean)} g/kWh on average (shaded).`

@@ -1,54 +1,64 @@
 // The charge-window answer in one sentence: docs/forecast.md, "Dashboard sentence"
-// (implemented exactly). Pure: the caller passes the current time and the viewer's zone.
+// (implemented exactly). Pure: the caller passes the current time. Every time is New York
+// time on a 12-hour clock with its day ("1:00 AM tomorrow"), whatever the viewer's zone.
 //
-//   1. No payload, no window of the chosen length, or `issued` more than 2 h before now
-//      -> nothing (null).
-//   2. pct = Math.round(cleaner_than_now_pct). If the window starts at `issued` or pct < 1:
-//      "Plug in now for {H} h: no cleaner time in the next 24 h".
-//   3. Otherwise "Plug in at {HH:MM} for {H} h: {pct} % cleaner than now", HH:MM = the
-//      window's start in the viewer's local time, 24-hour clock, zero-padded.
+//   1. No payload, no window of the chosen length, `issued` more than 2 h before now, or a
+//      "later" window whose start has passed -> nothing (null).
+//   2. The window's `advice` (older payloads without it: "now" when it starts at `issued` or
+//      rounds below 1 %, else "later"):
+//      learning     -> "Still learning the grid's daily pattern ({n} h of history, advice
+//                       from 24 h) — no charging advice yet"
+//      not_worth_it -> "No meaningfully cleaner time in the next 24 h — charge when it suits you"
+//      now          -> "Plug in now for {H} h — ready by {end}, no cleaner time in the next 24 h"
+//      later        -> "Plug in at {start} {day} for {H} h — ready by {end}, {pct} % cleaner than now"
+//   `start`/`end` on New York's clock ("1:00 AM"); `day` "today"/"tomorrow" against now in New
+//   York; `end` gets its own day only when it is not the start's.
+
+import { ADVICE } from "./contract.js";
+import { formatLocalTime, nyDayNumber, nyDayWord } from "./format.js";
 
 /** The default charge length, hours. */
 export const DEFAULT_CHARGE_HOURS = 4;
 /** A charge-window payload issued longer ago than this is not shown. */
 export const MAX_SENTENCE_AGE_MS = 2 * 3_600_000;
+/** Hourly means the calculator needs before it advises (forecast::advice::ADVICE_MIN_HOURS). */
+export const ADVICE_MIN_HOURS = 24;
 
-const clockFormats = new Map();
 
 /**
- * "HH:MM", 24-hour clock, zero-padded, in `timeZone` (undefined: the runtime's own zone).
- * @param {number} epochMs
- * @param {string} [timeZone] IANA zone
+ * The advice for a window: its own, or (payloads from before the field) "now"/"later".
+ * @param {{issued: number}} cw
+ * @param {{start: number, cleanerPct: number, advice?: string|null}} w
  */
-export function formatClock24(epochMs, timeZone) {
-  const key = timeZone ?? "";
-  let fmt = clockFormats.get(key);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-    clockFormats.set(key, fmt);
-  }
-  const parts = fmt.formatToParts(new Date(epochMs));
-  const get = (type) => parts.find((p) => p.type === type)?.value ?? "00";
-  // hourCycle h23 gives 00..23; guard against engines that still say "24" at midnight.
-  const hh = get("hour") === "24" ? "00" : get("hour");
-  return `${hh.padStart(2, "0")}:${get("minute").padStart(2, "0")}`;
+export function adviceOf(cw, w) {
+  if (w.advice && ADVICE.includes(w.advice)) return w.advice;
+  return w.start === cw.issued || Math.round(w.cleanerPct) < 1 ? "now" : "later";
 }
 
 /**
- * @param {{issued: number, windows: {hours: number, start: number, cleanerPct: number}[]}|null} chargeWindow
- *   the checked `computed/charge-window` payload (epoch ms), or null
- * @param {{nowMs: number, hours?: number, timeZone?: string}} opts `nowMs`: the current time
- *   (in a replay, the newest reading's instant); `hours`: the charge length; `timeZone`: the viewer's
+ * @param {{issued: number, historyHours?: number|null, windows: {hours: number, start: number,
+ *   end: number, cleanerPct: number, advice?: string|null}[]}|null} chargeWindow the checked
+ *   `computed/charge-window` payload (epoch ms), or null
+ * @param {{nowMs: number, hours?: number}} opts `nowMs`: the current time (in a replay, the
+ *   newest reading's instant); `hours`: the charge length
  * @returns {string|null}
  */
-export function chargeSentence(chargeWindow, { nowMs, hours = DEFAULT_CHARGE_HOURS, timeZone } = {}) {
+export function chargeSentence(chargeWindow, { nowMs, hours = DEFAULT_CHARGE_HOURS } = {}) {
   if (!chargeWindow) return null;
   const w = chargeWindow.windows.find((x) => x.hours === hours);
   if (!w) return null;
   if (!(nowMs - chargeWindow.issued <= MAX_SENTENCE_AGE_MS)) return null;
-  const pct = Math.round(w.cleanerPct);
-  if (w.start === chargeWindow.issued || pct < 1) {
-    return `Plug in now for ${hours} h: no cleaner time in the next 24 h`;
+  const advice = adviceOf(chargeWindow, w);
+  if (advice === "learning") {
+    const n = chargeWindow.historyHours;
+    const so = Number.isInteger(n) ? ` (${n} h of history, advice from ${ADVICE_MIN_HOURS} h)` : "";
+    return `Still learning the grid's daily pattern${so} — no charging advice yet`;
   }
-  return `Plug in at ${formatClock24(w.start, timeZone)} for ${hours} h: ${pct} % cleaner than now`;
+  if (advice === "not_worth_it") return "No meaningfully cleaner time in the next 24 h — charge when it suits you";
+  const endDay = nyDayNumber(w.end) === nyDayNumber(w.start) ? "" : ` ${nyDayWord(w.end, nowMs)}`;
+  const readyBy = `ready by ${formatLocalTime(w.end)}${endDay}`;
+  if (advice === "now") return `Plug in now for ${hours} h — ${readyBy}, no cleaner time in the next 24 h`;
+  if (w.start <= nowMs) return null; // the advised start has passed: the payload is out of date
+  const pct = Math.round(w.cleanerPct);
+  return `Plug in at ${formatLocalTime(w.start)} ${nyDayWord(w.start, nowMs)} for ${hours} h — ${readyBy}, ${pct} % cleaner than now`;
 }

@@ -8,7 +8,7 @@
 // must be RFC 3339 UTC ("Z"); units and factor names must match the topic. Extra
 // top-level fields are tolerated (additive schema changes), unknown fuel slugs are not.
 
-import { BANDS, FIELDS, FUELS, UNITS } from "./contract.js";
+import { ADVICE, BANDS, FIELDS, FUELS, UNITS } from "./contract.js";
 
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
 
@@ -231,7 +231,9 @@ export function parseForecast(payload) {
 /**
  * `{root}/computed/charge-window`: `issued`, `units` g/kWh and `windows`, one per charge
  * length (a positive whole number of hours, each length once), each with `start` < `end`,
- * finite non-negative `mean` and `now_mean`, and a finite `cleaner_than_now_pct`.
+ * finite non-negative `mean` and `now_mean`, a finite `cleaner_than_now_pct` and, when given,
+ * an `advice` of ADVICE; `history_hours` and `margin_pct`, when given, non-negative numbers.
+ * (`start_ny`/`end_ny` are Home Assistant's labels: the page formats the instants itself.)
  * @param {Uint8Array|string} payload
  * @returns {{ok: true, value: {issued: number, windows: {hours: number, start: number, end: number,
  *   mean: number, nowMean: number, cleanerPct: number}[]}} | {ok: false, reason: string}}
@@ -266,9 +268,17 @@ export function parseChargeWindow(payload) {
     if (!isNum(mean) || mean < 0) return bad("mean is not a non-negative number");
     if (!isNum(nowMean) || nowMean < 0) return bad("now_mean is not a non-negative number");
     if (!isNum(cleanerPct)) return bad("cleaner_than_now_pct is not a finite number");
-    windows.push({ hours, start, end, mean, nowMean, cleanerPct });
+    const advice = w[FIELDS.advice];
+    if (advice !== undefined && !ADVICE.includes(advice)) return bad("advice is not later, now, not_worth_it or learning");
+    windows.push({ hours, start, end, mean, nowMean, cleanerPct, advice: advice ?? null });
   }
-  return { ok: true, value: { issued, windows } };
+  const historyHours = o[FIELDS.historyHours];
+  if (historyHours !== undefined && !(Number.isInteger(historyHours) && historyHours >= 0)) {
+    return fail("charge-window: history_hours is not a whole number >= 0");
+  }
+  const marginPct = o[FIELDS.marginPct];
+  if (marginPct !== undefined && !(isNum(marginPct) && marginPct >= 0)) return fail("charge-window: margin_pct is not a number >= 0");
+  return { ok: true, value: { issued, windows, historyHours: historyHours ?? null, marginPct: marginPct ?? null } };
 }
 
 /**

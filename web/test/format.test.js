@@ -62,3 +62,23 @@ test("relative age", () => {
   assert.equal(formatAge(3 * 24 * 3600_000), "3 days ago");
   assert.equal(formatAge(NaN), "");
 });
+
+test("New York day words and the zone note", async () => {
+  const { nyDayNumber, nyDayWord, utcOffsetMinutes, zoneNote } = await import("../src/format.js");
+  const now = Date.parse("2025-02-01T18:15:00Z"); // 1:15 PM EST
+  assert.equal(nyDayWord(Date.parse("2025-02-02T04:59:00Z"), now), "today"); // 11:59 PM
+  assert.equal(nyDayWord(Date.parse("2025-02-02T05:00:00Z"), now), "tomorrow"); // midnight
+  assert.equal(nyDayWord(Date.parse("2025-02-03T15:00:00Z"), now), "Mon, Feb 3");
+  assert.equal(nyDayNumber(Date.parse("2025-02-02T05:00:00Z")) - nyDayNumber(now), 1);
+  assert.equal(utcOffsetMinutes(now, "America/New_York"), -300);
+  assert.equal(utcOffsetMinutes(Date.parse("2025-07-01T12:00:00Z"), "America/New_York"), -240);
+  assert.equal(utcOffsetMinutes(now, "Asia/Kolkata"), 330);
+  assert.equal(utcOffsetMinutes(now, "UTC"), 0);
+  assert.equal(zoneNote(now, "America/New_York"), null);
+  // Same wall clock as New York in winter: no note.
+  assert.equal(zoneNote(now, "America/Toronto"), null);
+  assert.equal(zoneNote(now, "UTC"), "Times are New York time (EST).");
+  assert.equal(zoneNote(now, "America/Los_Angeles"), "Times are New York time (EST).");
+  assert.equal(zoneNote(Date.parse("2025-07-01T12:00:00Z"), "Europe/Berlin"), "Times are New York time (EDT).");
+  assert.equal(zoneNote(NaN, "UTC"), null);
+});

@@ -1,73 +1,90 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chargeSentence, formatClock24, MAX_SENTENCE_AGE_MS } from "../src/sentence.js";
+import { adviceOf, chargeSentence, MAX_SENTENCE_AGE_MS } from "../src/sentence.js";
 
 const H = 3_600_000;
-// 2025-02-01T05:05:00Z = 00:05 in New York (EST), 06:05 in Berlin (CET).
-const issued = Date.parse("2025-02-01T05:05:00Z");
-const win = (hours, startOffsetH, cleanerPct) => ({
+// 2025-02-01T18:15:00Z = 1:15 PM EST (issue 12's example reading).
+const issued = Date.parse("2025-02-01T18:15:00Z");
+const win = (hours, startMs, cleanerPct, advice) => ({
   hours,
-  start: issued + startOffsetH * H,
-  end: issued + (startOffsetH + hours) * H,
+  start: startMs,
+  end: startMs + hours * H,
   mean: 200,
   nowMean: 250,
   cleanerPct,
+  advice,
 });
-const payload = (windows) => ({ issued, windows });
+const payload = (windows, historyHours = 300) => ({ issued, windows, historyHours, marginPct: 5 });
+const at = (iso) => Date.parse(iso);
 
-test("docs/forecast.md example: a later window, rounded percentage, local 24 h clock", () => {
-  // 2025-02-01T06:00:00Z is 01:00 in New York.
-  const p = { issued, windows: [{ ...win(4, 0, 23.2), start: Date.parse("2025-02-01T06:00:00Z") }] };
+test("issue 12's example: New York time, 12-hour clock, the day, ready by", () => {
+  // 2025-02-02T06:00Z = 1:00 AM EST on 2 February: tomorrow, seen from 1:15 PM on the 1st.
+  const p = payload([win(4, at("2025-02-02T06:00:00Z"), 23.2, "later")]);
+  assert.equal(chargeSentence(p, { nowMs: issued }), "Plug in at 1:00 AM tomorrow for 4 h — ready by 5:00 AM, 23 % cleaner than now");
+  // The same later today; and a window that ends after midnight names the end's day.
+  const today = payload([win(4, at("2025-02-01T22:00:00Z"), 12.5, "later")]);
+  assert.equal(chargeSentence(today, { nowMs: issued }), "Plug in at 5:00 PM today for 4 h — ready by 9:00 PM, 13 % cleaner than now");
+  const late = payload([win(4, at("2025-02-02T03:00:00Z"), 8, "later")]);
+  assert.equal(chargeSentence(late, { nowMs: issued }), "Plug in at 10:00 PM today for 4 h — ready by 2:00 AM tomorrow, 8 % cleaner than now");
+});
+
+test("the day is New York's even where UTC has moved on (no viewer zone enters)", () => {
+  // Issued 2025-02-02T02:00Z = 9:00 PM EST on 1 February; start 2025-02-02T04:00Z = 11:00 PM
+  // the same New York day, though UTC already says 2 February.
+  const iss = at("2025-02-02T02:00:00Z");
+  const p = { issued: iss, historyHours: 100, windows: [win(1, at("2025-02-02T04:00:00Z"), 10, "later")] };
+  assert.equal(chargeSentence(p, { nowMs: iss, hours: 1 }), "Plug in at 11:00 PM today for 1 h — ready by 12:00 AM tomorrow, 10 % cleaner than now");
+  // Summer time: 2025-07-01T04:00Z is midnight EDT.
+  const sIss = at("2025-06-30T20:00:00Z");
+  const s = { issued: sIss, historyHours: 100, windows: [win(4, at("2025-07-01T04:00:00Z"), 9, "later")] };
+  assert.equal(chargeSentence(s, { nowMs: sIss }), "Plug in at 12:00 AM tomorrow for 4 h — ready by 4:00 AM, 9 % cleaner than now");
+});
+
+test("now, not worth it and learning", () => {
+  const now = payload([win(4, issued, 0, "now")]);
+  assert.equal(chargeSentence(now, { nowMs: issued }), "Plug in now for 4 h — ready by 5:15 PM, no cleaner time in the next 24 h");
+  const meh = payload([win(4, issued + 5 * H, 3.1, "not_worth_it")]);
+  assert.equal(chargeSentence(meh, { nowMs: issued }), "No meaningfully cleaner time in the next 24 h — charge when it suits you");
+  const young = payload([win(4, issued + 5 * H, 30, "learning")], 6);
   assert.equal(
-    chargeSentence(p, { nowMs: issued, timeZone: "America/New_York" }),
-    "Plug in at 01:00 for 4 h: 23 % cleaner than now",
+    chargeSentence(young, { nowMs: issued }),
+    "Still learning the grid's daily pattern (6 h of history, advice from 24 h) — no charging advice yet",
   );
-  // Same payload, viewer in Berlin: the viewer's clock, not New York's.
-  assert.equal(chargeSentence(p, { nowMs: issued, timeZone: "Europe/Berlin" }), "Plug in at 07:00 for 4 h: 23 % cleaner than now");
-  // And in Kolkata (half-hour offset).
-  assert.equal(chargeSentence(p, { nowMs: issued, timeZone: "Asia/Kolkata" }), "Plug in at 11:30 for 4 h: 23 % cleaner than now");
+  const noCount = { issued, windows: [win(4, issued, 0, "learning")] };
+  assert.equal(chargeSentence(noCount, { nowMs: issued }), "Still learning the grid's daily pattern — no charging advice yet");
+});
+
+test("payloads from before `advice`: now when it starts now or rounds below 1 %, else later", () => {
+  const cw = { issued };
+  assert.equal(adviceOf(cw, win(4, issued, 5, null)), "now");
+  assert.equal(adviceOf(cw, win(4, issued + H, 0.49, null)), "now");
+  assert.equal(adviceOf(cw, win(4, issued + H, 0.5, null)), "later");
+  assert.equal(adviceOf(cw, win(4, issued + H, 0.5, "bogus")), "later");
+  assert.equal(adviceOf(cw, win(4, issued + H, 0.5, "learning")), "learning");
 });
 
 test("the chosen length picks its window; the default is 4 h", () => {
-  const p = payload([win(1, 2, 30.4), win(2, 3, 12.5), win(4, 5, 8.49), win(8, 6, 1)]);
-  const tz = "UTC";
-  assert.equal(chargeSentence(p, { nowMs: issued, timeZone: tz }), "Plug in at 10:05 for 4 h: 8 % cleaner than now");
-  assert.equal(chargeSentence(p, { nowMs: issued, hours: 1, timeZone: tz }), "Plug in at 07:05 for 1 h: 30 % cleaner than now");
-  // Math.round: 12.5 -> 13.
-  assert.equal(chargeSentence(p, { nowMs: issued, hours: 2, timeZone: tz }), "Plug in at 08:05 for 2 h: 13 % cleaner than now");
-  assert.equal(chargeSentence(p, { nowMs: issued, hours: 8, timeZone: tz }), "Plug in at 11:05 for 8 h: 1 % cleaner than now");
-  assert.equal(chargeSentence(p, { nowMs: issued, hours: 3, timeZone: tz }), null);
+  const p = payload([
+    win(1, issued + 2 * H, 30.4, "later"),
+    win(2, issued + 3 * H, 12.5, "later"),
+    win(4, issued + 5 * H, 8.49, "later"),
+    win(8, issued + 6 * H, 1, "not_worth_it"),
+  ]);
+  assert.equal(chargeSentence(p, { nowMs: issued }), "Plug in at 6:15 PM today for 4 h — ready by 10:15 PM, 8 % cleaner than now");
+  assert.equal(chargeSentence(p, { nowMs: issued, hours: 1 }), "Plug in at 3:15 PM today for 1 h — ready by 4:15 PM, 30 % cleaner than now");
+  assert.equal(chargeSentence(p, { nowMs: issued, hours: 2 }), "Plug in at 4:15 PM today for 2 h — ready by 6:15 PM, 13 % cleaner than now");
+  assert.match(chargeSentence(p, { nowMs: issued, hours: 8 }), /^No meaningfully cleaner time/);
+  assert.equal(chargeSentence(p, { nowMs: issued, hours: 3 }), null);
 });
 
-test("'now' when the best start is now or less than 1 % better", () => {
-  const tz = "UTC";
-  const now = "Plug in now for 4 h: no cleaner time in the next 24 h";
-  assert.equal(chargeSentence(payload([win(4, 0, 0)]), { nowMs: issued, timeZone: tz }), now);
-  // Starts at issued even with a (inconsistent) percentage: still now.
-  assert.equal(chargeSentence(payload([win(4, 0, 5)]), { nowMs: issued, timeZone: tz }), now);
-  // Later but rounds below 1 %.
-  assert.equal(chargeSentence(payload([win(4, 3, 0.49)]), { nowMs: issued, timeZone: tz }), now);
-  assert.equal(chargeSentence(payload([win(4, 3, -2)]), { nowMs: issued, timeZone: tz }), now);
-  // 0.5 rounds to 1: a later time.
-  assert.equal(
-    chargeSentence(payload([win(4, 3, 0.5)]), { nowMs: issued, timeZone: tz }),
-    "Plug in at 08:05 for 4 h: 1 % cleaner than now",
-  );
-});
-
-test("nothing without a payload or when it was issued more than 2 h ago", () => {
-  const p = payload([win(4, 3, 20)]);
+test("nothing without a payload, when it was issued more than 2 h ago, or once a later start has passed", () => {
+  const p = payload([win(4, issued + 3 * H, 20, "later")]);
   assert.equal(chargeSentence(null, { nowMs: issued }), null);
   assert.equal(chargeSentence(payload([]), { nowMs: issued }), null);
-  assert.notEqual(chargeSentence(p, { nowMs: issued + MAX_SENTENCE_AGE_MS, timeZone: "UTC" }), null);
-  assert.equal(chargeSentence(p, { nowMs: issued + MAX_SENTENCE_AGE_MS + 1, timeZone: "UTC" }), null);
-  assert.equal(chargeSentence(p, { nowMs: NaN, timeZone: "UTC" }), null);
-});
-
-test("24-hour clock, zero-padded, midnight is 00", () => {
-  assert.equal(formatClock24(Date.parse("2025-02-01T05:00:00Z"), "America/New_York"), "00:00");
-  assert.equal(formatClock24(Date.parse("2025-02-01T14:07:00Z"), "America/New_York"), "09:07");
-  assert.equal(formatClock24(Date.parse("2025-02-01T23:59:00Z"), "UTC"), "23:59");
-  // Summer time: 2025-07-01T04:00Z is 00:00 EDT.
-  assert.equal(formatClock24(Date.parse("2025-07-01T04:00:00Z"), "America/New_York"), "00:00");
+  assert.notEqual(chargeSentence(p, { nowMs: issued + MAX_SENTENCE_AGE_MS }), null);
+  assert.equal(chargeSentence(p, { nowMs: issued + MAX_SENTENCE_AGE_MS + 1 }), null);
+  assert.equal(chargeSentence(p, { nowMs: NaN }), null);
+  const soon = payload([win(4, issued + H, 20, "later")]);
+  assert.notEqual(chargeSentence(soon, { nowMs: issued + H - 1 }), null);
+  assert.equal(chargeSentence(soon, { nowMs: issued + H }), null);
 });
