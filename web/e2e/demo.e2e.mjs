@@ -183,11 +183,15 @@ describe("dashboard in Chromium against `ny-power demo --replay`", () => {
     assert.deepEqual(await page.evaluate(() => window.nyPower.stats.rejected), 0);
   });
 
-  test("the charge sentence appears, as the rule gives it for the viewer's clock", async () => {
+  test("the charge sentence appears, as the rule gives it (New York time)", async () => {
     await page.waitForFunction(() => !document.querySelector("#charge").hidden, null, { timeout: 20_000 });
     const s = await snapshot(page);
-    assert.match(s.charge, /^Plug in (at \d\d:\d\d|now) for 4 h/);
-    assert.equal(s.charge, chargeSentence(s.chargeWindow, { nowMs: s.now, hours: s.hours, timeZone: VIEWER_ZONE }));
+    // Real replayed data: any of the rule's sentences may be the answer, in New York time.
+    assert.match(
+      s.charge,
+      /^(Plug in (at \d{1,2}:\d\d [AP]M (today|tomorrow)|now) for 4 h — ready by |No meaningfully cleaner time in the next 24 h|Still learning the grid's daily pattern)/,
+    );
+    assert.equal(s.charge, chargeSentence(s.chargeWindow, { nowMs: s.now, hours: s.hours }));
     assert.ok((await page.evaluate(() => window.nyPower.chart.forecastPointCount())) > 0, "the forecast is drawn");
     const band = await page.locator("#band").getAttribute("data-band");
     assert.ok(["low", "moderate", "high"].includes(band), `band ${band}`);
