@@ -58,11 +58,12 @@ pub fn discovery_topic(config: &DiscoveryConfig, object_id: &str) -> String {
 }
 
 /// The object ids of the sensors, in publish order.
-pub const OBJECT_IDS: [&str; 4] = [
+pub const OBJECT_IDS: [&str; 5] = [
     "co2_intensity",
     "fossil_share",
     "co2_band",
     "charge_window_4h_start",
+    "co2_index",
 ];
 
 /// An availability entry.
@@ -182,7 +183,7 @@ pub fn sensor_configs(
         suggested_display_precision: Some(0),
         json_attributes_topic: Some(topics.co2_band()),
         json_attributes_template: Some(
-            "{{ {'band': value_json.band, 'low_below': value_json.low_below, 'high_above': value_json.high_above} | tojson }}"
+            "{{ {'band': value_json.band, 'low_below': value_json.low_below, 'high_above': value_json.high_above, 'window_days': value_json.window_days, 'learning': value_json.learning, 'index': value_json.index, 'index_boundaries': value_json.index_boundaries} | tojson }}"
                 .to_owned(),
         ),
         ..sensor(
@@ -232,11 +233,34 @@ pub fn sensor_configs(
             "co2",
         )
     };
+    let index = SensorConfig {
+        device_class: Some("enum".to_owned()),
+        options: Some(
+            crate::forecast::index::IndexLevel::ALL
+                .iter()
+                .map(|l| l.name().to_owned())
+                .collect(),
+        ),
+        json_attributes_topic: Some(topics.co2_band()),
+        json_attributes_template: Some(
+            "{{ {'index_boundaries': value_json.index_boundaries, 'units': value_json.units} | tojson }}"
+                .to_owned(),
+        ),
+        ..sensor(
+            "co2_index",
+            "CO2 index (fixed, New York)",
+            topics.co2_band(),
+            "{{ value_json.index }}",
+            "mdi:leaf",
+            "co2",
+        )
+    };
     vec![
         ("co2_intensity", intensity),
         ("fossil_share", fossil),
         ("co2_band", band),
         ("charge_window_4h_start", window),
+        ("co2_index", index),
     ]
 }
 

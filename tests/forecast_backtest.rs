@@ -359,6 +359,7 @@ fn discovery_payloads_use_only_documented_keys() {
             "homeassistant/sensor/ny_power/fossil_share/config",
             "homeassistant/sensor/ny_power/co2_band/config",
             "homeassistant/sensor/ny_power/charge_window_4h_start/config",
+            "homeassistant/sensor/ny_power/co2_index/config",
         ]
     );
     assert_eq!(OBJECT_IDS.len(), msgs.len());
@@ -571,5 +572,13 @@ fn discovery_templates_render_against_real_payloads() {
         "{attrs}"
     );
     assert!(attrs["end_ny"].is_string(), "{attrs}");
+    // The fixed index: its level, availability, and the published boundaries.
+    assert_eq!(it.next().unwrap(), b.index.as_deref().unwrap());
+    assert_eq!(it.next().unwrap(), "online");
+    let attrs: Value = serde_json::from_str(it.next().unwrap()).unwrap();
+    assert_eq!(
+        attrs["index_boundaries"],
+        serde_json::json!(ny_power::forecast::index::INDEX_BOUNDARIES)
+    );
     assert!(it.next().is_none());
 }

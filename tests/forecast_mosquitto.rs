@@ -434,6 +434,14 @@ async fn forecast_band_windows_restart_and_discovery() {
                 assert_eq!(c["device_class"], "timestamp");
                 assert_eq!(c["json_attributes_topic"], topics.charge_window());
             }
+            "co2_index" => {
+                assert_eq!(c["state_topic"], topics.co2_band());
+                assert_eq!(c["device_class"], "enum");
+                assert_eq!(
+                    c["options"],
+                    serde_json::json!(["very_low", "low", "moderate", "high", "very_high"])
+                );
+            }
             other => panic!("unexpected object id {other}"),
         }
     }

@@ -21,6 +21,7 @@
 
 pub mod advice;
 pub mod backtest;
+pub mod index;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,8 @@ pub const HORIZON_HOURS: usize = 24;
 pub const CHARGE_HOURS: [u32; 4] = [1, 2, 4, 8];
 /// Fewest hourly means for a band.
 pub const BAND_MIN_HOURS: usize = 24;
+/// Until this many hourly means (a week) the band says it is still learning.
+pub const BAND_SETTLED_HOURS: usize = 7 * 24;
 
 const HOUR_SECS: i64 = 3600;
 
@@ -320,6 +323,8 @@ pub struct Forecaster {
     params: Params,
     hours: BTreeMap<i64, HourStat>,
     latest: Option<Latest>,
+    /// The fixed index level of the newest reading, with hysteresis ([`index`]).
+    index: Option<index::IndexLevel>,
 }
 
 impl Default for Forecaster {
@@ -341,6 +346,7 @@ impl Forecaster {
             params,
             hours: BTreeMap::new(),
             latest: None,
+            index: None,
         }
     }
 
@@ -396,6 +402,9 @@ impl Forecaster {
             intensity,
             total_mw,
         });
+        self.index = index::boundaries_for(self.factors).and_then(|b| {
+            index::level_with_hysteresis(intensity, self.index, &b, index::INDEX_HYSTERESIS)
+        });
         let cutoff = hour_index(ts) - RETENTION_DAYS * 24;
         self.hours = self.hours.split_off(&cutoff);
         true
@@ -417,9 +426,33 @@ impl Forecaster {
         band(value, &self.hourly_intensities(now, BAND_WINDOW_DAYS))
     }
 
-    /// The band payload for the newest reading.
+    /// The fixed index level of the newest reading (with hysteresis); `None` before the
+    /// first reading or with a factor table that has no published boundaries.
+    pub fn index_level(&self) -> Option<index::IndexLevel> {
+        self.index
+    }
+
+    /// Days the band of `now` really compares against: from the oldest hourly mean it uses
+    /// (at most [`BAND_WINDOW_DAYS`] back) to `now`, in whole days (nearest, at least 1).
+    pub fn band_span_days(&self, now: DateTime<Utc>) -> u32 {
+        let end = hour_index(now);
+        let start = end - i64::from(BAND_WINDOW_DAYS) * 24;
+        let first = self
+            .hours
+            .range(start..=end)
+            .find(|(_, s)| s.intensity().is_some())
+            .map_or(end, |(k, _)| *k);
+        let hours = end - first + 1;
+        u32::try_from((hours + 12) / 24)
+            .unwrap_or(BAND_WINDOW_DAYS)
+            .clamp(1, BAND_WINDOW_DAYS)
+    }
+
+    /// The band payload for the newest reading: the relative band with the span it really
+    /// used and whether it is still learning, and the fixed index with its boundaries.
     pub fn band_payload(&self) -> Option<Co2BandPayload> {
         let latest = self.latest?;
+        let used = self.hourly_intensities(latest.ts, BAND_WINDOW_DAYS).len();
         let b = self.band(latest.ts, latest.intensity)?;
         Some(Co2BandPayload {
             ts: latest.ts,
@@ -427,8 +460,15 @@ impl Forecaster {
             band: b.level.name().to_owned(),
             low_below: round1(b.low_below),
             high_above: round1(b.high_above),
-            window_days: BAND_WINDOW_DAYS,
+            window_days: self.band_span_days(latest.ts),
             units: UNITS_G_PER_KWH.to_owned(),
+            hours: Some(u32::try_from(used).unwrap_or(u32::MAX)),
+            learning: Some(used < BAND_SETTLED_HOURS),
+            index: self.index.map(|l| l.name().to_owned()),
+            index_boundaries: self
+                .index
+                .and_then(|_| index::boundaries_for(self.factors))
+                .map(|b| b.to_vec()),
         })
     }
 
@@ -887,6 +927,54 @@ mod tests {
         assert!(w4.start > now && w4.cleaner_than_now_pct > 0.0, "{w4:?}");
         assert!(w4.cleaner_than_now_pct < advice::ADVICE_MARGIN_PCT, "{w4:?}");
         assert_eq!(w4.advice.as_deref(), Some("not_worth_it"));
+    }
+
+    #[test]
+    fn band_says_the_span_it_used_learns_for_a_week_and_carries_the_index() {
+        let mut fc = Forecaster::default();
+        // 36 hours at 50 % gas (208.6 g/kWh).
+        feed(&mut fc, 1, |_| 0.5, |_| 10_000.0);
+        for i in 288..432 {
+            assert!(fc.update(&reading(t0() + Duration::minutes(5 * i), 0.5, 10_000.0)));
+        }
+        let p = fc.band_payload().unwrap();
+        assert_eq!(p.hours, Some(36));
+        assert_eq!(p.window_days, 2, "36 hours: the last 2 days, not 30");
+        assert_eq!(p.learning, Some(true));
+        let want = index::level(208.605, &index::INDEX_BOUNDARIES).unwrap();
+        assert_eq!(p.index.as_deref(), Some(want.name()));
+        assert_eq!(p.index_boundaries, Some(index::INDEX_BOUNDARIES.to_vec()));
+        // A week of hourly means: settled.
+        let mut week = Forecaster::default();
+        feed(&mut week, 7, |_| 0.5, |_| 10_000.0);
+        let p = week.band_payload().unwrap();
+        assert_eq!((p.hours, p.window_days, p.learning), (Some(168), 7, Some(false)));
+        // Another factor table has no published boundaries: no index.
+        let mut life = Forecaster::new(Factors::Lifecycle);
+        feed(&mut life, 2, |_| 0.5, |_| 10_000.0);
+        let p = life.band_payload().unwrap();
+        assert_eq!((p.index, p.index_boundaries), (None, None));
+    }
+
+    #[test]
+    fn index_follows_readings_with_hysteresis() {
+        let b = index::INDEX_BOUNDARIES;
+        let mut fc = Forecaster::default();
+        let gas = |g: f64| g / 417.21; // the share giving `g` g/kWh
+        let mut ts = t0();
+        let mut push = |fc: &mut Forecaster, g: f64| {
+            ts += Duration::minutes(5);
+            assert!(fc.update(&reading(ts, gas(g), 10_000.0)));
+            fc.index_level().unwrap()
+        };
+        use index::IndexLevel::{High, Moderate};
+        assert_eq!(push(&mut fc, b[2] - 1.0), Moderate);
+        // Just over the boundary: still moderate (hysteresis), well over: high.
+        assert_eq!(push(&mut fc, b[2] + 1.0), Moderate);
+        assert_eq!(push(&mut fc, b[2] + index::INDEX_HYSTERESIS + 1.0), High);
+        // Back just under: still high.
+        assert_eq!(push(&mut fc, b[2] - 1.0), High);
+        assert_eq!(push(&mut fc, b[2] - index::INDEX_HYSTERESIS - 1.0), Moderate);
     }
 
     #[test]

@@ -491,10 +491,25 @@ pub struct Co2BandPayload {
     /// Above this is high (upper tercile of the hourly means).
     #[serde(serialize_with = "finite::one")]
     pub high_above: f64,
-    /// Days compared against (30).
+    /// Days compared against: the span the hourly means really cover, in whole days (nearest,
+    /// 1 to 30).
     pub window_days: u32,
     /// Always `g/kWh`.
     pub units: String,
+    /// Hourly means the band was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<u32>,
+    /// Fewer than a week of hourly means: the band is still learning what is usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning: Option<bool>,
+    /// The fixed index (`very_low`, `low`, `moderate`, `high`, `very_high`) against
+    /// `index_boundaries`, with hysteresis (`docs/forecast.md`, "Fixed index"); absent with a
+    /// factor table that has no published boundaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// The index's four boundaries, g/kWh, increasing: upper ends of very low … high.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_boundaries: Option<Vec<f64>>,
 }
 
 /// The newest reading in a [`ForecasterStatePayload`].
@@ -1128,6 +1143,10 @@ mod tests {
             high_above: 230.5,
             window_days: 30,
             units: UNITS_G_PER_KWH.into(),
+            hours: None,
+            learning: None,
+            index: None,
+            index_boundaries: None,
         };
         let s = serde_json::to_string(&b).unwrap();
         assert_eq!(

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BANDS, DEFAULT_TOPIC_ROOT, FACTORS, FIELDS, FUELS, QOS, TOPICS, UNITS, ZERO_CARBON_FUELS } from "../src/contract.js";
+import { ADVICE, BANDS, DEFAULT_TOPIC_ROOT, FACTORS, FIELDS, FUELS, QOS, TOPICS, UNITS, ZERO_CARBON_FUELS } from "../src/contract.js";
 import { DASHBOARD_KINDS, dashboardTopicTable, topicTable } from "../src/store.js";
 
 test("topic suffixes are DESIGN §5's", () => {
@@ -41,12 +41,16 @@ test("payload field names and fixed values", () => {
     mean: "mean",
     nowMean: "now_mean",
     cleanerPct: "cleaner_than_now_pct",
+    advice: "advice",
+    historyHours: "history_hours",
+    marginPct: "margin_pct",
     band: "band",
     lowBelow: "low_below",
     highAbove: "high_above",
     windowDays: "window_days",
   });
   assert.deepEqual(BANDS, ["low", "moderate", "high"]);
+  assert.deepEqual(ADVICE, ["later", "now", "not_worth_it", "learning"]);
   assert.deepEqual(UNITS, { power: "MW", intensity: "g/kWh" });
   assert.deepEqual(FACTORS, { co2: "direct", co2Lifecycle: "lifecycle" });
 });

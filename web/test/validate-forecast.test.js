@@ -79,9 +79,19 @@ test("charge window: the Rust payload is accepted", () => {
     ok: true,
     value: {
       issued: ms,
-      windows: [{ hours: 4, start: ms + 3 * H, end: ms + 7 * H, mean: 200, nowMean: 250, cleanerPct: 20 }],
+      windows: [{ hours: 4, start: ms + 3 * H, end: ms + 7 * H, mean: 200, nowMean: 250, cleanerPct: 20, advice: null }],
+      historyHours: null,
+      marginPct: null,
     },
   });
+  // With the advice fields of issue 12 (the labels for Home Assistant are not the page's).
+  const withAdvice = parseChargeWindow(
+    '{"issued":"2025-02-01T05:05:00Z","units":"g/kWh","windows":[{"hours":4,"start":"2025-02-01T08:05:00Z","end":"2025-02-01T12:05:00Z","mean":200.0,"now_mean":250.0,"cleaner_than_now_pct":20.0,"advice":"later","start_ny":"3:05 AM today","end_ny":"7:05 AM"}],"history_hours":72,"margin_pct":5.0}',
+  );
+  assert.equal(withAdvice.ok, true);
+  assert.equal(withAdvice.value.windows[0].advice, "later");
+  assert.equal(withAdvice.value.historyHours, 72);
+  assert.equal(withAdvice.value.marginPct, 5);
   assert.equal(parseChargeWindow(j(CHARGE)).value.windows.length, 2);
   assert.equal(parseChargeWindow(j({ ...CHARGE, windows: [] })).ok, true);
 });
@@ -102,6 +112,11 @@ test("charge window: malformed payloads are rejected with a reason", () => {
     [w({ mean: -3 }), /mean/],
     [w({ now_mean: "250" }), /now_mean/],
     [w({ cleaner_than_now_pct: null }), /cleaner_than_now_pct/],
+    [w({ advice: "maybe" }), /advice/],
+    [w({ advice: null }), /advice/],
+    [{ ...CHARGE, history_hours: -1 }, /history_hours/],
+    [{ ...CHARGE, history_hours: 2.5 }, /history_hours/],
+    [{ ...CHARGE, margin_pct: "5" }, /margin_pct/],
   ];
   for (const [payload, reason] of cases) {
     const r = parseChargeWindow(j(payload));
