@@ -12,6 +12,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DIST_DIR, dashboardConfig, launchChromium, publish, startMosquitto, startStaticServer, watchPage } from "./helpers.mjs";
 import { FEB1, co2Payload, fuelMixPayload, historyPayload, intensity, iso } from "./fixtures.mjs";
+
+const round1 = (v) => Math.round(v * 10) / 10;
 import { TOPICS } from "../src/contract.js";
 
 const ROOT = "advice-test/ny-power";
@@ -151,6 +153,35 @@ describe("charge advice in three browser time zones", () => {
     await readingAt(broker, t2);
     await publish(broker, topic(TOPICS.chargeWindow), windowPayload(t2, [[4, Date.parse("2025-02-02T04:00:00Z"), 8.2, "later"]]));
     await allSay("Plug in at 11:00 PM today for 4 h — ready by 3:00 AM tomorrow, 8 % cleaner than now");
+  });
+
+  test("the fixed index is the main colour, the band its context with the span it used", async () => {
+    const t4 = Date.parse("2025-02-02T03:30:00Z");
+    await readingAt(broker, t4);
+    const v = intensity(FEB1[0].fuels, "direct");
+    const band = (o) =>
+      JSON.stringify({ ts: iso(t4), value: round1(v), band: "low", low_below: 250, high_above: 260, window_days: 2, units: "g/kWh", ...o });
+    await publish(broker, topic(TOPICS.band), band({ hours: 36, learning: true, index: "high", index_boundaries: [180, 205, 230, 255] }));
+    await allSay("High (230–255 g/kWh) on New York's fixed scale", "#index");
+    await allSay("Low for the last 2 days — still learning (36 h of history, settles at a week)", "#band");
+    for (const { zone, page } of pages) {
+      const bg = (sel, prop) => page.locator(sel).evaluate((e, p) => getComputedStyle(e)[p], prop);
+      // --index-high, #ef6c00, on the index and the sentence; the band pill is not coloured.
+      assert.equal(await bg("#index", "backgroundColor"), "rgb(239, 108, 0)", zone);
+      assert.equal(await bg("#charge", "borderLeftColor"), "rgb(239, 108, 0)", zone);
+      assert.equal(await bg("#band", "backgroundColor"), "rgba(0, 0, 0, 0)", zone);
+    }
+    // A week of hourly means: no "learning"; a single day reads "the last day".
+    await publish(broker, topic(TOPICS.band), band({ window_days: 9, hours: 216, learning: false, index: "very_low", index_boundaries: [180, 205, 230, 255] }));
+    await allSay("Low for the last 9 days", "#band");
+    await allSay("Very low (below 180 g/kWh) on New York's fixed scale", "#index");
+    // Without an index (another factor table, or an older calculator) the band is the colour.
+    await publish(broker, topic(TOPICS.band), band({ window_days: 1, hours: 24, learning: true }));
+    await allSay("Low for the last day — still learning (24 h of history, settles at a week)", "#band");
+    for (const { page } of pages) {
+      assert.equal(await page.locator("#index").isHidden(), true);
+      assert.equal(await page.locator("#band").evaluate((e) => getComputedStyle(e).backgroundColor), "rgb(46, 125, 50)");
+    }
   });
 
   test("now, not worth it, and learning", async () => {

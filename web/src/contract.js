@@ -61,8 +61,14 @@ export const FIELDS = {
   band: "band", // band: "low" | "moderate" | "high"
   lowBelow: "low_below", // band: lower tercile of the 30 days' hourly means
   highAbove: "high_above", // band: upper tercile
-  windowDays: "window_days", // band: days compared against
+  windowDays: "window_days", // band: days compared against (the span really used)
+  learning: "learning", // band: fewer than a week of hourly means
+  index: "index", // band: the fixed New York index level
+  indexBoundaries: "index_boundaries", // band: the index's four g/kWh boundaries
 };
+
+/** The `index` values of `computed/co2/band`, cleanest first. */
+export const INDEX_LEVELS = ["very_low", "low", "moderate", "high", "very_high"];
 
 /** The `advice` values of a `computed/charge-window` window. */
 export const ADVICE = ["later", "now", "not_worth_it", "learning"];

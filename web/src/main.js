@@ -87,13 +87,31 @@ function selectedReading() {
 }
 
 const BAND_WORD = { low: "Low", moderate: "Moderate", high: "High" };
+const INDEX_WORD = { very_low: "Very low", low: "Low", moderate: "Moderate", high: "High", very_high: "Very high" };
 
 function bandText(shown) {
   if (shown.source === "30d") {
     const days = state.band?.windowDays ?? 30;
-    return `${BAND_WORD[shown.band]} for the last ${days} days`;
+    const span = days === 1 ? "the last day" : `the last ${days} days`;
+    const learning = state.band?.learning ? ` — still learning (${state.band.hours ?? "few"} h of history, settles at a week)` : "";
+    return `${BAND_WORD[shown.band]} for ${span}${learning}`;
   }
   return `${BAND_WORD[shown.band]} for the last 24 h`;
+}
+
+/** The fixed index of the band message for the reading on screen: {level, text} or null. */
+function shownIndex(shown) {
+  const b = state.band;
+  if (!shown || shown.source !== "30d" || !b?.index) return null;
+  const i = ["very_low", "low", "moderate", "high", "very_high"].indexOf(b.index);
+  const bounds = b.indexBoundaries;
+  let range = "";
+  if (bounds) {
+    const f = (x) => formatIntensity(x);
+    range = i === 0 ? `below ${f(bounds[0])}` : i === 4 ? `${f(bounds[3])}+` : `${f(bounds[i - 1])}–${f(bounds[i])}`;
+    range = ` (${range} g/kWh)`;
+  }
+  return { level: b.index, text: `${INDEX_WORD[b.index]}${range} on New York's fixed scale` };
 }
 
 function renderIntensity() {
@@ -108,6 +126,14 @@ function renderIntensity() {
   b.dataset.source = shown?.source ?? "none";
   b.textContent = shown ? bandText(shown) : state.co2 ? "not enough history for a band" : "waiting for data";
   $("charge").dataset.band = shown?.band ?? "none";
+  // The fixed index is the main colour when the calculator gives one; the band is context.
+  const idx = shownIndex(shown);
+  const ie = $("index");
+  ie.dataset.index = idx?.level ?? "none";
+  ie.textContent = idx?.text ?? "";
+  ie.hidden = idx === null;
+  $("live").dataset.indexShown = String(idx !== null);
+  $("charge").dataset.index = idx?.level ?? "none";
   $("taken").textContent = r ? `Reading of ${formatLocalDateTime(r.ts)}` : "Waiting for the first reading…";
   $("factors-note").textContent =
     api.factors === "lifecycle"

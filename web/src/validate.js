@@ -8,7 +8,7 @@
 // must be RFC 3339 UTC ("Z"); units and factor names must match the topic. Extra
 // top-level fields are tolerated (additive schema changes), unknown fuel slugs are not.
 
-import { ADVICE, BANDS, FIELDS, FUELS, UNITS } from "./contract.js";
+import { ADVICE, BANDS, FIELDS, FUELS, INDEX_LEVELS, UNITS } from "./contract.js";
 
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
 
@@ -282,7 +282,9 @@ export function parseChargeWindow(payload) {
 }
 
 /**
- * `{root}/computed/co2/band`: the newest intensity against the last 30 days' hourly means.
+ * `{root}/computed/co2/band`: the newest intensity against the last 30 days' hourly means;
+ * when given, `hours` and `learning` (fewer than a week of them), and the fixed `index` with
+ * its four increasing `index_boundaries`.
  * @param {Uint8Array|string} payload
  * @returns {{ok: true, value: {ts: number, value: number, band: "low"|"moderate"|"high",
  *   lowBelow: number, highAbove: number, windowDays: number}} | {ok: false, reason: string}}
@@ -304,5 +306,30 @@ export function parseBand(payload) {
   const windowDays = o[FIELDS.windowDays];
   if (!Number.isInteger(windowDays) || windowDays < 1) return fail("band: window_days is not a positive whole number");
   if (o[FIELDS.units] !== UNITS.intensity) return fail("band: units is not g/kWh");
-  return { ok: true, value: { ts, value: v, band, lowBelow, highAbove, windowDays } };
+  const hours = o[FIELDS.hours];
+  if (hours !== undefined && !(Number.isInteger(hours) && hours >= 0)) return fail("band: hours is not a whole number >= 0");
+  const learning = o[FIELDS.learning];
+  if (learning !== undefined && typeof learning !== "boolean") return fail("band: learning is not true or false");
+  const index = o[FIELDS.index];
+  if (index !== undefined && !INDEX_LEVELS.includes(index)) return fail("band: index is not very_low, low, moderate, high or very_high");
+  const ib = o[FIELDS.indexBoundaries];
+  if (ib !== undefined) {
+    const ok = Array.isArray(ib) && ib.length === INDEX_LEVELS.length - 1 && ib.every(isNum) && ib.every((b, i) => i === 0 || ib[i - 1] < b);
+    if (!ok) return fail("band: index_boundaries is not four increasing numbers");
+  }
+  return {
+    ok: true,
+    value: {
+      ts,
+      value: v,
+      band,
+      lowBelow,
+      highAbove,
+      windowDays,
+      hours: hours ?? null,
+      learning: learning ?? null,
+      index: index ?? null,
+      indexBoundaries: ib ?? null,
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ADVICE, BANDS, DEFAULT_TOPIC_ROOT, FACTORS, FIELDS, FUELS, QOS, TOPICS, UNITS, ZERO_CARBON_FUELS } from "../src/contract.js";
+import { ADVICE, INDEX_LEVELS, BANDS, DEFAULT_TOPIC_ROOT, FACTORS, FIELDS, FUELS, QOS, TOPICS, UNITS, ZERO_CARBON_FUELS } from "../src/contract.js";
 import { DASHBOARD_KINDS, dashboardTopicTable, topicTable } from "../src/store.js";
 
 test("topic suffixes are DESIGN §5's", () => {
@@ -48,7 +48,11 @@ test("payload field names and fixed values", () => {
     lowBelow: "low_below",
     highAbove: "high_above",
     windowDays: "window_days",
+    learning: "learning",
+    index: "index",
+    indexBoundaries: "index_boundaries",
   });
+  assert.deepEqual(INDEX_LEVELS, ["very_low", "low", "moderate", "high", "very_high"]);
   assert.deepEqual(BANDS, ["low", "moderate", "high"]);
   assert.deepEqual(ADVICE, ["later", "now", "not_worth_it", "learning"]);
   assert.deepEqual(UNITS, { power: "MW", intensity: "g/kWh" });

@@ -129,8 +129,26 @@ test("charge window: malformed payloads are rejected with a reason", () => {
 test("band: the Rust payload is accepted; bad ones are rejected", () => {
   assert.deepEqual(parseBand(j(BAND)), {
     ok: true,
-    value: { ts: ms, value: 248.7, band: "low", lowBelow: 250.1, highAbove: 270.4, windowDays: 30 },
+    value: {
+      ts: ms,
+      value: 248.7,
+      band: "low",
+      lowBelow: 250.1,
+      highAbove: 270.4,
+      windowDays: 30,
+      hours: null,
+      learning: null,
+      index: null,
+      indexBoundaries: null,
+    },
   });
+  // Issue 12's fields: the span really used, learning, the fixed index and its boundaries.
+  const honest = parseBand(j({ ...BAND, window_days: 2, hours: 36, learning: true, index: "very_high", index_boundaries: [180, 205, 230, 255] }));
+  assert.equal(honest.ok, true);
+  assert.deepEqual(
+    [honest.value.windowDays, honest.value.hours, honest.value.learning, honest.value.index, honest.value.indexBoundaries],
+    [2, 36, true, "very_high", [180, 205, 230, 255]],
+  );
   const cases = [
     [{ ...BAND, ts: null }, /ts/],
     [{ ...BAND, band: "LOW" }, /band is not/],
@@ -140,6 +158,12 @@ test("band: the Rust payload is accepted; bad ones are rejected", () => {
     [{ ...BAND, low_below: 300 }, /above high_above/],
     [{ ...BAND, window_days: 0 }, /window_days/],
     [{ ...BAND, units: "MW" }, /units/],
+    [{ ...BAND, hours: -2 }, /hours/],
+    [{ ...BAND, learning: "yes" }, /learning/],
+    [{ ...BAND, index: "green" }, /index is not/],
+    [{ ...BAND, index_boundaries: [180, 205, 230] }, /index_boundaries/],
+    [{ ...BAND, index_boundaries: [180, 205, 200, 255] }, /index_boundaries/],
+    [{ ...BAND, index_boundaries: [180, 205, "230", 255] }, /index_boundaries/],
   ];
   for (const [payload, reason] of cases) {
     const r = parseBand(j(payload));
