@@ -29,6 +29,9 @@ pub const LOG_FORMAT: &str = "LOG_FORMAT";
 pub const POLL_INTERVAL: &str = "POLL_INTERVAL";
 /// `NYPOWER_NOW`: a fixed "now" (RFC 3339) for replays and deterministic tests.
 pub const NYPOWER_NOW: &str = "NYPOWER_NOW";
+/// `CHARGE_READY_BY`: the default ready-by time of the charge windows, New York `HH:MM`
+/// (default `07:00`).
+pub const CHARGE_READY_BY: &str = "CHARGE_READY_BY";
 /// `HA_DISCOVERY`: publish Home Assistant discovery configs (default `false`).
 pub const HA_DISCOVERY: &str = "HA_DISCOVERY";
 /// `HA_DISCOVERY_PREFIX`: Home Assistant's discovery prefix (default
@@ -117,6 +120,15 @@ pub fn parse_nyiso_base_url(s: &str) -> Result<String, ConfigError> {
 pub fn parse_factors(s: &str) -> Result<Factors, ConfigError> {
     s.parse::<Factors>()
         .map_err(|e| ConfigError::invalid(FACTORS, e.to_string()))
+}
+
+/// Parses `CHARGE_READY_BY`: a New York time of day `HH:MM` (`07:00`).
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `CHARGE_READY_BY` and the value.
+pub fn parse_ready_by(s: &str) -> Result<crate::forecast::ready_by::ReadyBy, ConfigError> {
+    crate::forecast::ready_by::ReadyBy::parse(s)
+        .map_err(|e| ConfigError::invalid(CHARGE_READY_BY, e.to_string()))
 }
 
 /// Log output format (`LOG_FORMAT`).

@@ -14,7 +14,8 @@ use ny_power::intensity::Factors;
 use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::services::Co2Settings;
 use ny_power::settings::{
-    parse_discovery_prefix, parse_factors, parse_nyiso_base_url, parse_topic_root, ConfigError,
+    parse_discovery_prefix, parse_factors, parse_nyiso_base_url, parse_ready_by, parse_topic_root,
+    ConfigError,
     LoadForecastSource, LogFormat, NYISO_BASE_URL,
 };
 use ny_power::stream::{Topics, DEFAULT_ROOT};
@@ -159,6 +160,15 @@ pub struct Co2Args {
         default_value = "off"
     )]
     pub load_forecast: String,
+    /// Default ready-by time of the charge windows, New York HH:MM (the dashboard offers
+    /// 05:00–09:00 and this one).
+    #[arg(
+        long,
+        env = "CHARGE_READY_BY",
+        value_name = "HH:MM",
+        default_value = "07:00"
+    )]
+    pub charge_ready_by: String,
     #[command(flatten)]
     pub ha: HaArgs,
 }
@@ -180,6 +190,7 @@ impl Co2Args {
         let mut settings = Co2Settings {
             factors,
             load_forecast,
+            ready_by: parse_ready_by(&self.charge_ready_by)?,
             ..Co2Settings::default()
         };
         self.ha.apply(&mut settings)?;

@@ -22,6 +22,7 @@
 pub mod advice;
 pub mod backtest;
 pub mod index;
+pub mod ready_by;
 
 use std::collections::BTreeMap;
 
@@ -32,7 +33,7 @@ use crate::nyiso::isolf::LoadForecast;
 use crate::reading::Reading;
 use crate::stream::{
     ChargeWindowPayload, Co2BandPayload, Co2ForecastPayload, ForecasterStatePayload, LatestPoint,
-    WindowPayload, UNITS_G_PER_KWH,
+    ReadyByPayload, WindowPayload, UNITS_G_PER_KWH,
 };
 
 /// Days of hourly history kept (30 for the band, plus margin).
@@ -264,14 +265,50 @@ pub fn best_window(values: &[f64], n: usize) -> Option<(usize, f64)> {
     Some((best.0, best.1 / n as f64))
 }
 
-/// The charge-window payload of a forecast: each window with its advice (the learning and
-/// margin rules of [`advice`]) and its New York labels.
+/// The charge-window payload of a forecast with the default ready-by time
+/// ([`ready_by::DEFAULT_READY_BY`]); see [`charge_window_payload_with`].
 pub fn charge_window_payload(forecast: &Forecast) -> ChargeWindowPayload {
+    charge_window_payload_with(forecast, ready_by::ReadyBy::default())
+}
+
+/// The charge-window payload of a forecast: each window with its advice (the learning and
+/// margin rules of [`advice`]) and its New York labels, and the ready-by windows of every
+/// offered time ([`ready_by::offered`]`(chosen)`), `chosen` as the default.
+pub fn charge_window_payload_with(
+    forecast: &Forecast,
+    chosen: ready_by::ReadyBy,
+) -> ChargeWindowPayload {
     let margin = advice::ADVICE_MARGIN_PCT;
     ChargeWindowPayload {
         issued: forecast.issued,
         units: UNITS_G_PER_KWH.to_owned(),
-        windows: charge_windows(forecast)
+        windows: window_payloads(forecast, charge_windows(forecast), margin),
+        history_hours: Some(forecast.history_hours),
+        ready_by: Some(
+            ready_by::offered(chosen)
+                .into_iter()
+                .map(|r| ReadyByPayload {
+                    time: r.name(),
+                    time_ny: r.label(),
+                    windows: window_payloads(
+                        forecast,
+                        ready_by::ready_by_windows(forecast, r),
+                        margin,
+                    ),
+                })
+                .collect(),
+        ),
+        ready_by_default: Some(chosen.name()),
+        margin_pct: Some(margin),
+    }
+}
+
+fn window_payloads(
+    forecast: &Forecast,
+    windows: Vec<ChargeWindow>,
+    margin: f64,
+) -> Vec<WindowPayload> {
+    windows
             .into_iter()
             .map(|w| {
                 let pct = round1(w.cleaner_than_now_pct);
@@ -297,10 +334,7 @@ pub fn charge_window_payload(forecast: &Forecast) -> ChargeWindowPayload {
                     )),
                 }
             })
-            .collect(),
-        history_hours: Some(forecast.history_hours),
-        margin_pct: Some(margin),
-    }
+            .collect()
 }
 
 fn round1(v: f64) -> f64 {

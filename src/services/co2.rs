@@ -54,6 +54,8 @@ pub struct Co2Settings {
     pub ha_discovery: bool,
     /// Home Assistant's discovery prefix (`HA_DISCOVERY_PREFIX`, default `homeassistant`).
     pub ha_discovery_prefix: String,
+    /// The charge windows' default ready-by time (`CHARGE_READY_BY`, default 07:00 New York).
+    pub ready_by: crate::forecast::ready_by::ReadyBy,
 }
 
 impl Default for Co2Settings {
@@ -63,6 +65,7 @@ impl Default for Co2Settings {
             load_forecast: None,
             ha_discovery: false,
             ha_discovery_prefix: DEFAULT_PREFIX.to_owned(),
+            ready_by: crate::forecast::ready_by::ReadyBy::default(),
         }
     }
 }
@@ -264,7 +267,8 @@ async fn handle(
     shutdown: &mut Shutdown,
 ) -> Result<(), ServiceError> {
     let Clients { inbox, out: client } = *clients;
-    let mut step = Co2Step::new(common.topics.clone(), settings.factors, StatePolicy::Hourly);
+    let mut step = Co2Step::new(common.topics.clone(), settings.factors, StatePolicy::Hourly)
+        .with_ready_by(settings.ready_by);
     if !restore(client, common, &mut step, clock.now(), shutdown).await? {
         return Ok(());
     }

@@ -464,6 +464,14 @@ pub struct ChargeWindowPayload {
     /// `forecast::ADVICE_MIN_HOURS` every window's `advice` is `learning`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_hours: Option<u32>,
+    /// Ready-by charging: for each ready-by time offered, the cleanest window of every charge
+    /// length that ends by it (`docs/forecast.md`, "Ready-by windows").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_by: Option<Vec<ReadyByPayload>>,
+    /// The ready-by time chosen by the `CHARGE_READY_BY` setting (`HH:MM`, New York): the
+    /// page's default, one of `ready_by`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_by_default: Option<String>,
     /// The margin rule: a later start is advised only when it is at least this much cleaner
     /// than starting now, % (`forecast::ADVICE_MARGIN_PCT`).
     #[serde(
@@ -472,6 +480,19 @@ pub struct ChargeWindowPayload {
         serialize_with = "finite::opt"
     )]
     pub margin_pct: Option<f64>,
+}
+
+/// One ready-by time of the `computed/charge-window` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadyByPayload {
+    /// The time of day, New York, `HH:MM` (24-hour; the page's option value).
+    pub time: String,
+    /// The same on the 12-hour clock (`7:00 AM`).
+    pub time_ny: String,
+    /// One window per charge length, shortest first: the cleanest that ends by the first
+    /// `time` at or after `issued + hours` (its `end` ≤ that deadline).
+    pub windows: Vec<WindowPayload>,
 }
 
 /// `computed/co2/band` payload: the newest intensity against the last 30 days.
@@ -1126,6 +1147,8 @@ mod tests {
                 end_ny: None,
             }],
             history_hours: None,
+            ready_by: None,
+            ready_by_default: None,
             margin_pct: None,
         };
         let s = serde_json::to_string(&w).unwrap();

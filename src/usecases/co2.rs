@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::forecast::{charge_window_payload, Forecaster};
+use crate::forecast::ready_by::ReadyBy;
+use crate::forecast::{charge_window_payload_with, Forecaster};
 use crate::intensity::Factors;
 use crate::nyiso::isolf::LoadForecast;
 use crate::ports::{PortError, RetainedReader};
@@ -307,6 +308,8 @@ pub struct Co2Step {
     state_hour: Option<i64>,
     /// Whether the forecaster took readings the last published state lacks.
     dirty: bool,
+    /// The default ready-by time of the charge windows (`CHARGE_READY_BY`).
+    ready_by: ReadyBy,
 }
 
 impl Co2Step {
@@ -324,7 +327,15 @@ impl Co2Step {
             policy,
             state_hour: None,
             dirty: false,
+            ready_by: ReadyBy::default(),
         }
+    }
+
+    /// The same step with `ready_by` as the charge windows' default ready-by time (the
+    /// `CHARGE_READY_BY` setting; default 07:00 New York).
+    pub fn with_ready_by(mut self, ready_by: ReadyBy) -> Self {
+        self.ready_by = ready_by;
+        self
     }
 
     /// The calculator (intensities and the 24 h window).
@@ -417,7 +428,7 @@ impl Co2Step {
             )));
             out.extend(Message::or_log(Message::json(
                 self.topics.charge_window(),
-                &charge_window_payload(&f),
+                &charge_window_payload_with(&f, self.ready_by),
             )));
         }
         if let Some(b) = self.forecaster.band_payload() {

@@ -147,6 +147,44 @@ describe("charge advice in three browser time zones", () => {
     await allSay("Plug in at 1:00 AM tomorrow for 4 h — ready by 5:00 AM, 23 % cleaner than now");
   });
 
+  test("the ready-by selector changes the answer (the payload's windows, per time)", async () => {
+    const w = ([hours, start, pct, advice]) => ({
+      hours,
+      start: iso(start),
+      end: iso(start + hours * H),
+      mean: 200,
+      now_mean: 250,
+      cleaner_than_now_pct: pct,
+      advice,
+    });
+    const body = JSON.parse(windowPayload(T, [[4, Date.parse("2025-02-02T06:00:00Z"), 23.2, "later"]]));
+    body.ready_by = [
+      { time: "05:00", time_ny: "5:00 AM", windows: [w([4, Date.parse("2025-02-02T03:00:00Z"), 9.6, "later"])] },
+      { time: "06:00", time_ny: "6:00 AM", windows: [w([4, T, 0, "now"])] },
+      { time: "07:00", time_ny: "7:00 AM", windows: [w([4, Date.parse("2025-02-02T06:00:00Z"), 23.2, "later"])] },
+    ];
+    body.ready_by_default = "07:00";
+    await readingAt(broker, T);
+    await publish(broker, topic(TOPICS.chargeWindow), JSON.stringify(body));
+    await allSay("Ready by 7:00 AM: plug in at 1:00 AM tomorrow for 4 h — 23 % cleaner than now", "#ready-line");
+    for (const { page } of pages) {
+      const options = await page.locator("#ready-by option").evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+      assert.deepEqual(options, [
+        ["05:00", "5:00 AM"],
+        ["06:00", "6:00 AM"],
+        ["07:00", "7:00 AM"],
+      ]);
+      assert.equal(await page.locator("#ready-by").inputValue(), "07:00");
+      await page.locator("#ready-by").selectOption("05:00");
+    }
+    await allSay("Ready by 5:00 AM: plug in at 10:00 PM today for 4 h — 10 % cleaner than now", "#ready-line");
+    for (const { page } of pages) await page.locator("#ready-by").selectOption("06:00");
+    await allSay("Ready by 6:00 AM: plug in now for 4 h — no cleaner time before then", "#ready-line");
+    // The main sentence is the cleanest window in the next 24 h, whatever the ready-by time.
+    await allSay("Plug in at 1:00 AM tomorrow for 4 h — ready by 5:00 AM, 23 % cleaner than now");
+    for (const { page } of pages) await page.locator("#ready-by").selectOption("07:00");
+  });
+
   test("the day is New York's where UTC has already turned the date", async () => {
     // 9:00 PM EST on 1 February is 02:00 on 2 February in UTC; 11 PM EST is still "today".
     const t2 = Date.parse("2025-02-02T02:00:00Z");

@@ -58,6 +58,9 @@ export const FIELDS = {
   advice: "advice", // window: later | now | not_worth_it | learning
   historyHours: "history_hours", // charge window: hourly means behind the forecast
   marginPct: "margin_pct", // charge window: a later start is advised from this % cleaner on
+  readyBy: "ready_by", // charge window: per ready-by time, the windows that end by it
+  readyByDefault: "ready_by_default", // charge window: the CHARGE_READY_BY setting
+  time: "time", // ready-by: New York HH:MM
   band: "band", // band: "low" | "moderate" | "high"
   lowBelow: "low_below", // band: lower tercile of the 30 days' hourly means
   highAbove: "high_above", // band: upper tercile

@@ -22,7 +22,7 @@ import { cleanestHour } from "./cleanest.js";
 import { mixRows } from "./mix.js";
 import { chartSeries, forecastSteps, mergeSeries } from "./series.js";
 import { createChart } from "./chart.js";
-import { adviceOf, chargeSentence, DEFAULT_CHARGE_HOURS } from "./sentence.js";
+import { adviceOf, chargeSentence, clock12, DEFAULT_CHARGE_HOURS, readyBySentence } from "./sentence.js";
 
 const AGE_TICK_MS = 10_000;
 const RENDER_LOG_MAX = 50;
@@ -50,6 +50,8 @@ const api = {
   factors: "direct",
   /** Charge length of the sentence, hours (the select; default 4). */
   chargeHours: DEFAULT_CHARGE_HOURS,
+  /** Ready-by time of the ready-by line, New York HH:MM (the select; null: the payload's default). */
+  readyBy: null,
   /** The viewer's IANA zone (the zone note compares it with New York's). */
   viewerZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   /** The instant ages are measured against: the wall clock, or in a replay the newest reading. */
@@ -176,11 +178,38 @@ function renderCharge() {
   const text = config ? chargeSentence(state.chargeWindow, { nowMs: now, hours: api.chargeHours }) : null;
   if (el.textContent !== (text ?? "")) el.textContent = text ?? "";
   el.hidden = text === null;
+  renderReadyBy(now);
   // Every time on the page is New York's: said once, to a viewer whose clock differs.
   const note = $("tz-note");
   const noteText = config ? zoneNote(now, api.viewerZone) : null;
   if (note.textContent !== (noteText ?? "")) note.textContent = noteText ?? "";
   note.hidden = noteText === null;
+}
+
+/** The ready-by selector (options from the payload) and its line. */
+function renderReadyBy(now) {
+  const select = /** @type {HTMLSelectElement} */ ($("ready-by"));
+  const cw = state.chargeWindow;
+  const times = cw?.readyBy?.map((r) => r.time) ?? [];
+  const have = [...select.options].map((o) => o.value);
+  if (times.length && times.join() !== have.join()) {
+    const keep = api.readyBy ?? cw.readyByDefault ?? times[0];
+    select.replaceChildren(
+      ...times.map((t) => {
+        const o = document.createElement("option");
+        o.value = t;
+        o.textContent = clock12(t);
+        return o;
+      }),
+    );
+    select.value = times.includes(keep) ? keep : (cw.readyByDefault ?? times[0]);
+  }
+  select.disabled = times.length === 0;
+  const chosen = api.readyBy ?? cw?.readyByDefault ?? select.value;
+  const el = $("ready-line");
+  const text = config && cw ? readyBySentence(cw, { nowMs: now, hours: api.chargeHours, readyBy: chosen }) : null;
+  if (el.textContent !== (text ?? "")) el.textContent = text ?? "";
+  el.hidden = text === null;
 }
 
 /** The chosen window when the sentence advises it (plug in later, or now), else null. */
@@ -308,6 +337,14 @@ function wireChargeHours() {
   });
 }
 
+function wireReadyBy() {
+  const select = /** @type {HTMLSelectElement} */ ($("ready-by"));
+  select.addEventListener("change", () => {
+    api.readyBy = select.value;
+    renderCharge();
+  });
+}
+
 function wireSwitch() {
   for (const input of document.querySelectorAll('input[name="factors"]')) {
     input.addEventListener("change", () => {
@@ -322,6 +359,7 @@ async function start() {
   buildMixTable();
   wireSwitch();
   wireChargeHours();
+  wireReadyBy();
   let json;
   try {
     const res = await fetch("config.json", { cache: "no-store" });

@@ -62,3 +62,38 @@ export function chargeSentence(chargeWindow, { nowMs, hours = DEFAULT_CHARGE_HOU
   const pct = Math.round(w.cleanerPct);
   return `Plug in at ${formatLocalTime(w.start)} ${nyDayWord(w.start, nowMs)} for ${hours} h — ${readyBy}, ${pct} % cleaner than now`;
 }
+
+/**
+ * The ready-by line ("the overnight plug-in case"): for the ready-by time `readyBy` (HH:MM)
+ * and the charge length, from the payload's `ready_by` entry — never computed here.
+ *   nothing (null): as chargeSentence's rule 1, no such time or window, or `learning`
+ *   now          -> "Ready by {T}: plug in now for {H} h — no cleaner time before then"
+ *   not_worth_it -> "Ready by {T}: no meaningfully cleaner time before then — charge when it suits you"
+ *   later        -> "Ready by {T}: plug in at {start} {day} for {H} h — {pct} % cleaner than now"
+ * `{T}` is the ready-by time on the 12-hour clock ("7:00 AM"), `{start}`/`{day}` as above.
+ * @param {{issued: number, readyBy?: {time: string, windows: {hours: number, start: number,
+ *   end: number, cleanerPct: number, advice?: string|null}[]}[]|null}|null} chargeWindow
+ * @param {{nowMs: number, hours?: number, readyBy: string}} opts
+ * @returns {string|null}
+ */
+export function readyBySentence(chargeWindow, { nowMs, hours = DEFAULT_CHARGE_HOURS, readyBy }) {
+  if (!chargeWindow?.readyBy) return null;
+  if (!(nowMs - chargeWindow.issued <= MAX_SENTENCE_AGE_MS)) return null;
+  const entry = chargeWindow.readyBy.find((r) => r.time === readyBy);
+  const w = entry?.windows.find((x) => x.hours === hours);
+  if (!w) return null;
+  const advice = adviceOf(chargeWindow, w);
+  const t = clock12(readyBy);
+  if (advice === "learning") return null;
+  if (advice === "now") return `Ready by ${t}: plug in now for ${hours} h — no cleaner time before then`;
+  if (advice === "not_worth_it") return `Ready by ${t}: no meaningfully cleaner time before then — charge when it suits you`;
+  if (w.start <= nowMs) return null;
+  const pct = Math.round(w.cleanerPct);
+  return `Ready by ${t}: plug in at ${formatLocalTime(w.start)} ${nyDayWord(w.start, nowMs)} for ${hours} h — ${pct} % cleaner than now`;
+}
+
+/** "07:00" -> "7:00 AM", "13:30" -> "1:30 PM", "00:15" -> "12:15 AM". */
+export function clock12(hhmm) {
+  const [h, m] = hhmm.split(":").map(Number);
+  return `${h % 12 === 0 ? 12 : h % 12}:${String(m).padStart(2, "0")} ${h < 12 ? "AM" : "PM"}`;
+}

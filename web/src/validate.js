@@ -245,14 +245,56 @@ export function parseChargeWindow(payload) {
   const issued = parseTimestamp(o[FIELDS.issued]);
   if (issued === null) return fail("charge-window: bad or missing issued");
   if (o[FIELDS.units] !== UNITS.intensity) return fail("charge-window: units is not g/kWh");
-  const raw = o[FIELDS.windows];
-  if (!Array.isArray(raw)) return fail("charge-window: windows is not an array");
-  if (raw.length > MAX_WINDOWS) return fail("charge-window: too many windows");
+  const ws = parseWindows(o[FIELDS.windows], "charge-window: ");
+  if (!ws.ok) return ws;
+  const windows = ws.value;
+  const historyHours = o[FIELDS.historyHours];
+  if (historyHours !== undefined && !(Number.isInteger(historyHours) && historyHours >= 0)) {
+    return fail("charge-window: history_hours is not a whole number >= 0");
+  }
+  const marginPct = o[FIELDS.marginPct];
+  if (marginPct !== undefined && !(isNum(marginPct) && marginPct >= 0)) return fail("charge-window: margin_pct is not a number >= 0");
+  let readyBy = null;
+  const rb = o[FIELDS.readyBy];
+  if (rb !== undefined) {
+    if (!Array.isArray(rb) || rb.length > MAX_WINDOWS) return fail("charge-window: ready_by is not an array of at most 48 times");
+    readyBy = [];
+    const times = new Set();
+    for (let i = 0; i < rb.length; i++) {
+      const e = rb[i];
+      const where = `charge-window: ready_by ${i}: `;
+      if (e === null || typeof e !== "object" || Array.isArray(e)) return fail(`${where}not an object`);
+      const time = e[FIELDS.time];
+      if (typeof time !== "string" || !READY_BY_TIME.test(time)) return fail(`${where}time is not HH:MM`);
+      if (times.has(time)) return fail(`${where}time ${time} given twice`);
+      times.add(time);
+      const w = parseWindows(e[FIELDS.windows], where);
+      if (!w.ok) return w;
+      readyBy.push({ time, windows: w.value });
+    }
+  }
+  const readyByDefault = o[FIELDS.readyByDefault];
+  if (readyByDefault !== undefined && !(readyBy && readyBy.some((r) => r.time === readyByDefault))) {
+    return fail("charge-window: ready_by_default is not one of ready_by");
+  }
+  return {
+    ok: true,
+    value: { issued, windows, historyHours: historyHours ?? null, marginPct: marginPct ?? null, readyBy, readyByDefault: readyByDefault ?? null },
+  };
+}
+
+/** `HH:MM`, 00:00 to 23:59. */
+const READY_BY_TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** The `windows` array of a charge-window payload (or of one of its ready-by times). */
+function parseWindows(raw, prefix) {
+  if (!Array.isArray(raw)) return fail(`${prefix}windows is not an array`);
+  if (raw.length > MAX_WINDOWS) return fail(`${prefix}too many windows`);
   const windows = [];
   const seen = new Set();
   for (let i = 0; i < raw.length; i++) {
     const w = raw[i];
-    const bad = (what) => fail(`charge-window: window ${i}: ${what}`);
+    const bad = (what) => fail(`${prefix}window ${i}: ${what}`);
     if (w === null || typeof w !== "object" || Array.isArray(w)) return bad("not an object");
     const hours = w[FIELDS.hours];
     if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 10) return bad("hours is not a positive whole number");
@@ -272,13 +314,7 @@ export function parseChargeWindow(payload) {
     if (advice !== undefined && !ADVICE.includes(advice)) return bad("advice is not later, now, not_worth_it or learning");
     windows.push({ hours, start, end, mean, nowMean, cleanerPct, advice: advice ?? null });
   }
-  const historyHours = o[FIELDS.historyHours];
-  if (historyHours !== undefined && !(Number.isInteger(historyHours) && historyHours >= 0)) {
-    return fail("charge-window: history_hours is not a whole number >= 0");
-  }
-  const marginPct = o[FIELDS.marginPct];
-  if (marginPct !== undefined && !(isNum(marginPct) && marginPct >= 0)) return fail("charge-window: margin_pct is not a number >= 0");
-  return { ok: true, value: { issued, windows, historyHours: historyHours ?? null, marginPct: marginPct ?? null } };
+  return { ok: true, value: windows };
 }
 
 /**

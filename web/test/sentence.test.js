@@ -88,3 +88,29 @@ test("nothing without a payload, when it was issued more than 2 h ago, or once a
   assert.notEqual(chargeSentence(soon, { nowMs: issued + H - 1 }), null);
   assert.equal(chargeSentence(soon, { nowMs: issued + H }), null);
 });
+
+test("the ready-by line: the payload's window for the chosen time and length", async () => {
+  const { readyBySentence, clock12 } = await import("../src/sentence.js");
+  assert.equal(clock12("07:00"), "7:00 AM");
+  assert.equal(clock12("00:15"), "12:15 AM");
+  assert.equal(clock12("12:00"), "12:00 PM");
+  assert.equal(clock12("13:30"), "1:30 PM");
+  const p = {
+    ...payload([win(4, at("2025-02-02T06:00:00Z"), 23.2, "later")]),
+    readyBy: [
+      { time: "06:00", windows: [win(4, issued, 0, "now")] },
+      { time: "07:00", windows: [win(4, at("2025-02-02T03:00:00Z"), 12.4, "later"), win(8, issued + H, 2, "not_worth_it")] },
+    ],
+  };
+  assert.equal(readyBySentence(p, { nowMs: issued, readyBy: "07:00" }), "Ready by 7:00 AM: plug in at 10:00 PM today for 4 h — 12 % cleaner than now");
+  assert.equal(
+    readyBySentence(p, { nowMs: issued, readyBy: "07:00", hours: 8 }),
+    "Ready by 7:00 AM: no meaningfully cleaner time before then — charge when it suits you",
+  );
+  assert.equal(readyBySentence(p, { nowMs: issued, readyBy: "06:00" }), "Ready by 6:00 AM: plug in now for 4 h — no cleaner time before then");
+  assert.equal(readyBySentence(p, { nowMs: issued, readyBy: "05:00" }), null);
+  assert.equal(readyBySentence(p, { nowMs: issued + MAX_SENTENCE_AGE_MS + 1, readyBy: "07:00" }), null);
+  assert.equal(readyBySentence({ ...p, readyBy: null }, { nowMs: issued, readyBy: "07:00" }), null);
+  const young = { ...p, readyBy: [{ time: "07:00", windows: [win(4, issued + H, 30, "learning")] }] };
+  assert.equal(readyBySentence(young, { nowMs: issued, readyBy: "07:00" }), null);
+});

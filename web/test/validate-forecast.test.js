@@ -82,6 +82,8 @@ test("charge window: the Rust payload is accepted", () => {
       windows: [{ hours: 4, start: ms + 3 * H, end: ms + 7 * H, mean: 200, nowMean: 250, cleanerPct: 20, advice: null }],
       historyHours: null,
       marginPct: null,
+      readyBy: null,
+      readyByDefault: null,
     },
   });
   // With the advice fields of issue 12 (the labels for Home Assistant are not the page's).
