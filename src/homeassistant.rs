@@ -58,12 +58,13 @@ pub fn discovery_topic(config: &DiscoveryConfig, object_id: &str) -> String {
 }
 
 /// The object ids of the sensors, in publish order.
-pub const OBJECT_IDS: [&str; 5] = [
+pub const OBJECT_IDS: [&str; 6] = [
     "co2_intensity",
     "fossil_share",
     "co2_band",
     "charge_window_4h_start",
     "co2_index",
+    "ready_by_4h_start",
 ];
 
 /// An availability entry.
@@ -142,6 +143,9 @@ fn availability(topics: &Topics, service: &str) -> Vec<Availability> {
 }
 
 const WINDOW_4H: &str = "value_json.windows | selectattr('hours', 'equalto', 4) | first";
+
+/// The 4 h window of the default ready-by time (`CHARGE_READY_BY`).
+const READY_BY_4H: &str = "(value_json.ready_by | selectattr('time', 'equalto', value_json.ready_by_default) | first).windows | selectattr('hours', 'equalto', 4) | first";
 
 /// The sensors' discovery payloads, keyed by object id (see [`OBJECT_IDS`]).
 pub fn sensor_configs(
@@ -255,12 +259,28 @@ pub fn sensor_configs(
             "co2",
         )
     };
+    let ready_by = SensorConfig {
+        device_class: Some("timestamp".to_owned()),
+        json_attributes_topic: Some(topics.charge_window()),
+        json_attributes_template: Some(format!(
+            "{{{{ dict(({READY_BY_4H}), ready_by=value_json.ready_by_default) | tojson }}}}"
+        )),
+        ..sensor(
+            "ready_by_4h_start",
+            "Cleanest 4 h charge start, ready by",
+            topics.charge_window(),
+            &format!("{{{{ ({READY_BY_4H}).start }}}}"),
+            "mdi:car-clock",
+            "co2",
+        )
+    };
     vec![
         ("co2_intensity", intensity),
         ("fossil_share", fossil),
         ("co2_band", band),
         ("charge_window_4h_start", window),
         ("co2_index", index),
+        ("ready_by_4h_start", ready_by),
     ]
 }
 

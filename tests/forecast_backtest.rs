@@ -360,6 +360,7 @@ fn discovery_payloads_use_only_documented_keys() {
             "homeassistant/sensor/ny_power/co2_band/config",
             "homeassistant/sensor/ny_power/charge_window_4h_start/config",
             "homeassistant/sensor/ny_power/co2_index/config",
+            "homeassistant/sensor/ny_power/ready_by_4h_start/config",
         ]
     );
     assert_eq!(OBJECT_IDS.len(), msgs.len());
@@ -580,5 +581,23 @@ fn discovery_templates_render_against_real_payloads() {
         attrs["index_boundaries"],
         serde_json::json!(ny_power::forecast::index::INDEX_BOUNDARIES)
     );
+    // The ready-by sensor: the 4 h window of the default ready-by time (07:00), ending by it.
+    let rb = w.ready_by.as_ref().unwrap();
+    assert_eq!(w.ready_by_default.as_deref(), Some("07:00"));
+    let seven = rb.iter().find(|r| r.time == "07:00").unwrap();
+    let want = seven.windows.iter().find(|x| x.hours == 4).unwrap();
+    let start = it.next().unwrap();
+    assert_eq!(DateTime::parse_from_rfc3339(start).unwrap(), want.start);
+    assert_eq!(it.next().unwrap(), "online");
+    let attrs: Value = serde_json::from_str(it.next().unwrap()).unwrap();
+    assert_eq!(attrs["ready_by"], "07:00");
+    assert_eq!(attrs["hours"], 4);
+    assert_eq!(attrs["start_ny"].as_str(), want.start_ny.as_deref());
+    let due = ny_power::forecast::ready_by::deadline(
+        w.issued,
+        ny_power::forecast::ready_by::ReadyBy::default(),
+        4,
+    );
+    assert!(want.end <= due, "{want:?} ends after {due}");
     assert!(it.next().is_none());
 }

@@ -434,6 +434,10 @@ async fn forecast_band_windows_restart_and_discovery() {
                 assert_eq!(c["device_class"], "timestamp");
                 assert_eq!(c["json_attributes_topic"], topics.charge_window());
             }
+            "ready_by_4h_start" => {
+                assert_eq!(c["state_topic"], topics.charge_window());
+                assert_eq!(c["device_class"], "timestamp");
+            }
             "co2_index" => {
                 assert_eq!(c["state_topic"], topics.co2_band());
                 assert_eq!(c["device_class"], "enum");
