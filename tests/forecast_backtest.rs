@@ -77,10 +77,16 @@ fn binary_prints_the_json_object() {
     let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        BTreeSet::from(["readings", "mae", "window_regret_4h"])
+        BTreeSet::from([
+            "readings",
+            "mae",
+            "window_regret_4h",
+            "captured_saving_4h",
+            "margins_4h"
+        ])
     );
     assert_eq!(v["readings"], 8246);
-    for part in ["mae", "window_regret_4h"] {
+    for part in ["mae", "window_regret_4h", "captured_saving_4h"] {
         let keys: BTreeSet<&str> = v[part]
             .as_object()
             .unwrap()
@@ -105,6 +111,20 @@ fn binary_prints_the_json_object() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("window regret, 4 h"), "{text}");
+    assert!(text.contains("captured saving, 4 h"), "{text}");
+    assert!(text.contains("margin rule, 4 h"), "{text}");
+    // Captured shares: the method takes more of the hindsight saving than either baseline
+    // on February 2025; persistence always starts now (nothing taken).
+    let c = &v["captured_saving_4h"];
+    assert_eq!(c["persistence"].as_f64(), Some(0.0));
+    assert!(c["method"].as_f64() > c["yesterday"].as_f64(), "{c}");
+    let margins = v["margins_4h"].as_array().unwrap();
+    assert_eq!(margins.len(), 7);
+    assert_eq!(margins[0]["margin_pct"], 0.0);
+    // A higher margin tells fewer hours to wait.
+    for w in margins.windows(2) {
+        assert!(w[1]["wait_share"].as_f64() <= w[0]["wait_share"].as_f64(), "{w:?}");
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_ny-power"))
         .args(["backtest", "tests/fixtures/nyiso/20171122rtfuelmix.csv"])
         .output()

@@ -14,14 +14,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::nyiso::files::NEW_YORK;
+use crate::nyiso::NEW_YORK;
 
 /// Fewest hourly means (in the profile's span) for advice: one whole day, the least from
 /// which the method has a daily shape at all.
 pub const ADVICE_MIN_HOURS: u32 = 24;
 
 /// A later start is advised only when it is at least this much cleaner than now, %.
-pub const ADVICE_MARGIN_PCT: f64 = 5.0;
+pub const ADVICE_MARGIN_PCT: f64 = 2.0;
 
 /// The advice for one charge length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

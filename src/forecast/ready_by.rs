@@ -14,7 +14,7 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveTime, TimeZone, Utc};
 
 use super::{best_window, ChargeWindow, Forecast, CHARGE_HOURS};
-use crate::nyiso::files::NEW_YORK;
+use crate::nyiso::NEW_YORK;
 
 /// The ready-by times the dashboard offers, New York time (`HH:MM`, 24-hour).
 pub const READY_BY_OFFERED: [&str; 5] = ["05:00", "06:00", "07:00", "08:00", "09:00"];
