@@ -71,14 +71,17 @@ fn boundaries_are_the_rounded_quintiles_of_the_real_months() {
         rounded
     );
     assert_eq!(rounded, INDEX_BOUNDARIES.to_vec());
-    // Each level then holds about a fifth of the hours (rounding moves a few percent).
+    // Each level then holds about a fifth of the hours: rounding to 5 g/kWh moves up to ~5
+    // points, levels being only 10–15 g/kWh wide (measured: 21.7 %, 14.9 %, 24.4 %, 17.4 %,
+    // 21.6 %).
     let mut counts = [0usize; 5];
     for v in &all {
         counts[level(*v, &INDEX_BOUNDARIES).unwrap() as usize] += 1;
     }
+    assert_eq!(counts, [1249, 861, 1407, 1005, 1246]);
     for c in counts {
         let share = c as f64 / all.len() as f64;
-        assert!((0.15..0.25).contains(&share), "{counts:?}");
+        assert!((0.12..0.28).contains(&share), "{counts:?}");
     }
     // Per month the levels differ (the point of a fixed index): print the shares.
     for m in MONTHS {
@@ -121,7 +124,8 @@ fn hysteresis_cuts_the_flicker_on_a_real_month() {
         values.len()
     );
     assert!(without > 0);
-    // At least halves the changes; the level still follows the day (several changes a day).
+    // Measured: 381 changes without, 103 with. At least halves them; the level still
+    // follows the day (a few changes a day over 28 days).
     assert!(with * 2 <= without, "{with} vs {without}");
     assert!(with >= 28, "{with}: the index must still move with the grid");
 }

@@ -17,7 +17,7 @@ use crate::intensity::Factors;
 
 /// Upper boundaries of very low, low, moderate and high, g/kWh (direct factors); above the
 /// last is very high. A value equal to a boundary belongs to the level above it.
-pub const INDEX_BOUNDARIES: [f64; 4] = [180.0, 205.0, 230.0, 255.0];
+pub const INDEX_BOUNDARIES: [f64; 4] = [210.0, 220.0, 235.0, 250.0];
 
 /// How far past a boundary a reading must go to leave the current level, g/kWh.
 pub const INDEX_HYSTERESIS: f64 = 4.0;

@@ -199,8 +199,8 @@ describe("charge advice in three browser time zones", () => {
     const v = intensity(FEB1[0].fuels, "direct");
     const band = (o) =>
       JSON.stringify({ ts: iso(t4), value: round1(v), band: "low", low_below: 250, high_above: 260, window_days: 2, units: "g/kWh", ...o });
-    await publish(broker, topic(TOPICS.band), band({ hours: 36, learning: true, index: "high", index_boundaries: [180, 205, 230, 255] }));
-    await allSay("High (230–255 g/kWh) on New York's fixed scale", "#index");
+    await publish(broker, topic(TOPICS.band), band({ hours: 36, learning: true, index: "high", index_boundaries: [210, 220, 235, 250] }));
+    await allSay("High (235–250 g/kWh) on New York's fixed scale", "#index");
     await allSay("Low for the last 2 days — still learning (36 h of history, settles at a week)", "#band");
     for (const { zone, page } of pages) {
       const bg = (sel, prop) => page.locator(sel).evaluate((e, p) => getComputedStyle(e)[p], prop);
@@ -210,9 +210,9 @@ describe("charge advice in three browser time zones", () => {
       assert.equal(await bg("#band", "backgroundColor"), "rgba(0, 0, 0, 0)", zone);
     }
     // A week of hourly means: no "learning"; a single day reads "the last day".
-    await publish(broker, topic(TOPICS.band), band({ window_days: 9, hours: 216, learning: false, index: "very_low", index_boundaries: [180, 205, 230, 255] }));
+    await publish(broker, topic(TOPICS.band), band({ window_days: 9, hours: 216, learning: false, index: "very_low", index_boundaries: [210, 220, 235, 250] }));
     await allSay("Low for the last 9 days", "#band");
-    await allSay("Very low (below 180 g/kWh) on New York's fixed scale", "#index");
+    await allSay("Very low (below 210 g/kWh) on New York's fixed scale", "#index");
     // Without an index (another factor table, or an older calculator) the band is the colour.
     await publish(broker, topic(TOPICS.band), band({ window_days: 1, hours: 24, learning: true }));
     await allSay("Low for the last day — still learning (24 h of history, settles at a week)", "#band");
