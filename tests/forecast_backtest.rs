@@ -220,7 +220,11 @@ fn forecast_window_and_band_payloads_follow_the_contract() {
     let b: Co2BandPayload = decode(&t.co2_band(), &bytes).unwrap();
     assert!(["low", "moderate", "high"].contains(&b.band.as_str()));
     assert!(b.low_below < b.high_above);
-    assert_eq!(b.window_days, 30);
+    // February 2025 is 28 days of hourly means: the band says so (not 30), and is settled.
+    assert_eq!(b.window_days, 28);
+    assert_eq!(b.learning, Some(false));
+    assert!(b.hours.unwrap() > 600, "{b:?}");
+    assert!(b.index.is_some(), "{b:?}");
     assert_eq!(b.ts, now);
 }
 
@@ -441,7 +445,14 @@ fn discovery_payloads_use_only_documented_keys() {
             // Home Assistant rejects a unit or a state class on timestamp and enum sensors.
             assert!(v.get("unit_of_measurement").is_none() && v.get("state_class").is_none());
             if dc == "enum" {
-                assert_eq!(v["options"], json!(["low", "moderate", "high"]));
+                // The band's three levels, or the fixed index's five.
+                let options = &v["options"];
+                assert!(
+                    *options == json!(["low", "moderate", "high"])
+                        || *options
+                            == json!(["very_low", "low", "moderate", "high", "very_high"]),
+                    "{options}"
+                );
             }
         }
     }
@@ -555,6 +566,9 @@ fn discovery_templates_render_against_real_payloads() {
         "{attrs}"
     );
     assert!(attrs["low_below"].is_number());
+    assert_eq!(attrs["window_days"], 28, "{attrs}");
+    assert_eq!(attrs["learning"], false, "{attrs}");
+    assert!(attrs["index"].is_string(), "{attrs}");
     // Fossil share: (4613 dual fuel + 3487 gas + 1 other fossil) / 14124 = 57.36 %.
     assert_eq!(it.next().unwrap(), "57.4");
     assert_eq!(it.next().unwrap(), "online");

@@ -39,7 +39,7 @@ function windowPayload(issued, windows, historyHours = 300) {
       advice,
     })),
     history_hours: historyHours,
-    margin_pct: 5,
+    margin_pct: 2,
   });
 }
 

@@ -14,7 +14,7 @@ const win = (hours, startMs, cleanerPct, advice) => ({
   cleanerPct,
   advice,
 });
-const payload = (windows, historyHours = 300) => ({ issued, windows, historyHours, marginPct: 5 });
+const payload = (windows, historyHours = 300) => ({ issued, windows, historyHours, marginPct: 2 });
 const at = (iso) => Date.parse(iso);
 
 test("issue 12's example: New York time, 12-hour clock, the day, ready by", () => {
