@@ -324,7 +324,9 @@ async fn forecast_band_windows_restart_and_discovery() {
         (band.value - co2_now.value).abs() <= 0.05,
         "{band:?} vs {co2_now:?}"
     );
-    assert_eq!(band.window_days, 30);
+    // Two real days of hourly means: the band says "the last 2 days" and is still learning.
+    assert_eq!(band.window_days, 2);
+    assert_eq!(band.learning, Some(true));
     assert_eq!(band.units, "g/kWh");
     assert!(band.low_below <= band.high_above, "{band:?}");
     let expected_band = if band.value < band.low_below {
