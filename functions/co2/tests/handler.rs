@@ -331,7 +331,9 @@ async fn a_real_day_one_by_one_publishes_forecast_windows_band_and_hourly_state(
     let band: Co2BandPayload = retained_of(&broker, &topics.co2_band());
     assert_eq!(Some(&band), want.band.as_ref());
     assert_eq!(band.ts, last);
-    assert_eq!(band.window_days, 30);
+    // One real day of hourly means: "the last day", still learning.
+    assert_eq!(band.window_days, 1);
+    assert_eq!(band.learning, Some(true));
     let co2: Co2Payload = retained_of(&broker, &topics.co2(Factors::Direct));
     assert!((band.value - co2.value).abs() <= 0.05, "{band:?} {co2:?}");
     let expected_level = if band.value < band.low_below {
