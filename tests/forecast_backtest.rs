@@ -123,7 +123,10 @@ fn binary_prints_the_json_object() {
     assert_eq!(margins[0]["margin_pct"], 0.0);
     // A higher margin tells fewer hours to wait.
     for w in margins.windows(2) {
-        assert!(w[1]["wait_share"].as_f64() <= w[0]["wait_share"].as_f64(), "{w:?}");
+        assert!(
+            w[1]["wait_share"].as_f64() <= w[0]["wait_share"].as_f64(),
+            "{w:?}"
+        );
     }
     let out = Command::new(env!("CARGO_BIN_EXE_ny-power"))
         .args(["backtest", "tests/fixtures/nyiso/20171122rtfuelmix.csv"])
@@ -449,8 +452,7 @@ fn discovery_payloads_use_only_documented_keys() {
                 let options = &v["options"];
                 assert!(
                     *options == json!(["low", "moderate", "high"])
-                        || *options
-                            == json!(["very_low", "low", "moderate", "high", "very_high"]),
+                        || *options == json!(["very_low", "low", "moderate", "high", "very_high"]),
                     "{options}"
                 );
             }

@@ -127,5 +127,8 @@ fn hysteresis_cuts_the_flicker_on_a_real_month() {
     // Measured: 381 changes without, 103 with. At least halves them; the level still
     // follows the day (a few changes a day over 28 days).
     assert!(with * 2 <= without, "{with} vs {without}");
-    assert!(with >= 28, "{with}: the index must still move with the grid");
+    assert!(
+        with >= 28,
+        "{with}: the index must still move with the grid"
+    );
 }

@@ -15,8 +15,7 @@ use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::services::Co2Settings;
 use ny_power::settings::{
     parse_discovery_prefix, parse_factors, parse_nyiso_base_url, parse_ready_by, parse_topic_root,
-    ConfigError,
-    LoadForecastSource, LogFormat, NYISO_BASE_URL,
+    ConfigError, LoadForecastSource, LogFormat, NYISO_BASE_URL,
 };
 use ny_power::stream::{Topics, DEFAULT_ROOT};
 

@@ -111,8 +111,14 @@ mod tests {
             "1:00 AM tomorrow"
         );
         assert_eq!(ny_label(utc(2025, 2, 2, 10, 0), issued, false), "5:00 AM");
-        assert_eq!(ny_label(utc(2025, 2, 1, 17, 0), issued, true), "12:00 PM today");
-        assert_eq!(ny_label(utc(2025, 2, 2, 5, 0), issued, true), "12:00 AM tomorrow");
+        assert_eq!(
+            ny_label(utc(2025, 2, 1, 17, 0), issued, true),
+            "12:00 PM today"
+        );
+        assert_eq!(
+            ny_label(utc(2025, 2, 2, 5, 0), issued, true),
+            "12:00 AM tomorrow"
+        );
         assert_eq!(
             ny_label(utc(2025, 2, 3, 15, 30), issued, true),
             "10:30 AM Mon Feb 3"

@@ -144,17 +144,26 @@ mod tests {
         let h = INDEX_HYSTERESIS;
         let at = |v: f64, p: Option<IndexLevel>| level_with_hysteresis(v, p, &B, h).unwrap();
         // Moderate | high boundary at B[2]: a reading just over it stays moderate…
-        assert_eq!(at(B[2] + h - 0.1, Some(IndexLevel::Moderate)), IndexLevel::Moderate);
+        assert_eq!(
+            at(B[2] + h - 0.1, Some(IndexLevel::Moderate)),
+            IndexLevel::Moderate
+        );
         // …until it is more than h past: then high.
         assert_eq!(at(B[2] + h, Some(IndexLevel::Moderate)), IndexLevel::High);
         // Coming back down, high holds until h below the boundary.
         assert_eq!(at(B[2] - h, Some(IndexLevel::High)), IndexLevel::High);
-        assert_eq!(at(B[2] - h - 0.1, Some(IndexLevel::High)), IndexLevel::Moderate);
+        assert_eq!(
+            at(B[2] - h - 0.1, Some(IndexLevel::High)),
+            IndexLevel::Moderate
+        );
         // Without a previous level, the boundaries alone.
         assert_eq!(at(B[2] + 0.1, None), IndexLevel::High);
         assert_eq!(at(B[2] - 0.1, None), IndexLevel::Moderate);
         // A jump across several levels goes straight to the value's level.
-        assert_eq!(at(B[3] + 50.0, Some(IndexLevel::VeryLow)), IndexLevel::VeryHigh);
+        assert_eq!(
+            at(B[3] + 50.0, Some(IndexLevel::VeryLow)),
+            IndexLevel::VeryHigh
+        );
         // A wavering series around a boundary: one change with hysteresis, many without.
         let wave: Vec<f64> = (0..40)
             .map(|i| B[2] + if i % 2 == 0 { -2.0 } else { 2.5 })

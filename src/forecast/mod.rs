@@ -309,32 +309,32 @@ fn window_payloads(
     margin: f64,
 ) -> Vec<WindowPayload> {
     windows
-            .into_iter()
-            .map(|w| {
-                let pct = round1(w.cleaner_than_now_pct);
-                let a = advice::advise(
-                    w.start == forecast.issued,
-                    pct,
-                    forecast.history_hours,
-                    margin,
-                );
-                WindowPayload {
-                    hours: w.hours,
-                    start: w.start,
-                    end: w.end,
-                    mean: round1(w.mean),
-                    now_mean: round1(w.now_mean),
-                    cleaner_than_now_pct: pct,
-                    advice: Some(a.name().to_owned()),
-                    start_ny: Some(advice::ny_label(w.start, forecast.issued, true)),
-                    end_ny: Some(advice::ny_label(
-                        w.end,
-                        forecast.issued,
-                        !advice::same_ny_day(w.start, w.end),
-                    )),
-                }
-            })
-            .collect()
+        .into_iter()
+        .map(|w| {
+            let pct = round1(w.cleaner_than_now_pct);
+            let a = advice::advise(
+                w.start == forecast.issued,
+                pct,
+                forecast.history_hours,
+                margin,
+            );
+            WindowPayload {
+                hours: w.hours,
+                start: w.start,
+                end: w.end,
+                mean: round1(w.mean),
+                now_mean: round1(w.now_mean),
+                cleaner_than_now_pct: pct,
+                advice: Some(a.name().to_owned()),
+                start_ny: Some(advice::ny_label(w.start, forecast.issued, true)),
+                end_ny: Some(advice::ny_label(
+                    w.end,
+                    forecast.issued,
+                    !advice::same_ny_day(w.start, w.end),
+                )),
+            }
+        })
+        .collect()
 }
 
 fn round1(v: f64) -> f64 {
@@ -959,7 +959,10 @@ mod tests {
         let p = charge_window_payload(&flat.forecast(now, None).unwrap());
         let w4 = &p.windows[2];
         assert!(w4.start > now && w4.cleaner_than_now_pct > 0.0, "{w4:?}");
-        assert!(w4.cleaner_than_now_pct < advice::ADVICE_MARGIN_PCT, "{w4:?}");
+        assert!(
+            w4.cleaner_than_now_pct < advice::ADVICE_MARGIN_PCT,
+            "{w4:?}"
+        );
         assert_eq!(w4.advice.as_deref(), Some("not_worth_it"));
     }
 
@@ -982,7 +985,10 @@ mod tests {
         let mut week = Forecaster::default();
         feed(&mut week, 7, |_| 0.5, |_| 10_000.0);
         let p = week.band_payload().unwrap();
-        assert_eq!((p.hours, p.window_days, p.learning), (Some(168), 7, Some(false)));
+        assert_eq!(
+            (p.hours, p.window_days, p.learning),
+            (Some(168), 7, Some(false))
+        );
         // Another factor table has no published boundaries: no index.
         let mut life = Forecaster::new(Factors::Lifecycle);
         feed(&mut life, 2, |_| 0.5, |_| 10_000.0);
@@ -1008,7 +1014,10 @@ mod tests {
         assert_eq!(push(&mut fc, b[2] + index::INDEX_HYSTERESIS + 1.0), High);
         // Back just under: still high.
         assert_eq!(push(&mut fc, b[2] - 1.0), High);
-        assert_eq!(push(&mut fc, b[2] - index::INDEX_HYSTERESIS - 1.0), Moderate);
+        assert_eq!(
+            push(&mut fc, b[2] - index::INDEX_HYSTERESIS - 1.0),
+            Moderate
+        );
     }
 
     #[test]

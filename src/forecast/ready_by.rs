@@ -50,7 +50,9 @@ impl ReadyBy {
         }
         let h: u32 = h.parse().map_err(|_| bad())?;
         let m: u32 = m.parse().map_err(|_| bad())?;
-        NaiveTime::from_hms_opt(h, m, 0).map(ReadyBy).ok_or_else(bad)
+        NaiveTime::from_hms_opt(h, m, 0)
+            .map(ReadyBy)
+            .ok_or_else(bad)
     }
 
     /// `HH:MM`, the payload's `ready_by`.
@@ -175,7 +177,9 @@ mod tests {
         assert_eq!(ReadyBy::parse("7:30").unwrap().label(), "7:30 AM");
         assert_eq!(ReadyBy::parse("23:59").unwrap().label(), "11:59 PM");
         assert_eq!(ReadyBy::default().name(), DEFAULT_READY_BY);
-        for bad in ["", "7", "24:00", "07:60", "07:0", "7am", "-1:00", "07:00:00", "٠٧:00"] {
+        for bad in [
+            "", "7", "24:00", "07:60", "07:0", "7am", "-1:00", "07:00:00", "٠٧:00",
+        ] {
             let e = ReadyBy::parse(bad).unwrap_err();
             assert!(e.to_string().contains("HH:MM"), "{bad}: {e}");
         }
@@ -200,7 +204,11 @@ mod tests {
         let issued = utc(2025, 3, 9, 3, 0); // 10:00 PM EST on the 8th
         let due = deadline(issued, seven, 8);
         assert_eq!(due, utc(2025, 3, 9, 11, 0), "7:00 AM EDT");
-        assert_eq!(due - issued, Duration::hours(8), "9 wall hours, 8 real ones");
+        assert_eq!(
+            due - issued,
+            Duration::hours(8),
+            "9 wall hours, 8 real ones"
+        );
         // Cleanest hours at the end: the 8 h window must start now to be ready by 7.
         let mut v: Vec<f64> = (0..24).map(|k| 300.0 - f64::from(k)).collect();
         v[23] = 0.0;
@@ -222,7 +230,11 @@ mod tests {
         let issued = utc(2025, 11, 2, 2, 0); // 10:00 PM EDT on the 1st
         let due = deadline(issued, seven, 8);
         assert_eq!(due, utc(2025, 11, 2, 12, 0), "7:00 AM EST");
-        assert_eq!(due - issued, Duration::hours(10), "9 wall hours, 10 real ones");
+        assert_eq!(
+            due - issued,
+            Duration::hours(10),
+            "9 wall hours, 10 real ones"
+        );
         let mut v: Vec<f64> = (0..24).map(|k| 300.0 - f64::from(k)).collect();
         v[23] = 0.0;
         // The latest 8 h window ending by 7:00 EST starts at 04:00 UTC (12:00 AM EDT): one
@@ -240,12 +252,8 @@ mod tests {
         let issued = utc(2025, 2, 1, 23, 0); // 6:00 PM EST; 7:00 AM = 13 slots on
         let mut v = vec![250.0; 24];
         // Cleanest overall at slots 15–18 (after 7 AM); cleaner than now at 6–9.
-        for k in 15..19 {
-            v[k] = 100.0;
-        }
-        for k in 6..10 {
-            v[k] = 200.0;
-        }
+        v[15..19].fill(100.0);
+        v[6..10].fill(200.0);
         let f = forecast(issued, v);
         let any = super::super::charge_window(&f, 4).unwrap();
         assert_eq!(any.start, issued + Duration::hours(15));
@@ -258,7 +266,10 @@ mod tests {
             .iter()
             .map(|r| r.name())
             .collect();
-        assert_eq!(names, ["05:00", "06:00", "06:30", "07:00", "08:00", "09:00"]);
+        assert_eq!(
+            names,
+            ["05:00", "06:00", "06:30", "07:00", "08:00", "09:00"]
+        );
         assert_eq!(offered(seven).len(), READY_BY_OFFERED.len());
     }
 }
