@@ -260,7 +260,8 @@ mod tests {
 
     #[test]
     fn flags() {
-        // Run without HA_DISCOVERY / LOAD_FORECAST in the environment of the test process.
+        // Run without HA_DISCOVERY / LOAD_FORECAST / CHARGE_READY_BY in the environment of the
+        // test process.
         let s = parse(&[]).unwrap();
         assert!(!s.ha_discovery);
         assert_eq!(s.ha_discovery_prefix, "homeassistant");
@@ -277,6 +278,11 @@ mod tests {
         assert!(e.starts_with("LOAD_FORECAST: `weather`"), "{e}");
         let e = parse(&["--ha-discovery-prefix", "ha/#"]).unwrap_err();
         assert!(e.starts_with("HA_DISCOVERY_PREFIX: "), "{e}");
+        assert_eq!(parse(&[]).unwrap().ready_by.name(), "07:00");
+        let s = parse(&["--charge-ready-by", "6:30"]).unwrap();
+        assert_eq!(s.ready_by.name(), "06:30");
+        let e = parse(&["--charge-ready-by", "7am"]).unwrap_err();
+        assert!(e.starts_with("CHARGE_READY_BY: \"7am\""), "{e}");
         let e = Co2Args {
             load_forecast: "nyiso".into(),
             ..Cli::try_parse_from(["co2"]).unwrap().co2
