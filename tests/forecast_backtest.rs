@@ -82,11 +82,17 @@ fn binary_prints_the_json_object() {
             "mae",
             "window_regret_4h",
             "captured_saving_4h",
+            "captured_saving_ready_by_4h",
             "margins_4h"
         ])
     );
     assert_eq!(v["readings"], 8246);
-    for part in ["mae", "window_regret_4h", "captured_saving_4h"] {
+    for part in [
+        "mae",
+        "window_regret_4h",
+        "captured_saving_4h",
+        "captured_saving_ready_by_4h",
+    ] {
         let keys: BTreeSet<&str> = v[part]
             .as_object()
             .unwrap()

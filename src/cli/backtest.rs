@@ -20,7 +20,7 @@ pub struct Args {
     #[command(flatten)]
     table: FactorsArgs,
     /// Print one JSON object: `{"readings", "mae", "window_regret_4h", "captured_saving_4h",
-    /// "margins_4h"}` (g/kWh; shares 0–1).
+    /// "captured_saving_ready_by_4h", "margins_4h"}` (g/kWh; shares 0–1).
     #[arg(long)]
     json: bool,
 }
@@ -62,6 +62,13 @@ fn table(r: &BacktestReport) -> String {
         r.captured_saving_4h.method * 100.0,
         r.captured_saving_4h.persistence * 100.0,
         r.captured_saving_4h.yesterday * 100.0,
+    );
+    s += &format!(
+        "{:<24} {:>7.1}% {:>11.1}% {:>9.1}%\n",
+        "  ready by 7:00 AM, 4 h",
+        r.captured_saving_ready_by_4h.method * 100.0,
+        r.captured_saving_ready_by_4h.persistence * 100.0,
+        r.captured_saving_ready_by_4h.yesterday * 100.0,
     );
     s += "\nmargin rule, 4 h (wait only when the forecast is at least the margin cleaner than now)\n";
     s += "margin   told to wait   saving when waiting   waits no cleaner   captured\n";

@@ -112,6 +112,10 @@ pub struct BacktestReport {
     /// Σ (now − chosen) / Σ (now − best) over all issue hours, true means (persistence always
     /// starts now: 0).
     pub captured_saving_4h: Scores,
+    /// The same for the ready-by case: the 4-hour window ending by 7:00 AM New York
+    /// ([`super::ready_by`], the default ready-by time), against the best such window in
+    /// hindsight.
+    pub captured_saving_ready_by_4h: Scores,
     /// The margin rule for the 4-hour charge, one row per [`MARGIN_CANDIDATES_PCT`].
     pub margins_4h: Vec<MarginRow>,
 }
@@ -124,6 +128,7 @@ impl BacktestReport {
             "mae": self.mae,
             "window_regret_4h": self.window_regret_4h,
             "captured_saving_4h": self.captured_saving_4h,
+            "captured_saving_ready_by_4h": self.captured_saving_ready_by_4h,
             "margins_4h": self.margins_4h,
         })
     }
@@ -161,6 +166,31 @@ pub fn saving(choice: &[f64], truth: &[f64], hours: usize) -> Option<(f64, f64)>
     let mean = |j: usize| truth[j..j + hours].iter().sum::<f64>() / hours as f64;
     let now = mean(0);
     Some((now - mean(j), now - best))
+}
+
+/// [`saving`] for the ready-by case: the `hours`-long window ending by 7:00 AM New York that
+/// `choice` picks, against the best such window of `truth` (slots start at `ts`).
+pub fn ready_by_saving(
+    issued: chrono::DateTime<chrono::Utc>,
+    ts: &[chrono::DateTime<chrono::Utc>],
+    choice: &[f64],
+    truth: &[f64],
+    hours: u32,
+) -> Option<(f64, f64)> {
+    let seven = super::ready_by::ReadyBy::default();
+    let as_forecast = |values: &[f64]| super::Forecast {
+        issued,
+        ts: ts.to_vec(),
+        values: values.to_vec(),
+        history_hours: 0,
+    };
+    let picked = super::ready_by::ready_by_window(&as_forecast(choice), hours, seven)?;
+    let best = super::ready_by::ready_by_window(&as_forecast(truth), hours, seven)?;
+    let n = hours as usize;
+    let j = ts.iter().position(|s| *s == picked.start)?;
+    let chosen = truth.get(j..j + n)?.iter().sum::<f64>() / n as f64;
+    let now = truth.get(..n)?.iter().sum::<f64>() / n as f64;
+    Some((now - chosen, now - best.mean))
 }
 
 /// Σ taken / Σ possible (0 when nothing was possible).
@@ -241,6 +271,7 @@ pub fn backtest_with(
     let mut regrets: Vec<Acc> = CHARGE_HOURS.iter().map(|_| Acc::default()).collect();
     let mut hours = 0usize;
     let mut captured: [Vec<(f64, f64)>; 3] = Default::default();
+    let mut captured_rb: [Vec<(f64, f64)>; 3] = Default::default();
     let mut margins: Vec<MarginAcc> = MARGIN_CANDIDATES_PCT
         .iter()
         .map(|_| MarginAcc::default())
@@ -276,6 +307,12 @@ pub fn backtest_with(
         }
         for (c, choice) in captured.iter_mut().zip([method, &persistence, &yesterday]) {
             c.extend(saving(choice, &truth, 4));
+        }
+        for (c, choice) in captured_rb
+            .iter_mut()
+            .zip([method, &persistence, &yesterday])
+        {
+            c.extend(ready_by_saving(t, &forecast.ts, choice, &truth, 4));
         }
         if let (Some((j, m_mean)), Some((taken, possible))) =
             (best_window(method, 4), saving(method, &truth, 4))
@@ -371,6 +408,11 @@ pub fn backtest_with(
             persistence: captured_share(&captured[1]),
             yesterday: captured_share(&captured[2]),
         },
+        captured_saving_ready_by_4h: Scores {
+            method: captured_share(&captured_rb[0]),
+            persistence: captured_share(&captured_rb[1]),
+            yesterday: captured_share(&captured_rb[2]),
+        },
         margins_4h,
     })
 }
@@ -410,5 +452,33 @@ mod tests {
         assert!((share - (-25.0 / 300.0)).abs() < 1e-12, "{share}");
         assert_eq!(captured_share(&[(0.0, 0.0)]), 0.0);
         assert_eq!(saving(&choice, &truth, 25), None);
+    }
+
+    #[test]
+    fn ready_by_saving_keeps_to_the_deadline() {
+        use chrono::TimeZone;
+        // Issued 6:00 PM EST: 7:00 AM is 13 slots on, so a 4 h window may start at slot 0–9.
+        let issued = chrono::Utc.with_ymd_and_hms(2025, 2, 1, 23, 0, 0).unwrap();
+        let ts: Vec<_> = (0..24)
+            .map(|k| issued + chrono::Duration::hours(k))
+            .collect();
+        let mut truth = vec![300.0; 24];
+        truth[6..10].fill(200.0); // the best before 7 AM: saving 100
+        truth[15..19].fill(0.0); // cleaner, but after 7 AM: out of reach
+                                 // A choice pointing after the deadline is held to it: its best in reach is slot 0
+                                 // (a flat 300 before), nothing taken.
+        let mut late = vec![300.0; 24];
+        late[15..19].fill(0.0);
+        assert_eq!(
+            ready_by_saving(issued, &ts, &late, &truth, 4),
+            Some((0.0, 100.0))
+        );
+        // A choice of slots 7–10: three of the four cleaner hours, saving 75.
+        let mut near = vec![300.0; 24];
+        near[7..11].fill(100.0);
+        assert_eq!(
+            ready_by_saving(issued, &ts, &near, &truth, 4),
+            Some((75.0, 100.0))
+        );
     }
 }
