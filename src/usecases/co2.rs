@@ -659,6 +659,34 @@ mod tests {
             );
         }
 
+        /// Issue 12: the step's ready-by setting is the payload's default, offered with the
+        /// page's times; a fresh step (one reading of history) says it is learning.
+        #[test]
+        fn the_ready_by_setting_reaches_the_charge_window_payload() {
+            let six_thirty = ReadyBy::parse("06:30").unwrap();
+            let mut step = hourly(Factors::Direct).with_ready_by(six_thirty);
+            let out = step.on_fuel_mix(&mix(t0(), 0.5), None);
+            let m = out
+                .iter()
+                .find(|m| Topics::default().classify(&m.topic) == Some(TopicKind::ChargeWindow))
+                .unwrap();
+            let p: crate::stream::ChargeWindowPayload =
+                crate::stream::decode(&m.topic, &m.payload).unwrap();
+            assert_eq!(p.ready_by_default.as_deref(), Some("06:30"));
+            let times: Vec<&str> = p
+                .ready_by
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|r| r.time.as_str())
+                .collect();
+            assert_eq!(times, ["05:00", "06:00", "06:30", "07:00", "08:00", "09:00"]);
+            assert!(p
+                .windows
+                .iter()
+                .all(|w| w.advice.as_deref() == Some("learning")));
+        }
+
         /// Issue 11, the drift: the service published nothing for a redelivery of the newest
         /// reading, so one that stopped between the history and the forecast never published
         /// that reading's forecast. Both policies now republish it; an older reading still
