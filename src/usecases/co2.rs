@@ -680,7 +680,10 @@ mod tests {
                 .iter()
                 .map(|r| r.time.as_str())
                 .collect();
-            assert_eq!(times, ["05:00", "06:00", "06:30", "07:00", "08:00", "09:00"]);
+            assert_eq!(
+                times,
+                ["05:00", "06:00", "06:30", "07:00", "08:00", "09:00"]
+            );
             assert!(p
                 .windows
                 .iter()
