@@ -32,6 +32,15 @@ pub const BUNDLED_DAYS: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The month the demo replays: NYISO's February 2025 monthly archive, unchanged (28 days,
+/// 8246 complete readings; the two [`BUNDLED_DAYS`] are among them). A fresh demo publishes its
+/// first days at once, so the forecaster, the band and the advice start with real history.
+#[cfg(feature = "self-hosted")]
+pub const BUNDLED_MONTH: (&str, &[u8]) = (
+    "20250201rtfuelmix_csv.zip",
+    include_bytes!("../demo-data/20250201rtfuelmix_csv.zip"),
+);
+
 /// The most readings one [`Source::readings_after`] call returns (a far-ahead clock is caught
 /// up over several polls).
 pub const MAX_READINGS_PER_CALL: usize = 2_000;
@@ -68,6 +77,15 @@ impl ReplaySource {
     #[cfg(feature = "self-hosted")]
     pub fn bundled() -> Result<ReplaySource, ReplayError> {
         ReplaySource::from_files(BUNDLED_DAYS.iter().map(|(name, bytes)| (*name, *bytes)))
+    }
+
+    /// The bundled month ([`BUNDLED_MONTH`]), what `ny-power demo` replays.
+    ///
+    /// # Errors
+    /// [`ReplayError`] if the bundled archive does not parse (a build from a broken tree).
+    #[cfg(feature = "self-hosted")]
+    pub fn bundled_month() -> Result<ReplaySource, ReplayError> {
+        ReplaySource::from_files([BUNDLED_MONTH])
     }
 
     /// Readings of these files (daily CSVs or monthly zips, rows combined as `inspect` does).
@@ -251,6 +269,19 @@ mod tests {
         let first = r.nth(0).unwrap();
         assert_eq!(first.mix.total_mw(), 14834.0);
         assert_eq!(r.nth(582).unwrap().ts, utc(2025, 2, 5, 5, 0));
+    }
+
+    #[test]
+    fn the_bundled_month_holds_february_2025() {
+        let r = ReplaySource::bundled_month().unwrap();
+        // Values checked with `ny-power inspect demo-data/20250201rtfuelmix_csv.zip` and the
+        // backtest's reading count for the same archive (docs/forecast.md).
+        assert_eq!(r.len(), 8246);
+        assert_eq!(r.first(), utc(2025, 2, 1, 5, 5));
+        assert_eq!(r.period(), Duration::days(28));
+        let days = ReplaySource::bundled().unwrap();
+        let k = r.index_after(Some(days.first() - Duration::minutes(1)));
+        assert_eq!(r.nth(k).unwrap(), days.nth(0).unwrap());
     }
 
     #[test]

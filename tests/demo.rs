@@ -82,7 +82,9 @@ impl Demo {
     }
 
     fn wait_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // A first run computes eight days of backfill before READY (~17 s for a debug build
+        // on a loaded 2-core machine): a generous margin.
+        let deadline = Instant::now() + Duration::from_secs(240);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self
@@ -124,13 +126,13 @@ impl Drop for Demo {
     }
 }
 
-/// `ny-power inspect demo-data/*.csv`, keyed by the reading's instant.
+/// `ny-power inspect demo-data/20250201rtfuelmix_csv.zip` (the month the demo replays),
+/// keyed by the reading's instant.
 fn inspect_bundled() -> std::collections::BTreeMap<String, Value> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-data");
     let out = Command::new(BIN)
         .arg("inspect")
-        .arg(dir.join("20250203rtfuelmix.csv"))
-        .arg(dir.join("20250204rtfuelmix.csv"))
+        .arg(dir.join("20250201rtfuelmix_csv.zip"))
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -347,10 +349,64 @@ fn ts(v: &Value) -> String {
     v["ts"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Issue 12, item 6: a fresh demo opens on the answer. Right after READY the charge windows
+/// (every length, every ready-by time) advise — no "learning" — from more than a week of
+/// replayed hourly means, and the band is published from them, not learning either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_demo_opens_on_the_answer() {
+    let site = stub_site();
+    let data = tempfile::tempdir().unwrap();
+    let demo = Demo::start(data.path(), site.path());
+    let windows = retained(&demo, "ny-power/computed/charge-window", false).await;
+    let all: Vec<&Value> = windows["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(
+            windows["ready_by"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r["windows"].as_array().unwrap()),
+        )
+        .collect();
+    assert!(all.len() >= 8, "{windows}");
+    for w in &all {
+        let advice = w["advice"].as_str().unwrap();
+        assert!(
+            ["now", "later", "not_worth_it"].contains(&advice),
+            "advice {advice:?} right after READY: {windows}"
+        );
+    }
+    let hours = windows["history_hours"].as_u64().unwrap();
+    assert!(hours >= 168, "{hours} h of history right after READY");
+    let issued = windows["issued"].as_str().unwrap().to_owned();
+    let forecast = retained(&demo, "ny-power/computed/co2/forecast", false).await;
+    // (At --speed 600 a newer reading may have come since.)
+    assert!(forecast["issued"].as_str().unwrap() >= issued.as_str(), "{forecast}");
+    let history = retained(&demo, "ny-power/archive/co2/24h", false).await;
+    assert!(history["ts"].as_array().unwrap().len() >= 280, "{history}");
+    // The band follows the windows in the same publish (milliseconds later).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let band = retained(&demo, "ny-power/computed/co2/band", false).await;
+        if ts(&band) >= issued {
+            assert_eq!(band["learning"], Value::Bool(false), "{band}");
+            assert!(band["hours"].as_u64().unwrap() >= 168, "{band}");
+            assert!(band["window_days"].as_u64().unwrap() >= 7, "{band}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no band for {issued}: {band}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = demo.interrupt();
+    assert!(status.success(), "exit status {status}");
+}
+
 /// Issue 10, defect 3: after a burst (a day of backfill at once) the calculator locked up for
 /// good — rumqttd stops sending anything, its PUBACKs included, to a connection holding 100
 /// unacknowledged deliveries, and the calculator held them while waiting for the PUBACKs of
-/// its results. With the default backfill (a full day) the intensity, the 24 h history and
+/// its results. With a full day of backfill the intensity, the 24 h history and
 /// the co2 archive must reach the burst's newest reading.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_day_burst_reaches_the_calculator() {

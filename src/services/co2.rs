@@ -5,7 +5,10 @@
 //! `computed/co2/forecast`, `computed/charge-window`, `computed/co2/band` and, once per hour,
 //! `state/co2/forecaster`). A persistent session with manual acks: a
 //! reading is acknowledged only after all its results were published (retained, QoS 1, each
-//! acknowledged by the broker), so a restart or a broker restart loses none.
+//! acknowledged by the broker), so a restart or a broker restart loses none. **Bursts**: while
+//! more readings are queued, the retained results wait and a newer reading's replace an older
+//! one's on the same topic; they go out (then the acks) once the queue is empty, so a day of
+//! backfill publishes its forecast and history once, while every archive event goes out.
 //!
 //! **Start-up.** Retained reads (exact-topic subscribe, SUBACK, unsubscribe, UNSUBACK; see
 //! [`MqttClient::retained`]) of `state/co2/forecaster` and `archive/co2/24h`
@@ -290,6 +293,12 @@ async fn handle(
     // reading while catching up. Acknowledged only after the results were published, on the
     // connection the reading came on (see `MqttClient::ack`).
     let mut processed = Vec::new();
+    // Retained results waiting for the queue to empty (a burst): a newer reading's message on
+    // the same topic replaces an older one's, so a day of backfill publishes its forecast,
+    // windows, band and history once, not once per reading (which took the calculator ~20 ms
+    // a reading and left the demo "still learning" for seconds after READY). Archive events
+    // (not retained) all go out at once.
+    let mut pending: Vec<Message> = Vec::new();
     // Once stopping: the pump's cursor at that moment and a deadline. The readings up to the
     // cursor are handled first (the pump stops first), so a stop loses no reading's results.
     let mut drain: Option<(Option<DateTime<Utc>>, tokio::time::Instant)> = None;
@@ -308,6 +317,15 @@ async fn handle(
             match inbox.try_recv().await {
                 Some(m) => Some(m),
                 None => {
+                    tracing::debug!(
+                        readings = processed.len(),
+                        retained = pending.len(),
+                        "queue empty: publishing the retained results"
+                    );
+                    if !publish_all(client, &pending, shutdown).await {
+                        return Ok(());
+                    }
+                    pending.clear();
                     acknowledge(inbox, &mut processed).await;
                     continue;
                 }
@@ -331,8 +349,15 @@ async fn handle(
             Ok(reading) => {
                 seen = seen.max(Some(reading.ts));
                 let held = load.and_then(|rx| rx.borrow().clone());
-                let out = step.on_fuel_mix(&reading, held.as_deref());
-                if !publish_all(client, &out, shutdown).await {
+                let (retained, events): (Vec<Message>, Vec<Message>) = step
+                    .on_fuel_mix(&reading, held.as_deref())
+                    .into_iter()
+                    .partition(|m| m.retain);
+                for m in retained {
+                    pending.retain(|p| p.topic != m.topic);
+                    pending.push(m);
+                }
+                if !publish_all(client, &events, shutdown).await {
                     // This reading is not acknowledged: the broker delivers it again.
                     acknowledge(inbox, &mut processed).await;
                     return Ok(());
@@ -344,6 +369,9 @@ async fn handle(
             Err(e) => tracing::warn!(error = %e, "fuel-mix message refused"),
         }
         processed.push(message);
+    }
+    if !publish_all(client, &pending, shutdown).await {
+        return Ok(());
     }
     acknowledge(inbox, &mut processed).await;
     // The hourly state lags by up to an hour: publish the newest on a clean stop.

@@ -68,8 +68,9 @@ pub struct Args {
     /// Replay pace: demo minutes per wall-clock minute (60: a 5-minute reading every 5 s).
     #[arg(long, default_value_t = 60.0, value_name = "N")]
     speed: f64,
-    /// How many hours of the replay are published at once at start (a first chart).
-    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
+    /// How many hours of the replay are published at once on a first run (the history the
+    /// chart, forecast, band and advice start from; 192: eight days, past the band's week).
+    #[arg(long, default_value_t = 192.0, value_name = "HOURS")]
     replay_backfill_hours: f64,
     /// Dashboard HTTP port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 8080, value_name = "PORT")]
@@ -194,6 +195,10 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         .context("connecting to the embedded broker")?;
     let cursor = restore_snapshot(&monitor, &topics, &snapshot).await?;
 
+    // On a first replay run, the backfill's newest reading: READY waits until the calculator
+    // has published its charge windows (so the page opens on the answer, not on the first of
+    // thousands of readings).
+    let mut ready_after = None;
     let (source, clock): (Arc<dyn Source>, Arc<dyn Clock>) = match mode {
         Mode::Live => {
             let options = HttpOptions {
@@ -206,7 +211,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
             )
         }
         Mode::Replay => {
-            let replay = ReplaySource::bundled()?;
+            let replay = ReplaySource::bundled_month()?;
             let start = match cursor {
                 // Resume: the next reading after the cursor is due at once.
                 Some(c) => replay.next_after(Some(c)).map_or(c, |r| r.ts),
@@ -214,7 +219,11 @@ async fn demo(args: Args) -> anyhow::Result<()> {
                     let backfill = chrono::Duration::seconds(
                         (args.replay_backfill_hours * 3600.0).min(1e9) as i64,
                     );
-                    replay.first() + backfill
+                    let start = replay.first() + backfill;
+                    // READY waits for the backfill's last reading to be computed.
+                    let last = replay.index_after(Some(start)).saturating_sub(1);
+                    ready_after = replay.nth(last).map(|r| r.ts);
+                    start
                 }
             };
             (
@@ -286,6 +295,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         gate: gate_open,
         progress: progress_tx,
         dashboard: dashboard.clone(),
+        ready_after,
         shutdown: shutdown.clone(),
     }));
 

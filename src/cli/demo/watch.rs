@@ -57,12 +57,16 @@ pub(super) struct StreamWatch {
     pub(super) progress: watch::Sender<Progress>,
     /// The dashboard's URL, for the `READY` line.
     pub(super) dashboard: String,
+    /// When set (a first replay run), `READY` also waits for the charge windows computed from
+    /// this reading or a newer one: the end of the initial backfill.
+    pub(super) ready_after: Option<DateTime<Utc>>,
     /// Stops the watch.
     pub(super) shutdown: ny_power::services::Shutdown,
 }
 
 /// Follows the stream: opens the source's gate once the calculator and the archiver are
-/// subscribed, prints `READY <url>` once an intensity is on the broker, and saves the resume
+/// subscribed, prints `READY <url>` once an intensity is on the broker (and, on a first replay
+/// run, the charge windows of the backfill's last reading), and saves the resume
 /// state (at most once a second) whenever the cursor moves.
 pub(super) async fn watch_stream(watch: StreamWatch) {
     let StreamWatch {
@@ -73,8 +77,11 @@ pub(super) async fn watch_stream(watch: StreamWatch) {
         gate,
         progress,
         dashboard,
+        ready_after,
         mut shutdown,
     } = watch;
+    let mut co2_seen = false;
+    let mut windows_caught_up = ready_after.is_none();
     let mut online = BTreeMap::<String, bool>::new();
     let mut ready = false;
     let mut dirty = false;
@@ -136,7 +143,18 @@ pub(super) async fn watch_stream(watch: StreamWatch) {
                         progress.send_modify(|p| p.co2 = Some(c.ts));
                     }
                 }
-                if !ready && message.topic == topics.co2(ny_power::Factors::Direct) {
+                if message.topic == topics.co2(ny_power::Factors::Direct) {
+                    co2_seen = true;
+                }
+                if kind == TopicKind::ChargeWindow && !windows_caught_up {
+                    if let Ok(w) = decode::<ny_power::stream::ChargeWindowPayload>(
+                        &message.topic,
+                        &message.payload,
+                    ) {
+                        windows_caught_up = ready_after.is_none_or(|t| w.issued >= t);
+                    }
+                }
+                if !ready && co2_seen && windows_caught_up {
                     ready = true;
                     println!("READY {dashboard}");
                 }
