@@ -221,3 +221,17 @@ def test_schedule_failures_and_backend_condition(template):
     assert {"StageName", "PollRate", "Factors", "ArchiveBackend"} <= set(params)
     outputs = template["Outputs"]
     assert {"DashboardUrl", "IotDataEndpoint", "IdentityPoolId"} <= set(outputs)
+
+
+def test_charge_ready_by_reaches_the_co2_function(template):
+    """ChargeReadyBy is the co2 function's CHARGE_READY_BY; its pattern accepts what the
+    core's parser accepts (H:MM or HH:MM, 00:00-23:59) and refuses the rest."""
+    param = template["Parameters"]["ChargeReadyBy"]
+    assert param["Default"] == "07:00"
+    env = template["Resources"]["Co2Function"]["Properties"]["Environment"]["Variables"]
+    assert env["CHARGE_READY_BY"] == {"Ref": "ChargeReadyBy"}
+    pattern = re.compile(param["AllowedPattern"])
+    for good in ["07:00", "7:00", "00:00", "23:59", "19:30"]:
+        assert pattern.fullmatch(good), good
+    for bad in ["24:00", "07:60", "7", "07:0", "seven", "007:00", ""]:
+        assert not pattern.fullmatch(bad), bad

@@ -554,3 +554,22 @@ def test_notes(helm, tmp_path):
     assert "helm test t" in default
     assert "https://power.example.org/" in notes(MATRIX["ingress"])
     assert "https://influx.example.org:8086" in notes(MATRIX["external-influxdb-v1"])
+
+
+def test_charge_ready_by_reaches_the_co2_container(helm, tmp_path, rendered):
+    """co2.chargeReadyBy is the calculator's CHARGE_READY_BY (default 07:00); the schema takes
+    what the calculator's parser takes (H:MM or HH:MM) and refuses the rest."""
+    for m in rendered.values():
+        assert env_of(m, "co2")["CHARGE_READY_BY"] == "07:00"
+        for component in ("pump", "archive", "web"):
+            assert "CHARGE_READY_BY" not in env_of(m, component), component
+    m = Manifest(render(helm, tmp_path, {"co2": {"chargeReadyBy": "6:30"}}))
+    assert env_of(m, "co2")["CHARGE_READY_BY"] == "6:30"
+    for bad in ("24:00", "07:60", "7", "seven", ""):
+        proc = helm_template(helm, tmp_path, {"co2": {"chargeReadyBy": bad}}, check=False)
+        assert proc.returncode != 0, f"{bad!r} was accepted"
+        assert "chargeReadyBy" in proc.stderr, proc.stderr
+    # A bare YAML 07:00 is not a string (YAML 1.1 reads it as a number): refused, not mangled.
+    (tmp_path / "bare.yaml").write_text("co2:\n  chargeReadyBy: 07:00\n")
+    proc = helm_template(helm, tmp_path, None, check=False, extra=["-f", str(tmp_path / "bare.yaml")])
+    assert proc.returncode != 0 and "chargeReadyBy" in proc.stderr, proc.stderr

@@ -5,9 +5,10 @@
 //! readers; a bad value fails the cold start with a message naming the variable.
 
 use ny_power::nyiso::DEFAULT_BASE_URL;
+use ny_power::forecast::ready_by::ReadyBy;
 use ny_power::settings::{
-    parse_factors, parse_nyiso_base_url, parse_topic_root, ConfigError, FACTORS, NYISO_BASE_URL,
-    TOPIC_ROOT,
+    parse_factors, parse_nyiso_base_url, parse_ready_by, parse_topic_root, ConfigError,
+    CHARGE_READY_BY, FACTORS, NYISO_BASE_URL, TOPIC_ROOT,
 };
 use ny_power::stream::{Topics, DEFAULT_ROOT};
 use ny_power::Factors;
@@ -71,6 +72,18 @@ pub fn factors(env: &impl Env) -> Result<Factors, FunctionError> {
     match env.get(FACTORS) {
         None => Ok(Factors::Direct),
         Some(name) => parse_factors(&name).map_err(refused),
+    }
+}
+
+/// `CHARGE_READY_BY` (default `07:00`): the default ready-by time of the charge windows, a
+/// New York `HH:MM`, checked by the CLI's parser.
+///
+/// # Errors
+/// A config error naming the variable and the value when it is not `HH:MM`.
+pub fn ready_by(env: &impl Env) -> Result<ReadyBy, FunctionError> {
+    match env.get(CHARGE_READY_BY) {
+        None => Ok(ReadyBy::default()),
+        Some(value) => parse_ready_by(&value).map_err(refused),
     }
 }
 
@@ -150,6 +163,25 @@ pub fn archive_backend(env: &impl Env) -> Result<ArchiveBackend, FunctionError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn charge_ready_by_is_checked_as_the_cli_checks_it() {
+        let empty: [(&str, &str); 0] = [];
+        assert_eq!(ready_by(&empty).unwrap(), ReadyBy::default());
+        assert_eq!(
+            ready_by(&[("CHARGE_READY_BY", "06:30")]).unwrap(),
+            parse_ready_by("06:30").unwrap()
+        );
+        for bad in ["7", "25:00", "07:60", "seven"] {
+            let e = ready_by(&[("CHARGE_READY_BY", bad)]).unwrap_err();
+            assert!(
+                !e.retryable
+                    && e.message.starts_with("environment variable CHARGE_READY_BY: ")
+                    && e.message.contains(bad),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_and_errors_name_the_variable() {

@@ -12,6 +12,7 @@
 //! recomputes the same forecast, so a retry after a failed publish completes it.
 
 use lambda_runtime::LambdaEvent;
+use ny_power::forecast::ready_by::ReadyBy;
 use ny_power::ports::{Publisher, RetainedReader};
 use ny_power::stream::{decode_fuel_mix_at, TopicKind, Topics};
 use ny_power::usecases::co2::{read_retained_inputs, Co2Calculator, Co2Step, StatePolicy};
@@ -42,6 +43,15 @@ impl<P: Publisher, R: RetainedReader> Co2Function<P, R> {
                 calculator,
                 StatePolicy::FromRetained,
             )),
+        }
+    }
+
+    /// The same function with `ready_by` as the charge windows' default ready-by time
+    /// (`CHARGE_READY_BY`; the payload's `ready_by_default`).
+    pub fn with_ready_by(self, ready_by: ReadyBy) -> Self {
+        Co2Function {
+            step: Mutex::new(self.step.into_inner().with_ready_by(ready_by)),
+            ..self
         }
     }
 }

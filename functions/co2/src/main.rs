@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
     let env = ProcessEnv;
     let topics = config::topics(&env)?;
     let factors = config::factors(&env)?;
+    let ready_by = config::ready_by(&env)?;
     let sdk = clients::sdk_config().await;
     let iot = clients::iot_client(&sdk, &env);
     let function = Co2Function::new(
@@ -21,7 +22,8 @@ async fn main() -> Result<(), Error> {
         IotRetained::new(iot),
         topics.clone(),
         Co2Calculator::new(topics, factors),
-    );
+    )
+    .with_ready_by(ready_by);
     let function = &function;
     run(service_fn(move |event: LambdaEvent<Value>| {
         handle(event, function)

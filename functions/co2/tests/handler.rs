@@ -572,3 +572,41 @@ fn a_month_of_state_fits_in_two_metered_messages() {
         assert!(p.len() <= 5120, "{}", p.len());
     }
 }
+
+/// `CHARGE_READY_BY` (read by `config::ready_by`, the CLI's parser) reaches the charge-window
+/// payload: its `ready_by_default`, and its ready-by times include the setting's.
+#[tokio::test]
+async fn the_ready_by_setting_reaches_the_charge_windows() {
+    let broker = MemoryBroker::new();
+    let env = [("CHARGE_READY_BY", "06:30")];
+    let ready_by = ny_power_aws::config::ready_by(&env).unwrap();
+    let f = function(&broker).with_ready_by(ready_by);
+    handle(
+        LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
+        &f,
+    )
+    .await
+    .unwrap();
+    let topic = Topics::default().charge_window();
+    let windows: ChargeWindowPayload = retained_of(&broker, &topic);
+    assert_eq!(windows.ready_by_default.as_deref(), Some("06:30"));
+    let raw: Value = serde_json::from_slice(&broker.retained()[&topic]).unwrap();
+    let times: Vec<&str> = raw["ready_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["time"].as_str().unwrap())
+        .collect();
+    assert!(times.contains(&"06:30"), "{times:?}");
+    // Without the setting: the default, 07:00.
+    let broker = MemoryBroker::new();
+    let f = function(&broker).with_ready_by(ny_power_aws::config::ready_by(&[]).unwrap());
+    handle(
+        LambdaEvent::new(rule_event("2025-02-01T05:05:00Z"), Context::default()),
+        &f,
+    )
+    .await
+    .unwrap();
+    let windows: ChargeWindowPayload = retained_of(&broker, &topic);
+    assert_eq!(windows.ready_by_default.as_deref(), Some("07:00"));
+}
