@@ -383,7 +383,10 @@ async fn a_fresh_demo_opens_on_the_answer() {
     let issued = windows["issued"].as_str().unwrap().to_owned();
     let forecast = retained(&demo, "ny-power/computed/co2/forecast", false).await;
     // (At --speed 600 a newer reading may have come since.)
-    assert!(forecast["issued"].as_str().unwrap() >= issued.as_str(), "{forecast}");
+    assert!(
+        forecast["issued"].as_str().unwrap() >= issued.as_str(),
+        "{forecast}"
+    );
     let history = retained(&demo, "ny-power/archive/co2/24h", false).await;
     assert!(history["ts"].as_array().unwrap().len() >= 280, "{history}");
     // The band follows the windows in the same publish (milliseconds later).

@@ -226,7 +226,8 @@ export const NYPOWER_BIN = process.env.NYPOWER_BIN ?? join(REPO_ROOT, "target", 
 
 /**
  * Starts `ny-power demo --replay` and resolves once it prints `READY URL` (dashboard served,
- * first intensity on the broker). Ports 0 pick free ones; pass the returned ports back to
+ * first intensity on the broker; on a first run, the charge windows of eight days of backfill:
+ * ~17 s for a debug build on a loaded 2-core machine, so the default wait is generous). Ports 0 pick free ones; pass the returned ports back to
  * restart on the same ones.
  * @param {{dataDir: string, webDir?: string, speed?: number, httpPort?: number, mqttPort?: number,
  *   wsPort?: number, timeoutMs?: number}} opts
@@ -263,7 +264,7 @@ export async function startDemo(opts) {
     return { code, signal };
   });
   const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no READY line within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => reject(new Error(`no READY line within ${opts.timeoutMs ?? 180_000} ms`)), opts.timeoutMs ?? 180_000);
     proc.stdout.on("data", (d) => {
       out += d;
       const m = /^READY (http:\/\/\S+)$/m.exec(out);
