@@ -4,8 +4,8 @@
 //! `ny_power::settings` the CLI uses. Each function's typed config is built from these
 //! readers; a bad value fails the cold start with a message naming the variable.
 
-use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::forecast::ready_by::ReadyBy;
+use ny_power::nyiso::DEFAULT_BASE_URL;
 use ny_power::settings::{
     parse_factors, parse_nyiso_base_url, parse_ready_by, parse_topic_root, ConfigError,
     CHARGE_READY_BY, FACTORS, NYISO_BASE_URL, TOPIC_ROOT,
@@ -176,7 +176,8 @@ mod tests {
             let e = ready_by(&[("CHARGE_READY_BY", bad)]).unwrap_err();
             assert!(
                 !e.retryable
-                    && e.message.starts_with("environment variable CHARGE_READY_BY: ")
+                    && e.message
+                        .starts_with("environment variable CHARGE_READY_BY: ")
                     && e.message.contains(bad),
                 "{bad}: {e}"
             );
