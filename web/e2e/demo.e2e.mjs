@@ -8,7 +8,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -57,7 +57,7 @@ describe("dashboard in Chromium against `ny-power demo --replay`", () => {
   let seen;
   let demo;
   let dataDir;
-  /** ny-power inspect's readings of demo-data/*.csv, by instant (epoch ms). */
+  /** ny-power inspect's readings of the bundled month, by instant (epoch ms). */
   const inspected = new Map();
   let firstTs;
   let loopMs;
@@ -82,12 +82,10 @@ describe("dashboard in Chromium against `ny-power demo --replay`", () => {
     assert.ok(existsSync(join(DIST_DIR, "index.html")), "web/dist is missing: run `npm run build` first");
     assert.ok(existsSync(NYPOWER_BIN), `${NYPOWER_BIN} is missing: run \`cargo build --bin ny-power\` or set NYPOWER_BIN`);
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    const csvs = readdirSync(join(REPO_ROOT, "demo-data"))
-      .filter((f) => f.endsWith(".csv"))
-      .sort()
-      .map((f) => `demo-data/${f}`);
-    assert.ok(csvs.length > 0, "demo-data/*.csv");
-    for (const r of await inspectReadings(csvs)) inspected.set(Date.parse(r.ts), r);
+    // The demo replays the bundled month (docs/demo.md), not the two daily files beside it.
+    const month = "demo-data/20250201rtfuelmix_csv.zip";
+    assert.ok(existsSync(join(REPO_ROOT, month)), month);
+    for (const r of await inspectReadings([month])) inspected.set(Date.parse(r.ts), r);
     const times = [...inspected.keys()].sort((a, b) => a - b);
     firstTs = times[0];
     loopMs = Math.ceil((times.at(-1) - times[0]) / DAY) * DAY;
