@@ -6,9 +6,10 @@
 //! `state/co2/forecaster`). A persistent session with manual acks: a
 //! reading is acknowledged only after all its results were published (retained, QoS 1, each
 //! acknowledged by the broker), so a restart or a broker restart loses none. **Bursts**: while
-//! more readings are queued, the retained results wait and a newer reading's replace an older
-//! one's on the same topic; they go out (then the acks) once the queue is empty, so a day of
-//! backfill publishes its forecast and history once, while every archive event goes out.
+//! more readings are queued, the derived retained results (history, forecast, windows, band,
+//! state) wait and a newer reading's replace an older one's on the same topic; they go out
+//! (then the acks) once the queue is empty, so a day of backfill publishes them once, while
+//! every reading's intensities and archive events go out as they come.
 //!
 //! **Start-up.** Retained reads (exact-topic subscribe, SUBACK, unsubscribe, UNSUBACK; see
 //! [`MqttClient::retained`]) of `state/co2/forecaster` and `archive/co2/24h`
@@ -42,7 +43,7 @@ use crate::homeassistant::{discovery_messages, DiscoveryConfig, DEFAULT_PREFIX};
 use crate::intensity::Factors;
 use crate::nyiso::isolf::LoadForecast;
 use crate::ports::{PortError, Publisher};
-use crate::stream::{decode_fuel_mix_at, Message};
+use crate::stream::{decode_fuel_mix_at, Message, TopicKind};
 use crate::usecases::co2::{read_retained_inputs, Co2Step, RetainedInputs, StatePolicy};
 
 /// Calculator settings.
@@ -293,11 +294,11 @@ async fn handle(
     // reading while catching up. Acknowledged only after the results were published, on the
     // connection the reading came on (see `MqttClient::ack`).
     let mut processed = Vec::new();
-    // Retained results waiting for the queue to empty (a burst): a newer reading's message on
-    // the same topic replaces an older one's, so a day of backfill publishes its forecast,
-    // windows, band and history once, not once per reading (which took the calculator ~20 ms
-    // a reading and left the demo "still learning" for seconds after READY). Archive events
-    // (not retained) all go out at once.
+    // Derived retained results (24 h history, forecast, windows, band, state) waiting for the
+    // queue to empty (a burst): a newer reading's message on the same topic replaces an older
+    // one's, so a day of backfill publishes them once, not once per reading (which took the
+    // calculator ~20 ms a reading and left the demo "still learning" for seconds after
+    // READY). The intensities and the archive events all go out at once.
     let mut pending: Vec<Message> = Vec::new();
     // Once stopping: the pump's cursor at that moment and a deadline. The readings up to the
     // cursor are handled first (the pump stops first), so a stop loses no reading's results.
@@ -349,10 +350,15 @@ async fn handle(
             Ok(reading) => {
                 seen = seen.max(Some(reading.ts));
                 let held = load.and_then(|rx| rx.borrow().clone());
+                // Each reading's intensities go out as they come (one per reading and table,
+                // DESIGN §5); the derived topics wait for the end of a burst.
                 let (retained, events): (Vec<Message>, Vec<Message>) = step
                     .on_fuel_mix(&reading, held.as_deref())
                     .into_iter()
-                    .partition(|m| m.retain);
+                    .partition(|m| {
+                        m.retain
+                            && !matches!(common.topics.classify(&m.topic), Some(TopicKind::Co2(_)))
+                    });
                 for m in retained {
                     pending.retain(|p| p.topic != m.topic);
                     pending.push(m);
