@@ -57,7 +57,8 @@ pub struct Args {
 
 /// Where readings come from.
 enum Input {
-    Http(Box<HttpSource>),
+    /// NYISO over HTTP, and its base URL (for the error message).
+    Http(Box<HttpSource>, String),
     Folder(FolderSource),
 }
 
@@ -68,9 +69,22 @@ impl Input {
         until: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Reading>> {
         Ok(match self {
-            Input::Http(s) => s.readings_between(Some(after), until, Utc::now()).await?,
+            Input::Http(s, _) => s.readings_between(Some(after), until, Utc::now()).await?,
             Input::Folder(s) => s.readings_after(Some(after), until).await?,
         })
+    }
+
+    /// What failed when reading `first..=last`, with the way round it for HTTP.
+    fn failure(&self, first: NaiveDate, last: NaiveDate) -> String {
+        match self {
+            Input::Http(_, base) => format!(
+                "reading {first} to {last} from {base}; without network, put NYISO's monthly \
+                 archives ({}01rtfuelmix_csv.zip, …) or daily CSVs in a folder DIR and pass \
+                 --source-dir DIR",
+                first.format("%Y%m")
+            ),
+            Input::Folder(_) => format!("reading {first} to {last}"),
+        }
     }
 }
 
@@ -147,7 +161,10 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
             }
             Input::Folder(FolderSource::new(dir))
         }
-        None => Input::Http(Box::new(args.nyiso.http_source(HttpOptions::default())?)),
+        None => Input::Http(
+            Box::new(args.nyiso.http_source(HttpOptions::default())?),
+            args.nyiso.base_url()?,
+        ),
     };
     let days = (args.to - args.from).num_days() + 1;
     let progress = if std::io::stderr().is_terminal() {
@@ -171,7 +188,7 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
         let readings = source
             .readings(after, until)
             .await
-            .with_context(|| format!("reading {first} to {last}"))?;
+            .with_context(|| source.failure(first, last))?;
         let points = points_for_readings(&topics, &mut calculator, &readings)?;
         for a in &archives {
             a.archive

@@ -40,7 +40,7 @@ use ny_power::adapters::mqtt::{ClientOptions, MqttClient};
 use ny_power::adapters::mqtt_config::{BrokerUrl, MqttConfig};
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::adapters::sqlite::SqliteArchive;
-use ny_power::adapters::web::{WebConfig, WebServer};
+use ny_power::adapters::web::{WebConfig, WebError, WebServer};
 use ny_power::nyiso::{daily_url, today_in_new_york, Dataset};
 use ny_power::ports::Source;
 use ny_power::ports::{Clock, SystemClock};
@@ -52,7 +52,7 @@ use ny_power::services::{
 use ny_power::settings::LogFormat;
 use ny_power::stream::Topics;
 
-use super::common::{init_logging_with, stop_signal, EMBEDDED_BROKER_LOG_FILTER};
+use super::common::{error_text, init_logging_with, stop_signal, EMBEDDED_BROKER_LOG_FILTER};
 use super::settings::{HaArgs, NyisoArgs};
 use snapshot::{restore_snapshot, save_final_snapshot};
 use source::GatedSource;
@@ -118,7 +118,7 @@ pub fn run(args: Args) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
@@ -178,7 +178,14 @@ async fn demo(args: Args) -> anyhow::Result<()> {
             async move { stop.wait().await },
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{e} (choose another port with --http-port, or 0)"))?
+        .map_err(|e| match e {
+            WebError::Bind { .. } => {
+                anyhow::anyhow!(
+                    "{e} (choose another port with --http-port, or 0 for any free port)"
+                )
+            }
+            other => other.into(),
+        })?
     };
     let dashboard = format!("http://{}", web.addr());
 
