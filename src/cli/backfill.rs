@@ -31,7 +31,7 @@ use ny_power::stream::{reading_messages, FuelMixPayload, Topics};
 use ny_power::usecases::co2::Co2Calculator;
 
 use super::archive_args::ArchiveArgs;
-use super::common::run_service;
+use super::common::{error_text, run_service};
 use super::settings::{LogArgs, NyisoArgs};
 
 /// Arguments of `backfill`.
@@ -74,16 +74,17 @@ impl Input {
         })
     }
 
-    /// What failed when reading `first..=last`, with the way round it for HTTP.
-    fn failure(&self, first: NaiveDate, last: NaiveDate) -> String {
+    /// `error` of reading `first..=last`, said with where from and, for HTTP, the way round it.
+    fn failure(&self, first: NaiveDate, last: NaiveDate, error: anyhow::Error) -> anyhow::Error {
+        let cause = error_text(&error);
         match self {
-            Input::Http(_, base) => format!(
-                "reading {first} to {last} from {base}; without network, put NYISO's monthly \
-                 archives ({}01rtfuelmix_csv.zip, …) or daily CSVs in a folder DIR and pass \
-                 --source-dir DIR",
+            Input::Http(_, base) => anyhow::anyhow!(
+                "reading {first} to {last} from {base}: {cause}. Without network, put NYISO's \
+                 monthly archives ({}01rtfuelmix_csv.zip, …) or daily CSVs in a folder DIR and \
+                 pass --source-dir DIR",
                 first.format("%Y%m")
             ),
-            Input::Folder(_) => format!("reading {first} to {last}"),
+            Input::Folder(_) => anyhow::anyhow!("reading {first} to {last}: {cause}"),
         }
     }
 }
@@ -188,7 +189,7 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
         let readings = source
             .readings(after, until)
             .await
-            .with_context(|| source.failure(first, last))?;
+            .map_err(|e| source.failure(first, last, e))?;
         let points = points_for_readings(&topics, &mut calculator, &readings)?;
         for a in &archives {
             a.archive
