@@ -160,6 +160,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         );
     }
     let origins = OriginPolicy::with_origins(&args.allowed_origins)?;
+    let max_connections = parse_broker_max_connections(&args.broker_max_connections)?;
     ensure_web_assets(&args.web_dir)?;
     let mode = choose_mode(&args).await;
     let state_dir = args.data_dir.join(mode.name());
@@ -169,7 +170,6 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     let topics = Topics::default();
     let snapshot = load_snapshot(&snapshot_path, &topics, Utc::now());
 
-    let max_connections = parse_broker_max_connections(&args.broker_max_connections)?;
     let broker =
         EmbeddedBroker::start_with_limit(args.mqtt_port, args.ws_port, origins, max_connections)
             .await?;
