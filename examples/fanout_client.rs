@@ -9,7 +9,8 @@
 //!
 //! Prints `SUBSCRIBED <n>` once every client is subscribed (the script then lets the pump
 //! publish), and at the end one JSON line: how many clients connected, whether each got each of
-//! the `--expect` live (non-retained) messages, and the fan-out latency: for every message, the
+//! the `--expect` live (non-retained) messages once (no gap in the order the messages first
+//! arrived anywhere, no duplicate), and the fan-out latency: for every message, the
 //! time from the first client receiving it to each client receiving it (one process, one
 //! monotonic clock), as p50 / p99 / max over all deliveries.
 
@@ -201,7 +202,7 @@ async fn client(
                     subscribed.fetch_add(1, Ordering::SeqCst);
                 }
                 // Live messages only: the retained one sent at subscribe time is not timed.
-                3 if first & 0x01 == 0 => {
+                3 if first & 0x01 == 0 && seen.len() < o.expect => {
                     let mut h = DefaultHasher::new();
                     body.hash(&mut h);
                     seen.push((h.finish(), now));
@@ -284,22 +285,27 @@ async fn main() -> std::process::ExitCode {
         .enumerate()
         .map(|(i, (_, k))| (*k, i))
         .collect();
-    let gaps = all
-        .iter()
-        .filter(|seen| {
-            let mut idx: Vec<usize> = seen.iter().map(|(k, _)| index[k]).collect();
-            idx.sort_unstable();
-            idx.dedup();
-            idx.len() != seen.len()
-                || idx
-                    .last()
-                    .zip(idx.first())
-                    .is_some_and(|(l, f)| l - f + 1 != idx.len())
-        })
-        .count();
+    let (mut gaps, mut duplicates) = (0, 0);
+    for seen in &all {
+        let mut idx: Vec<usize> = seen.iter().map(|(k, _)| index[k]).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        if idx.len() != seen.len() {
+            duplicates += 1;
+        }
+        if idx
+            .last()
+            .zip(idx.first())
+            .is_some_and(|(l, f)| l - f + 1 != idx.len())
+        {
+            gaps += 1;
+        }
+    }
     let complete = all.len();
-    let delivered_all =
-        complete == o.clients && gaps == 0 && all.iter().all(|s| s.len() == o.expect);
+    let delivered_all = complete == o.clients
+        && gaps == 0
+        && duplicates == 0
+        && all.iter().all(|s| s.len() == o.expect);
     let errors: Vec<String> = errors.iter().map(|(e, n)| format!("{n}x {e}")).collect();
     println!(
         "{}",
@@ -310,6 +316,7 @@ async fn main() -> std::process::ExitCode {
             "expected_per_client": o.expect,
             "deliveries": latencies.len(),
             "clients_with_gaps": gaps,
+            "clients_with_duplicates": duplicates,
             "delivered_all": delivered_all,
             "p50_ms": percentile(&latencies, 50.0),
             "p99_ms": percentile(&latencies, 99.0),
