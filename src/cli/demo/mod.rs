@@ -49,6 +49,7 @@ use ny_power::services::{
     run_all, shutdown_channel, ArchiveSettings, ArchiveSink, Co2Settings, Common, Parts, PlainSink,
     PumpSettings, RunConfig,
 };
+use ny_power::settings::parse_broker_max_connections;
 use ny_power::settings::LogFormat;
 use ny_power::stream::Topics;
 
@@ -99,6 +100,15 @@ pub struct Args {
         value_name = "ORIGIN"
     )]
     allowed_origins: Vec<String>,
+    /// Connections the embedded broker holds; WebSocket viewers get all but 16, kept for the
+    /// demo's own services (a viewer past the cap gets 503).
+    #[arg(
+        long,
+        env = "BROKER_MAX_CONNECTIONS",
+        default_value = "1000",
+        value_name = "N"
+    )]
+    broker_max_connections: String,
     #[command(flatten)]
     ha: HaArgs,
 }
@@ -150,6 +160,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         );
     }
     let origins = OriginPolicy::with_origins(&args.allowed_origins)?;
+    let max_connections = parse_broker_max_connections(&args.broker_max_connections)?;
     ensure_web_assets(&args.web_dir)?;
     let mode = choose_mode(&args).await;
     let state_dir = args.data_dir.join(mode.name());
@@ -159,7 +170,9 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     let topics = Topics::default();
     let snapshot = load_snapshot(&snapshot_path, &topics, Utc::now());
 
-    let broker = EmbeddedBroker::start_with(args.mqtt_port, args.ws_port, origins).await?;
+    let broker =
+        EmbeddedBroker::start_with_limit(args.mqtt_port, args.ws_port, origins, max_connections)
+            .await?;
     let (trigger, shutdown) = shutdown_channel();
 
     let mut web_config = WebConfig::new(broker.ws_url());
