@@ -52,8 +52,9 @@ pub async fn timestream_client(
     Ok(client)
 }
 
-/// The S3 client: on the override endpoint when one is set (path-style addressing, as local
+/// The S3 client (feature `s3`): on the override endpoint when one is set (path-style addressing, as local
 /// S3-compatible servers need), otherwise the SDK default for the region.
+#[cfg(feature = "s3")]
 pub fn s3_client(sdk: &SdkConfig, env: &impl Env) -> aws_sdk_s3::Client {
     let mut conf = aws_sdk_s3::config::Builder::from(sdk);
     if let Some(url) = endpoint_override(env, "S3") {

@@ -116,10 +116,12 @@ pub fn iot_endpoint(env: &impl Env) -> Option<String> {
 
 /// `ARCHIVE_BACKEND`: which archive the archive function writes to.
 pub const ARCHIVE_BACKEND: &str = "ARCHIVE_BACKEND";
+/// The default `ARCHIVE_PREFIX` (the prefix `infra/template.yaml` grants `s3:PutObject` on).
+pub const DEFAULT_ARCHIVE_PREFIX: &str = "archive";
 /// `ARCHIVE_BUCKET`: the S3 bucket of `ARCHIVE_BACKEND=s3`.
 pub const ARCHIVE_BUCKET: &str = "ARCHIVE_BUCKET";
 /// `ARCHIVE_PREFIX`: the key prefix of `ARCHIVE_BACKEND=s3` (default
-/// [`crate::s3::DEFAULT_PREFIX`]).
+/// `archive`, the template's grant).
 pub const ARCHIVE_PREFIX: &str = "ARCHIVE_PREFIX";
 
 /// Which archive the archive function writes to (`ARCHIVE_BACKEND`).
@@ -155,7 +157,7 @@ pub fn archive_backend(env: &impl Env) -> Result<ArchiveBackend, FunctionError> 
         None | Some("s3") => {
             let prefix = env
                 .get(ARCHIVE_PREFIX)
-                .unwrap_or_else(|| crate::s3::DEFAULT_PREFIX.to_owned());
+                .unwrap_or_else(|| DEFAULT_ARCHIVE_PREFIX.to_owned());
             let trimmed = prefix.trim_matches('/');
             let clean = trimmed.split('/').all(|seg| {
                 !seg.is_empty()

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use crate::sdk_error::port_error;
 
 /// The key prefix the archive writes under (and the template grants `s3:PutObject` on).
-pub const DEFAULT_PREFIX: &str = "archive";
+pub const DEFAULT_PREFIX: &str = crate::config::DEFAULT_ARCHIVE_PREFIX;
 /// At most this many `PutObject` calls in flight for one batch.
 pub const MAX_CONCURRENT_PUTS: usize = 16;
 /// The objects' `Content-Type`.
