@@ -93,9 +93,16 @@ fn every_retained_payload_stays_under_the_iot_core_limit_at_its_largest() {
     assert_eq!(state.intensity.len(), (RETENTION_DAYS * 24 + 1) as usize);
     assert!(state.intensity.iter().all(Option::is_some));
     let history = step.calculator().history_payload();
-    assert!(history.ts.len() >= densest.len() - 1, "{}", history.ts.len());
+    assert!(
+        history.ts.len() >= densest.len() - 1,
+        "{}",
+        history.ts.len()
+    );
 
-    println!("densest real day: {densest_name} ({} readings)", densest.len());
+    println!(
+        "densest real day: {densest_name} ({} readings)",
+        densest.len()
+    );
     for (topic, len) in &largest {
         println!("{topic}: {len} B (largest)");
         assert!(
@@ -119,6 +126,10 @@ fn every_retained_payload_stays_under_the_iot_core_limit_at_its_largest() {
     // Retained topics: a fixed set (7 fuels, mix, cursor, 2 intensities, history, forecast,
     // windows, band, state), however long it runs — one retained message each.
     println!("retained topics: {}", retained.len());
-    assert_eq!(retained.len(), 7 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1, "{retained:?}");
+    assert_eq!(
+        retained.len(),
+        7 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1,
+        "{retained:?}"
+    );
     assert!(!retained.contains(&topics.co2_archive()));
 }

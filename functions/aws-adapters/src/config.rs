@@ -265,8 +265,8 @@ mod tests {
             }
         );
         for bad in ["a//b", "../x", "a b"] {
-            let e = archive_backend(&[("ARCHIVE_BUCKET", "b"), ("ARCHIVE_PREFIX", bad)])
-                .unwrap_err();
+            let e =
+                archive_backend(&[("ARCHIVE_BUCKET", "b"), ("ARCHIVE_PREFIX", bad)]).unwrap_err();
             assert!(e.message.contains("ARCHIVE_PREFIX"), "{bad}: {e}");
         }
         let e = archive_backend(&[("ARCHIVE_BACKEND", "none")]).unwrap_err();

@@ -287,7 +287,10 @@ mod tests {
         );
         for bad in ["", "a/b", "x y", "..", "é"] {
             let e = object_key("archive", &co2(ts, bad, 1.0)).unwrap_err();
-            assert!(!e.is_retryable() && e.to_string().contains("safe key"), "{e}");
+            assert!(
+                !e.is_retryable() && e.to_string().contains("safe key"),
+                "{e}"
+            );
         }
         let mut p = co2(ts, "direct", 1.0);
         p.measurement = "co2/../x".into();
@@ -305,7 +308,10 @@ mod tests {
         let mix = Point {
             measurement: "fuel_mix".into(),
             tags: BTreeMap::new(),
-            fields: vec![("dual_fuel".into(), 4613.0), ("other_fossil_fuels".into(), 0.5)],
+            fields: vec![
+                ("dual_fuel".into(), 4613.0),
+                ("other_fossil_fuels".into(), 0.5),
+            ],
             ts,
         };
         assert_eq!(
@@ -316,7 +322,10 @@ mod tests {
         assert!(e.to_string().contains("not a finite number"), "{e}");
         let mut clash = co2(ts, "direct", 1.0);
         clash.fields.push(("factors".into(), 2.0));
-        assert!(object_body(&clash).unwrap_err().to_string().contains("`factors` is used twice"));
+        assert!(object_body(&clash)
+            .unwrap_err()
+            .to_string()
+            .contains("`factors` is used twice"));
         let mut ts_field = co2(ts, "direct", 1.0);
         ts_field.fields = vec![("ts".into(), 1.0)];
         assert!(object_body(&ts_field).is_err());

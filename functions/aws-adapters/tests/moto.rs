@@ -21,8 +21,8 @@ use ny_power::ports::{Archive, CursorStore};
 use ny_power::stream::{cursor_message, reading_messages, Topics};
 use ny_power::usecases::pump::Pump;
 use ny_power::Reading;
-use ny_power_aws::iot::{iot_cursor, IotPublisher};
 use ny_power_aws::clients::s3_client;
+use ny_power_aws::iot::{iot_cursor, IotPublisher};
 use ny_power_aws::s3::S3Archive;
 use ny_power_aws::timestream::TimestreamArchive;
 use ny_power_aws::{ErrorKind, FunctionError};
@@ -290,7 +290,8 @@ async fn s3_archive_writes_one_json_line_per_point_under_its_utc_date_and_a_retr
     let expected = std::collections::BTreeMap::from([
         (
             "archive/co2/date=2025-02-01/20250201T050500Z_factors=direct.jsonl".to_owned(),
-            "{\"ts\":\"2025-02-01T05:05:00Z\",\"factors\":\"direct\",\"value\":248.75}\n".to_owned(),
+            "{\"ts\":\"2025-02-01T05:05:00Z\",\"factors\":\"direct\",\"value\":248.75}\n"
+                .to_owned(),
         ),
         (
             "archive/co2/date=2025-02-01/20250201T050500Z_factors=lifecycle.jsonl".to_owned(),
@@ -317,7 +318,10 @@ async fn s3_archive_writes_one_json_line_per_point_under_its_utc_date_and_a_retr
     let mut twice = points.clone();
     twice.extend(points.clone());
     archive.write(&twice).await.unwrap();
-    assert_eq!(objects(&client, "ny-power-archive", "archive/").await, expected);
+    assert_eq!(
+        objects(&client, "ny-power-archive", "archive/").await,
+        expected
+    );
     let v = versions(&client, "ny-power-archive", "archive/").await;
     assert_eq!(v.len(), 3);
     assert!(v.values().all(|&n| n == 2), "{v:?}");
@@ -353,7 +357,9 @@ async fn s3_archive_batch_with_a_failed_put_is_retryable_and_the_retry_completes
     let text = e.to_string();
     assert!(text.contains("1 of 9 objects failed"), "{text}");
     assert!(
-        text.contains("s3://archive-bucket/archive/fuel_mix/date=2025-02-01/20250201T051500Z.jsonl"),
+        text.contains(
+            "s3://archive-bucket/archive/fuel_mix/date=2025-02-01/20250201T051500Z.jsonl"
+        ),
         "{text}"
     );
     assert_eq!(
@@ -363,16 +369,23 @@ async fn s3_archive_batch_with_a_failed_put_is_retryable_and_the_retry_completes
     );
     let partial = objects(&client, "archive-bucket", "archive/").await;
     assert_eq!(partial.len(), 8);
-    assert!(!partial.keys().any(|k| k.contains("fuel_mix/date=2025-02-01/20250201T051500Z")));
+    assert!(!partial
+        .keys()
+        .any(|k| k.contains("fuel_mix/date=2025-02-01/20250201T051500Z")));
 
     // The retry (Lambda's async retry of the same event) writes the whole batch again.
     archive.write(&points).await.unwrap();
     let all = objects(&client, "archive-bucket", "archive/").await;
     assert_eq!(all.len(), 9);
-    assert!(all["archive/fuel_mix/date=2025-02-01/20250201T051500Z.jsonl"]
-        .starts_with("{\"ts\":\"2025-02-01T05:15:00Z\",\"dual_fuel\":4513.0,"));
+    assert!(
+        all["archive/fuel_mix/date=2025-02-01/20250201T051500Z.jsonl"]
+            .starts_with("{\"ts\":\"2025-02-01T05:15:00Z\",\"dual_fuel\":4513.0,")
+    );
     let v = versions(&client, "archive-bucket", "archive/").await;
-    assert_eq!(v["archive/fuel_mix/date=2025-02-01/20250201T051500Z.jsonl"], 1);
+    assert_eq!(
+        v["archive/fuel_mix/date=2025-02-01/20250201T051500Z.jsonl"],
+        1
+    );
     assert_eq!(v.values().sum::<usize>(), 8 * 2 + 1);
 
     // A bucket that does not exist is a permanent failure (no retry helps).
