@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::Duration;
-use ny_power::forecast::RETENTION_DAYS;
+use chrono_tz::America::New_York;
+use ny_power::forecast::{Forecaster, RETENTION_DAYS};
 use ny_power::nyiso::parse_bytes;
-use ny_power::stream::{cursor_message, reading_messages, FuelMixPayload, Topics};
-use ny_power::usecases::co2::{Co2Step, StatePolicy};
+use ny_power::stream::{cursor_message, reading_messages, FuelMixPayload, Message, Topics};
+use ny_power::usecases::co2::{Co2Step, RetainedInputs, StatePolicy};
 use ny_power::{Factors, Reading};
 
 /// AWS IoT Core's limit on a PUBLISH payload (128 KB; the service rejects larger messages).
@@ -24,9 +25,10 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every real fuel-mix day in the repository, by file name.
+/// Every real fuel-mix day in the repository (daily files, and each day of the monthly zip),
+/// by file name and New York date.
 fn real_days() -> BTreeMap<String, Vec<Reading>> {
-    let mut days = BTreeMap::new();
+    let mut days: BTreeMap<String, Vec<Reading>> = BTreeMap::new();
     for dir in ["tests/fixtures/nyiso", "demo-data"] {
         for entry in std::fs::read_dir(repo().join(dir)).unwrap() {
             let path = entry.unwrap().path();
@@ -35,11 +37,13 @@ fn real_days() -> BTreeMap<String, Vec<Reading>> {
                 continue;
             }
             let bytes = std::fs::read(&path).unwrap();
-            let parsed = parse_bytes(&name, &bytes).unwrap();
-            days.insert(name, parsed.readings);
+            for r in parse_bytes(&name, &bytes).unwrap().readings {
+                let day = r.ts.with_timezone(&New_York).date_naive();
+                days.entry(format!("{name} {day}")).or_default().push(r);
+            }
         }
     }
-    assert!(days.len() >= 4, "{:?}", days.keys());
+    assert!(days.len() >= 30, "{:?}", days.keys());
     days
 }
 
@@ -64,40 +68,63 @@ fn every_retained_payload_stays_under_the_iot_core_limit_at_its_largest() {
             retained.insert(topic.to_owned());
         }
     };
-    // 33 days of the densest day's readings, day after day: more than the forecaster keeps
-    // (31 days), so its state reaches its largest; the history ends holding the densest day.
+    // The forecaster at its largest: 33 days of the densest day's readings, day after day —
+    // more than it keeps (31 days). Fed directly (the forecast the co2 step computes on each
+    // reading does not change its state, and would make this test slow in a debug build).
     let span = densest.last().unwrap().ts - densest.first().unwrap().ts;
     let period = Duration::days(1).max(span + Duration::minutes(5));
-    for k in 0..33 {
-        for r in densest {
-            let shifted = Reading {
-                ts: r.ts + period * k,
-                mix: r.mix,
-            };
-            for m in reading_messages(&topics, &shifted) {
-                note(&m.topic, m.payload.len(), m.retain);
-            }
-            let cursor = cursor_message(&topics, shifted.ts);
-            note(&cursor.topic, cursor.payload.len(), cursor.retain);
-            for m in step.on_fuel_mix(&FuelMixPayload::of(&shifted), None) {
-                note(&m.topic, m.payload.len(), m.retain);
-            }
+    let shifted = |k: i32| {
+        densest.iter().map(move |r| Reading {
+            ts: r.ts + period * k,
+            mix: r.mix,
+        })
+    };
+    let mut forecaster = Forecaster::new(Factors::Direct);
+    for k in 0..32 {
+        for r in shifted(k) {
+            forecaster.update(&r);
         }
     }
-    // The forecaster holds its full 31 days (+ the current hour) and the history a full day.
-    assert_eq!(
-        step.forecaster().hours_held(),
-        (RETENTION_DAYS * 24 + 1) as usize
+    // The co2 step starts from that state, as a cold Lambda does (the retained state).
+    let restored = step.restore(
+        &RetainedInputs {
+            state: forecaster.state(),
+            history: None,
+        },
+        densest[0].ts + period * 32,
     );
-    let state = step.forecaster().state().unwrap();
+    assert!(restored.state);
+    for r in shifted(32) {
+        forecaster.update(&r);
+    }
+    assert_eq!(forecaster.hours_held(), (RETENTION_DAYS * 24 + 1) as usize);
+    let state = forecaster.state().unwrap();
     assert_eq!(state.intensity.len(), (RETENTION_DAYS * 24 + 1) as usize);
     assert!(state.intensity.iter().all(Option::is_some));
-    let history = step.calculator().history_payload();
-    assert!(
-        history.ts.len() >= densest.len() - 1,
-        "{}",
-        history.ts.len()
+    let full_state = Message::json(topics.forecaster_state(), &state).unwrap();
+    note(
+        &full_state.topic,
+        full_state.payload.len(),
+        full_state.retain,
     );
+
+    // Everything else as the pump and the co2 step publish it, over the last of those days:
+    // the history ends holding the densest day, the band (24 hourly means) is on.
+    for r in shifted(32) {
+        for m in reading_messages(&topics, &r) {
+            note(&m.topic, m.payload.len(), m.retain);
+        }
+        let cursor = cursor_message(&topics, r.ts);
+        note(&cursor.topic, cursor.payload.len(), cursor.retain);
+        for m in step.on_fuel_mix(&FuelMixPayload::of(&r), None) {
+            note(&m.topic, m.payload.len(), m.retain);
+        }
+    }
+    let history = step.calculator().history_payload();
+    // A full day of readings (the window is the last 24 h, so a day file's extra 00:00
+    // reading of the next day can push its first one out).
+    assert!(history.ts.len() >= 288, "{}", history.ts.len());
+    println!("24 h history: {} readings", history.ts.len());
 
     println!(
         "densest real day: {densest_name} ({} readings)",

@@ -39,14 +39,15 @@ INFLUX_HOURLY_DEFAULT = 0.12
 MINUTES = 30 * 24 * 60          # per month
 HOURS = 30 * 24
 READINGS = MINUTES // 5         # NYISO publishes every 5 minutes
-HISTORY_BYTES = 288 * 42        # 24 h history: 288 × ("ts", value) ≈ 12 KB (tests/payload_limits.rs)
-# Forecast payloads (measured by functions/co2/tests/handler.rs on February 2025): forecast
-# 763 B, charge windows 577 B, band 127 B — one 5 KB unit each; the forecaster state ≈ 6.1 KB
-# with the 745 hourly means kept at most (31 days): 2 units.
+# Largest payloads measured by tests/payload_limits.rs: the 24 h history at the densest real
+# day (2025-02-11, 309 readings) 12 932 B = 3 units; the forecaster state holding its full
+# 31 days 8 224 B = 2 units.
+HISTORY_BYTES = 12932
+# Forecast payloads (same test): forecast 763 B, charge windows 577 B, band 131 B — one unit each.
 FORECAST_BYTES = 763
 WINDOWS_BYTES = 577
-BAND_BYTES = 127
-STATE_BYTES = 6150
+BAND_BYTES = 131
+STATE_BYTES = 8224
 STATES_PER_READING = 1 / 12     # the state goes with the first reading of each hour
 # The archive: per reading one fuel-mix point and one intensity per table (direct, lifecycle).
 ARCHIVE_POINTS = 3
