@@ -41,7 +41,11 @@ else
   apt_get update -qq
   apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # A package may start its service, which would hold the default ports; the tests start their
-  # own instances. Stop only the instances these packages just started, by their pid files.
+  # own instances. Stop only the instances these packages just started: their systemd units
+  # when systemd runs, else by the PIDs in their pid files.
+  if [ -d /run/systemd/system ]; then
+    "${as_root[@]}" systemctl stop mosquitto influxdb 2>/dev/null || true
+  fi
   for pidfile in /run/mosquitto/mosquitto.pid /var/run/mosquitto.pid /var/run/influxdb/influxd.pid; do
     if [ -s "$pidfile" ]; then "${as_root[@]}" kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
@@ -71,7 +75,7 @@ then
   echo "setup: Python tools present"
 else
   echo "setup: installing Python tools (scripts/requirements-ci.txt)"
-  python3 -m pip install -q --disable-pip-version-check -r scripts/requirements-ci.txt
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r scripts/requirements-ci.txt
 fi
 
 # The arm64 Lambda build (sam build, tests/aws) needs the aarch64 standard library.

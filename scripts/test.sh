@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of ny-power: Rust (unit + integration against real Mosquitto, InfluxDB,
 # moto, cargo lambda), the dashboard (Node unit tests + Playwright/Chromium end-to-end),
-# the Helm chart and the SAM template checks. Needs the tools .ci/run installs.
-# Ends with one line `tests: N passed, N failed` summed over every runner.
+# the Helm chart and the SAM template checks. First installs what of that is missing
+# (scripts/setup-test-deps.sh: Debian packages, pinned Python tools, a Rust target; skipped when
+# present). Ends with one line `tests: N passed, N failed` summed over every runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+printf '==> setup\n'
+scripts/setup-test-deps.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

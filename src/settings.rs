@@ -38,6 +38,13 @@ pub const HA_DISCOVERY: &str = "HA_DISCOVERY";
 /// [`crate::homeassistant::DEFAULT_PREFIX`]).
 pub const HA_DISCOVERY_PREFIX: &str = "HA_DISCOVERY_PREFIX";
 
+/// `BROKER_MAX_CONNECTIONS`: connections the demo's embedded broker holds (default
+/// [`crate::adapters::broker::DEFAULT_MAX_CONNECTIONS`]); viewers get all but
+/// [`crate::adapters::broker::RESERVED_FOR_SERVICES`].
+pub const BROKER_MAX_CONNECTIONS: &str = "BROKER_MAX_CONNECTIONS";
+/// The most `BROKER_MAX_CONNECTIONS` accepts (rumqttd sets aside its tables for all of them).
+pub const MAX_BROKER_CONNECTIONS: usize = 100_000;
+
 /// A configuration error: which setting, and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -111,6 +118,32 @@ pub fn parse_nyiso_base_url(s: &str) -> Result<String, ConfigError> {
                 .to_owned();
             ConfigError::invalid(NYISO_BASE_URL, problem)
         })
+}
+
+/// Parses `BROKER_MAX_CONNECTIONS`: a whole number with room for the services' reserved
+/// connections and at least one viewer, at most [`MAX_BROKER_CONNECTIONS`].
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `BROKER_MAX_CONNECTIONS`.
+#[cfg(feature = "self-hosted")]
+pub fn parse_broker_max_connections(s: &str) -> Result<usize, ConfigError> {
+    let reserved = crate::adapters::broker::RESERVED_FOR_SERVICES;
+    let n: usize = s.trim().parse().map_err(|_| {
+        ConfigError::invalid(
+            BROKER_MAX_CONNECTIONS,
+            format!("`{s}` is not a whole number of connections"),
+        )
+    })?;
+    if n <= reserved || n > MAX_BROKER_CONNECTIONS {
+        return Err(ConfigError::invalid(
+            BROKER_MAX_CONNECTIONS,
+            format!(
+                "`{s}` must be from {} to {MAX_BROKER_CONNECTIONS} ({reserved} are kept for the demo's own services)",
+                reserved + 1
+            ),
+        ));
+    }
+    Ok(n)
 }
 
 /// Parses `FACTORS`: `direct`, `lifecycle` or `ny-power-2016`.
@@ -249,6 +282,21 @@ mod tests {
             Duration::from_millis(500)
         );
         assert!(parse_poll_interval("0").is_err());
+        let reserved = crate::adapters::broker::RESERVED_FOR_SERVICES;
+        assert_eq!(parse_broker_max_connections("10000").unwrap(), 10_000);
+        assert_eq!(
+            parse_broker_max_connections(&(reserved + 1).to_string()).unwrap(),
+            reserved + 1
+        );
+        for bad in [
+            reserved.to_string(),
+            "0".into(),
+            "many".into(),
+            "100001".into(),
+        ] {
+            let e = parse_broker_max_connections(&bad).unwrap_err().to_string();
+            assert!(e.starts_with("BROKER_MAX_CONNECTIONS: "), "{e}");
+        }
         assert!(parse_poll_interval("soon")
             .unwrap_err()
             .to_string()

@@ -249,3 +249,43 @@ fn bad_arguments_fail_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no archive configured"));
 }
+
+#[test]
+fn an_unreachable_nyiso_fails_once_and_points_at_source_dir() {
+    // A loopback port nobody listens on: every request is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.sqlite");
+    let out = Command::new(BIN)
+        .args(["backfill", "--from", "2025-02-01", "--to", "2025-02-01"])
+        .arg("--sqlite-path")
+        .arg(&db)
+        .env("NYISO_BASE_URL", format!("http://127.0.0.1:{port}/csv"))
+        .env_remove("SOURCE_DIR")
+        .env_remove("INFLUX_URL")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let fatal: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(fatal.len(), 1, "one fatal line:\n{stderr}");
+    let line = fatal[0];
+    assert!(
+        line.starts_with(&format!(
+            "error: reading 2025-02-01 to 2025-02-01 from http://127.0.0.1:{port}/csv: "
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with("pass --source-dir DIR"), "{line}");
+    // The cause is said once, not once per layer that wraps it.
+    let cause = format!("GET http://127.0.0.1:{port}/csv/rtfuelmix/20250201rtfuelmix_csv.zip");
+    assert_eq!(line.matches(&cause).count(), 1, "{line}");
+}

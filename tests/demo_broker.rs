@@ -2,7 +2,8 @@
 //! `ny-power demo --replay` binary: a web page of another origin is refused (403) on the
 //! WebSocket listener while loopback and configured origins and non-browser clients connect;
 //! a poisoned or corrupt saved state does not stop the demo from starting, and what is wrong
-//! in it is not restored.
+//! in it is not restored; viewers past `--broker-max-connections` get 503 while the services
+//! keep their room.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -288,5 +289,60 @@ async fn poisoned_entries_are_not_restored_and_the_rest_is_migrated() {
     assert!(
         cursor["ts"].as_str().unwrap().starts_with("2025-"),
         "{cursor}"
+    );
+}
+
+/// `--broker-max-connections`: viewers (WebSocket) fill only their share, the next one gets
+/// 503, and a new TCP client (as the demo's services are) still connects and reads; a cap
+/// without room for the services is refused at start, naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_past_the_connection_cap_get_503_and_the_services_keep_their_room() {
+    let site = stub_site();
+    let data = tempfile::tempdir().unwrap();
+    // 16 kept for the services: 3 viewers.
+    let demo = Demo::start(
+        data.path(),
+        site.path(),
+        &["--broker-max-connections", "19"],
+    );
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (status, s) = upgrade(demo.ws, Some("http://127.0.0.1:8080")).await;
+        assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+        held.push(s);
+    }
+    let (status, _) = upgrade(demo.ws, Some("http://127.0.0.1:8080")).await;
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    let cursor = retained(demo.tcp, "ny-power/status/fuel-mix/updated").await;
+    assert!(cursor.is_some_and(|c| c["ts"].is_string()));
+    // One viewer leaves: the next one is let in.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _s) = upgrade(demo.ws, Some("http://127.0.0.1:8080")).await;
+        if status.starts_with("HTTP/1.1 101") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no slot after a viewer left: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(demo);
+
+    let out = Command::new(BIN)
+        .args(["demo", "--replay", "--broker-max-connections", "16"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--web-dir")
+        .arg(site.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BROKER_MAX_CONNECTIONS: `16` must be from 17"),
+        "{err}"
     );
 }

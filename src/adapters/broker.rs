@@ -17,6 +17,13 @@
 //! port. A request without `Origin` (a non-browser client: paho, mosquitto_sub, MQTT.js in
 //! Node) is let through — browsers always send it on a WebSocket handshake.
 //!
+//! **Connections are capped with room kept for the services.** rumqttd holds at most
+//! `max_connections` (`BROKER_MAX_CONNECTIONS`, default [`DEFAULT_MAX_CONNECTIONS`]) and,
+//! when full, silently drops a new connection. The WebSocket front therefore admits at most
+//! `max_connections - `[`RESERVED_FOR_SERVICES`] viewers and answers any more with **503**: the
+//! demo's own clients (pump, calculator, archiver, monitor; all over TCP) always find a slot,
+//! however many dashboards are open.
+//!
 //! rumqttd 0.20 runs on its own threads and has no shutdown API: once started, the broker
 //! lives until the process exits. `ny-power demo` stops it by exiting.
 
@@ -42,8 +49,12 @@ pub const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
 /// How long the front waits for a complete upgrade request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Most WebSocket connections the front holds at once (rumqttd's own limit is 1000).
-const MAX_WS_CONNECTIONS: usize = 1000;
+/// Connections the broker holds by default (`BROKER_MAX_CONNECTIONS`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// Connections kept for the demo's own TCP clients: the WebSocket front admits at most
+/// `max_connections - RESERVED_FOR_SERVICES` viewers.
+pub const RESERVED_FOR_SERVICES: usize = 16;
 
 /// Which browser origins may open the demo's WebSocket (see the module docs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -169,6 +180,7 @@ pub enum BrokerError {
 pub struct EmbeddedBroker {
     tcp: SocketAddr,
     ws: SocketAddr,
+    viewers: usize,
 }
 
 impl EmbeddedBroker {
@@ -191,6 +203,24 @@ impl EmbeddedBroker {
         ws_port: u16,
         origins: OriginPolicy,
     ) -> Result<EmbeddedBroker, BrokerError> {
+        Self::start_with_limit(tcp_port, ws_port, origins, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// As [`EmbeddedBroker::start_with`], holding at most `max_connections` connections, of
+    /// which WebSocket viewers get all but [`RESERVED_FOR_SERVICES`] (checked by
+    /// [`crate::settings::parse_broker_max_connections`]; a smaller value is raised to
+    /// `RESERVED_FOR_SERVICES + 1`).
+    ///
+    /// # Errors
+    /// [`BrokerError`] when a port is taken or the broker does not come up.
+    pub async fn start_with_limit(
+        tcp_port: u16,
+        ws_port: u16,
+        origins: OriginPolicy,
+        max_connections: usize,
+    ) -> Result<EmbeddedBroker, BrokerError> {
+        let max_connections = max_connections.max(RESERVED_FOR_SERVICES + 1);
+        let viewers = max_connections - RESERVED_FOR_SERVICES;
         let (tcp, tcp_hold) = reserve("TCP", tcp_port, "--mqtt-port")?;
         let front = bind_front(ws_port)?;
         let ws = front.local_addr().map_err(|source| BrokerError::Port {
@@ -200,7 +230,7 @@ impl EmbeddedBroker {
             source,
         })?;
         let (inner_ws, inner_hold) = reserve("WebSocket (internal)", 0, "--ws-port")?;
-        let config = broker_config(tcp, inner_ws);
+        let config = broker_config(tcp, inner_ws, max_connections);
         // Both ports are distinct now; free them for rumqttd.
         drop((tcp_hold, inner_hold));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -214,15 +244,15 @@ impl EmbeddedBroker {
                 }
             })
             .map_err(|e| BrokerError::Start(e.to_string()))?;
-        tokio::spawn(ws_front(front, inner_ws, Arc::new(origins)));
-        let broker = EmbeddedBroker { tcp, ws };
+        tokio::spawn(ws_front(front, inner_ws, Arc::new(origins), viewers));
+        let broker = EmbeddedBroker { tcp, ws, viewers };
         let deadline = Instant::now() + READY_TIMEOUT;
         for (listener, transport) in [("TCP", false), ("WebSocket", true)] {
             broker
                 .wait_ready(listener, transport, deadline, &rx)
                 .await?;
         }
-        tracing::info!(tcp = %tcp, ws = %broker.ws_url(), "embedded MQTT broker ready");
+        tracing::info!(tcp = %tcp, ws = %broker.ws_url(), max_connections, viewers, "embedded MQTT broker ready");
         Ok(broker)
     }
 
@@ -234,6 +264,11 @@ impl EmbeddedBroker {
     /// The WebSocket listener's address.
     pub fn ws_addr(&self) -> SocketAddr {
         self.ws
+    }
+
+    /// How many WebSocket connections (viewers) the front admits at once.
+    pub fn max_viewers(&self) -> usize {
+        self.viewers
     }
 
     /// The URL browsers (MQTT.js) connect to: `ws://127.0.0.1:PORT/mqtt`. rumqttd accepts any
@@ -286,17 +321,16 @@ fn bind_front(port: u16) -> Result<tokio::net::TcpListener, BrokerError> {
 }
 
 /// The WebSocket front: accepts browsers' and other clients' connections and hands the allowed
-/// ones to rumqttd's internal listener (see the module docs).
+/// ones to rumqttd's internal listener (see the module docs); past `viewers` connections at
+/// once, a new one gets 503.
 async fn ws_front(
     listener: tokio::net::TcpListener,
     inner: SocketAddr,
     origins: Arc<OriginPolicy>,
+    viewers: usize,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_WS_CONNECTIONS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(viewers));
     loop {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
         let client = match listener.accept().await {
             Ok((client, _)) => client,
             Err(e) => {
@@ -304,6 +338,19 @@ async fn ws_front(
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tokio::spawn(async move {
+                let mut client = client;
+                tracing::warn!(viewers, "embedded broker: WebSocket connections at the cap (BROKER_MAX_CONNECTIONS); refused one with 503");
+                let _ = respond(
+                    &mut client,
+                    "503 Service Unavailable",
+                    "too many connections\n",
+                )
+                .await;
+            });
+            continue;
         };
         let origins = Arc::clone(&origins);
         tokio::spawn(async move {
@@ -461,11 +508,11 @@ fn server(name: &str, listen: SocketAddr) -> HashMap<String, ServerSettings> {
     )])
 }
 
-fn broker_config(tcp: SocketAddr, ws: SocketAddr) -> Config {
+fn broker_config(tcp: SocketAddr, ws: SocketAddr, max_connections: usize) -> Config {
     Config {
         id: 0,
         router: RouterConfig {
-            max_connections: 1000,
+            max_connections,
             max_outgoing_packet_count: 200,
             max_segment_size: 4 * 1024 * 1024,
             max_segment_count: 4,
@@ -769,6 +816,71 @@ mod tests {
         .unwrap();
         assert_eq!(got.topic, "ny-power/computed/co2");
         assert_eq!(&got.payload[..], b"{\"value\":1}");
+    }
+
+    /// Waits for a CONNACK (or the connection's end) on one event loop.
+    async fn connack(events: &mut rumqttc::EventLoop) -> Result<(), String> {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err("no CONNACK within 20 s".to_owned()))
+    }
+
+    /// Viewers (WebSocket) fill only their share: the next one gets 503, the services' TCP
+    /// clients still connect, and a viewer that leaves frees its slot.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn viewers_at_the_cap_get_503_and_the_services_still_connect() {
+        let max = RESERVED_FOR_SERVICES + 3;
+        let broker = EmbeddedBroker::start_with_limit(0, 0, OriginPolicy::loopback(), max)
+            .await
+            .unwrap();
+        assert_eq!(broker.max_viewers(), 3);
+        let mut viewers = Vec::new();
+        for i in 0..3 {
+            let (c, mut events) = client(&broker, &format!("viewer-{i}"), true).await;
+            connack(&mut events).await.unwrap();
+            viewers.push((c, events));
+        }
+        // A fourth viewer: the front answers the upgrade with 503.
+        let mut raw = tokio::net::TcpStream::connect(broker.ws_addr())
+            .await
+            .unwrap();
+        raw.write_all(b"GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), raw.read_to_end(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        let (_c, mut events) = client(&broker, "viewer-refused", true).await;
+        assert!(connack(&mut events).await.is_err());
+        // The services' connections (TCP) are not counted against the viewers.
+        let mut services = Vec::new();
+        for i in 0..RESERVED_FOR_SERVICES {
+            let (c, mut events) = client(&broker, &format!("service-{i}"), false).await;
+            connack(&mut events).await.unwrap();
+            services.push((c, events));
+        }
+        // A viewer leaves: its slot is free again.
+        let (c, events) = viewers.pop().unwrap();
+        drop((c, events));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_c, mut events) = client(&broker, "viewer-late", true).await;
+            match connack(&mut events).await {
+                Ok(()) => break,
+                Err(e) => assert!(Instant::now() < deadline, "slot never freed: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     #[tokio::test]

@@ -16,6 +16,8 @@ pub mod influx;
 pub mod mqtt;
 #[cfg(feature = "self-hosted")]
 pub mod mqtt_config;
+#[cfg(feature = "self-hosted")]
+pub mod mqtt_tls;
 pub mod nyiso;
 #[cfg(feature = "self-hosted")]
 pub mod sqlite;

@@ -33,11 +33,12 @@ use bytes::Bytes;
 use chrono::Utc;
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, Outgoing, Packet,
-    QoS, Request, SubscribeFilter, SubscribeReasonCode, Transport,
+    QoS, Request, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::adapters::mqtt_config::{BrokerUrl, MqttConfig};
+use crate::adapters::mqtt_config::{BrokerUrl, MqttConfig, TlsClient, TlsFiles};
+use crate::adapters::mqtt_tls;
 use crate::backoff::Backoff;
 use crate::ports::{PortError, Publisher, RetainedReader};
 use crate::stream::{Message, ServiceState, ServiceStatusPayload};
@@ -66,6 +67,16 @@ pub enum MqttError {
         /// `host:port`.
         broker: String,
         /// The CONNACK return code, explained.
+        reason: String,
+    },
+    /// The TLS handshake failed for good: the broker's certificate does not verify (expired,
+    /// not signed by a trusted CA, not valid for the host name: the reason says which), or
+    /// the broker ended the handshake.
+    #[error("broker {broker}: {reason}")]
+    Tls {
+        /// `host:port`.
+        broker: String,
+        /// What failed, and which setting to check.
         reason: String,
     },
     /// The broker refused a subscription (ACL).
@@ -106,6 +117,7 @@ impl MqttError {
     pub fn into_port(self, context: impl Into<String>) -> PortError {
         match self {
             MqttError::Refused { .. }
+            | MqttError::Tls { .. }
             | MqttError::SubscribeRefused { .. }
             | MqttError::TooLarge { .. } => PortError::permanent(context, self),
             _ => PortError::transient(context, self),
@@ -163,6 +175,17 @@ pub struct Inbound {
     generation: u64,
 }
 
+/// How a connection attempt failed: waiting helps only for [`Failure::Transient`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Not reachable (yet), dropped: reconnecting may help.
+    Transient,
+    /// The broker refused us (CONNACK).
+    Refused,
+    /// The TLS handshake failed on a certificate or alert.
+    Tls,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Publish,
@@ -187,7 +210,7 @@ struct State {
     /// Exact topics being read for their retained message, with what arrived.
     catchers: HashMap<String, Option<Bytes>>,
     /// The last connection error.
-    last_error: Option<(String, bool)>,
+    last_error: Option<(String, Failure)>,
     /// The current connection's generation (one more at every CONNACK).
     generation: u64,
     /// Whether the connection of `generation` is up (acks of it may be sent).
@@ -257,6 +280,54 @@ fn refusal(code: ConnectReturnCode) -> &'static str {
     }
 }
 
+/// The rustls configuration of a TLS connection: the loaded settings, or the system's roots
+/// (a config built by hand, e.g. [`MqttConfig::anonymous`]). Without any trusted root every
+/// handshake fails as "not signed by a trusted CA", which [`describe`] says.
+fn tls_configuration(mqtt: &MqttConfig) -> TlsConfiguration {
+    let loaded = match &mqtt.tls {
+        Some(tls) => Ok(tls.clone()),
+        None => TlsClient::load(&TlsFiles::default()),
+    };
+    match loaded {
+        Ok(tls) => TlsConfiguration::Rustls(tls.config()),
+        Err(e) => {
+            tracing::error!(error = %e, "no CA certificates to trust for the TLS broker");
+            let empty = rumqttc::tokio_rustls::rustls::RootCertStore::empty();
+            TlsConfiguration::Rustls(Arc::new(
+                rumqttc::tokio_rustls::rustls::ClientConfig::builder()
+                    .with_root_certificates(empty)
+                    .with_no_client_auth(),
+            ))
+        }
+    }
+}
+
+/// A connection error for the log and [`MqttError`], and whether waiting can help (not for
+/// bad credentials or a certificate that does not verify).
+fn describe(error: &ConnectionError, mqtt: &MqttConfig) -> (String, Failure) {
+    if let ConnectionError::ConnectionRefused(code) = error {
+        return (refusal(*code).to_owned(), Failure::Refused);
+    }
+    match mqtt_tls::find_rustls_error(error) {
+        Some(tls) => {
+            let ca = mqtt.tls.as_ref().and_then(|t| t.files().ca_file.as_deref());
+            let failure = if matches!(
+                tls,
+                rumqttc::tokio_rustls::rustls::Error::InvalidCertificate(_)
+                    | rumqttc::tokio_rustls::rustls::Error::AlertReceived(_)
+                    | rumqttc::tokio_rustls::rustls::Error::InvalidMessage(_)
+                    | rumqttc::tokio_rustls::rustls::Error::InappropriateMessage { .. }
+            ) {
+                Failure::Tls
+            } else {
+                Failure::Transient
+            };
+            (mqtt_tls::explain(tls, &mqtt.url, ca), failure)
+        }
+        None => (error.to_string(), Failure::Transient),
+    }
+}
+
 impl MqttClient {
     /// Starts a client: the event loop runs in a task of the current tokio runtime and
     /// connects (and reconnects) in the background. Use [`MqttClient::wait_connected`] to wait
@@ -269,6 +340,16 @@ impl MqttClient {
             BrokerUrl::Ws { url, port, .. } => {
                 let mut mo = rumqttc::MqttOptions::new(opts.client_id.clone(), url.clone(), *port);
                 mo.set_transport(Transport::Ws);
+                mo
+            }
+            BrokerUrl::Tls { host, port } => {
+                let mut mo = rumqttc::MqttOptions::new(opts.client_id.clone(), host.clone(), *port);
+                mo.set_transport(Transport::Tls(tls_configuration(&opts.mqtt)));
+                mo
+            }
+            BrokerUrl::Wss { url, port, .. } => {
+                let mut mo = rumqttc::MqttOptions::new(opts.client_id.clone(), url.clone(), *port);
+                mo.set_transport(Transport::Wss(tls_configuration(&opts.mqtt)));
                 mo
             }
         };
@@ -374,11 +455,8 @@ impl MqttClient {
             if *rx.borrow_and_update() {
                 return Ok(());
             }
-            if let Some((error, true)) = lock(&self.inner.state).last_error.clone() {
-                return Err(MqttError::Refused {
-                    broker: self.inner.opts.mqtt.url.authority(),
-                    reason: error,
-                });
+            if let Some(fatal) = self.fatal_error() {
+                return Err(fatal);
             }
             let changed = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline, rx.changed()).await,
@@ -388,20 +466,27 @@ impl MqttClient {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(MqttError::Closed),
                 Err(_) => {
+                    if let Some(fatal) = self.fatal_error() {
+                        return Err(fatal);
+                    }
                     let last = lock(&self.inner.state).last_error.clone();
-                    return Err(match last {
-                        Some((reason, true)) => MqttError::Refused {
-                            broker: self.inner.opts.mqtt.url.authority(),
-                            reason,
-                        },
-                        other => MqttError::NotConnected {
-                            broker: self.inner.opts.mqtt.url.authority(),
-                            last_error: other
-                                .map_or_else(|| "no answer yet".to_owned(), |(e, _)| e),
-                        },
+                    return Err(MqttError::NotConnected {
+                        broker: self.inner.opts.mqtt.url.authority(),
+                        last_error: last.map_or_else(|| "no answer yet".to_owned(), |(e, _)| e),
                     });
                 }
             }
+        }
+    }
+
+    /// The last connection error when waiting cannot help (a refusal, a TLS failure).
+    fn fatal_error(&self) -> Option<MqttError> {
+        let (reason, failure) = lock(&self.inner.state).last_error.clone()?;
+        let broker = self.inner.opts.mqtt.url.authority();
+        match failure {
+            Failure::Transient => None,
+            Failure::Refused => Some(MqttError::Refused { broker, reason }),
+            Failure::Tls => Some(MqttError::Tls { broker, reason }),
         }
     }
 
@@ -679,17 +764,14 @@ async fn run_event_loop(
                     inner.connected.send_replace(false);
                     return;
                 }
-                let (message, refused) = match &e {
-                    ConnectionError::ConnectionRefused(code) => (refusal(*code).to_owned(), true),
-                    other => (other.to_string(), false),
-                };
-                if !logged_down || refused {
+                let (message, failure) = describe(&e, &inner.opts.mqtt);
+                if !logged_down || failure != Failure::Transient {
                     tracing::warn!(client = %inner.opts.client_id, broker = %inner.opts.mqtt.url.authority(), error = %message, "broker connection down; reconnecting");
                     logged_down = true;
                 }
                 {
                     let mut state = lock(&inner.state);
-                    state.last_error = Some((message, refused));
+                    state.last_error = Some((message, failure));
                     // No ack of this connection's messages may be queued from here on; then
                     // take back what was queued since rumqttc drained its request channel.
                     state.live = false;

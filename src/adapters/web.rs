@@ -131,7 +131,11 @@ fn ws_origin(url: &str) -> Option<String> {
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// The static directory has no `index.html`.
-    #[error("{dir}: no index.html (build the dashboard: cd web && npm ci && npm run build)")]
+    #[error(
+        "{dir}: no index.html there; point --web-dir (WEB_DIR) at a built dashboard, or build \
+         one from the repository with `cd web && npm ci && npm run build` and pass \
+         --web-dir web/dist"
+    )]
     NoIndex {
         /// The directory.
         dir: PathBuf,
@@ -479,6 +483,8 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(err.to_string().contains("npm run build"), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("npm run build"), "{text}");
+        assert!(text.contains("--web-dir"), "{text}");
     }
 }

@@ -31,7 +31,7 @@ use ny_power::stream::{reading_messages, FuelMixPayload, Topics};
 use ny_power::usecases::co2::Co2Calculator;
 
 use super::archive_args::ArchiveArgs;
-use super::common::run_service;
+use super::common::{error_text, run_service};
 use super::settings::{LogArgs, NyisoArgs};
 
 /// Arguments of `backfill`.
@@ -57,7 +57,8 @@ pub struct Args {
 
 /// Where readings come from.
 enum Input {
-    Http(Box<HttpSource>),
+    /// NYISO over HTTP, and its base URL (for the error message).
+    Http(Box<HttpSource>, String),
     Folder(FolderSource),
 }
 
@@ -68,9 +69,23 @@ impl Input {
         until: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Reading>> {
         Ok(match self {
-            Input::Http(s) => s.readings_between(Some(after), until, Utc::now()).await?,
+            Input::Http(s, _) => s.readings_between(Some(after), until, Utc::now()).await?,
             Input::Folder(s) => s.readings_after(Some(after), until).await?,
         })
+    }
+
+    /// `error` of reading `first..=last`, said with where from and, for HTTP, the way round it.
+    fn failure(&self, first: NaiveDate, last: NaiveDate, error: anyhow::Error) -> anyhow::Error {
+        let cause = error_text(&error);
+        match self {
+            Input::Http(_, base) => anyhow::anyhow!(
+                "reading {first} to {last} from {base}: {cause}. Without network, put NYISO's \
+                 monthly archives ({}01rtfuelmix_csv.zip, …) or daily CSVs in a folder DIR and \
+                 pass --source-dir DIR",
+                first.format("%Y%m")
+            ),
+            Input::Folder(_) => anyhow::anyhow!("reading {first} to {last}: {cause}"),
+        }
     }
 }
 
@@ -147,7 +162,10 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
             }
             Input::Folder(FolderSource::new(dir))
         }
-        None => Input::Http(Box::new(args.nyiso.http_source(HttpOptions::default())?)),
+        None => Input::Http(
+            Box::new(args.nyiso.http_source(HttpOptions::default())?),
+            args.nyiso.base_url()?,
+        ),
     };
     let days = (args.to - args.from).num_days() + 1;
     let progress = if std::io::stderr().is_terminal() {
@@ -171,7 +189,7 @@ async fn backfill(args: Args) -> anyhow::Result<()> {
         let readings = source
             .readings(after, until)
             .await
-            .with_context(|| format!("reading {first} to {last}"))?;
+            .map_err(|e| source.failure(first, last, e))?;
         let points = points_for_readings(&topics, &mut calculator, &readings)?;
         for a in &archives {
             a.archive

@@ -159,20 +159,61 @@ where
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let text = error_text(&e);
             if format == LogFormat::Json {
-                tracing::error!("{e:#}");
+                tracing::error!("{text}");
             } else {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {text}");
             }
             ExitCode::FAILURE
         }
     }
 }
 
+/// An error and its causes on one line, `outer: cause: …`, each text once: a cause whose text
+/// the line already holds (an error type that prints its source in its own message) is left
+/// out, so nothing is said twice.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
-    use super::colour_wanted;
+    use super::{colour_wanted, error_text};
     use std::ffi::OsString;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot listen on 127.0.0.1:8080: {source}")]
+    struct Bind {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address in use");
+        let err = anyhow::Error::new(Bind { source: inner }).context("starting the demo");
+        assert_eq!(
+            format!("{err:#}"),
+            "starting the demo: cannot listen on 127.0.0.1:8080: Address in use: Address in use"
+        );
+        assert_eq!(
+            error_text(&err),
+            "starting the demo: cannot listen on 127.0.0.1:8080: Address in use"
+        );
+        let chained = anyhow::anyhow!("no such file").context("reading factors.csv");
+        assert_eq!(error_text(&chained), "reading factors.csv: no such file");
+    }
 
     #[test]
     fn colour_only_on_a_terminal_and_never_with_no_color() {

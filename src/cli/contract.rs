@@ -40,7 +40,7 @@ pub fn run(args: Args) -> ExitCode {
     match document(&args).and_then(|doc| print(&doc, args.json)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::common::error_text(&e));
             ExitCode::FAILURE
         }
     }

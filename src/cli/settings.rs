@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use ny_power::adapters::mqtt_config::MqttConfig;
+use ny_power::adapters::mqtt_config::{MqttConfig, TlsFiles};
 use ny_power::adapters::nyiso::LoadForecastSettings;
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::homeassistant::DEFAULT_PREFIX;
@@ -19,10 +19,12 @@ use ny_power::settings::{
 };
 use ny_power::stream::{Topics, DEFAULT_ROOT};
 
-/// Broker settings (`MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_PASSWORD_FILE`).
+/// Broker settings (`MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_PASSWORD_FILE`,
+/// `MQTT_CA_FILE`, `MQTT_CLIENT_CERT_FILE`, `MQTT_CLIENT_KEY_FILE`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct MqttArgs {
-    /// The broker: `mqtt://host:port` or `ws://host:port/path`.
+    /// The broker: `mqtt://host:port`, `ws://host:port/path`, or over TLS
+    /// `mqtts://host:port` / `wss://host:port/path`.
     #[arg(long, env = "MQTT_URL", value_name = "URL")]
     pub mqtt_url: Option<String>,
     /// User name for the broker.
@@ -39,6 +41,15 @@ pub struct MqttArgs {
     /// File holding the broker password (e.g. a mounted Secret).
     #[arg(long, env = "MQTT_PASSWORD_FILE", value_name = "PATH")]
     pub mqtt_password_file: Option<PathBuf>,
+    /// PEM bundle of the CAs trusted for a TLS broker (default: the system's roots).
+    #[arg(long, env = "MQTT_CA_FILE", value_name = "PATH")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// PEM client certificate for a TLS broker that wants one (with MQTT_CLIENT_KEY_FILE).
+    #[arg(long, env = "MQTT_CLIENT_CERT_FILE", value_name = "PATH")]
+    pub mqtt_client_cert_file: Option<PathBuf>,
+    /// PEM private key of MQTT_CLIENT_CERT_FILE.
+    #[arg(long, env = "MQTT_CLIENT_KEY_FILE", value_name = "PATH")]
+    pub mqtt_client_key_file: Option<PathBuf>,
 }
 
 impl MqttArgs {
@@ -52,6 +63,11 @@ impl MqttArgs {
             self.mqtt_username.as_deref(),
             self.mqtt_password.as_deref(),
             self.mqtt_password_file.as_deref(),
+            &TlsFiles {
+                ca_file: self.mqtt_ca_file.clone(),
+                client_cert_file: self.mqtt_client_cert_file.clone(),
+                client_key_file: self.mqtt_client_key_file.clone(),
+            },
         )
     }
 }

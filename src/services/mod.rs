@@ -292,8 +292,13 @@ pub async fn run_all(
             running[i] = false;
         }
         if let Err(e) = result {
-            tracing::error!(service, error = %e, "service stopped");
-            first_error.get_or_insert(e);
+            // The first failure is returned (and printed once by the caller); later ones,
+            // which nobody returns, are logged here.
+            if first_error.is_none() {
+                first_error = Some(e);
+            } else {
+                tracing::error!(service, error = %e, "service stopped");
+            }
             stop_all();
         } else if !stopping || known.is_none() {
             stop_all();

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Checks the SAM template and builds the functions as SAM would deploy them.
-#   tests/aws/check-template.sh            lint, validate, policy tests, sam build
+#   tests/aws/check-template.sh            lint, validate, policy tests, checkov, sam build
 #   SKIP_SAM_BUILD=1 tests/aws/check-template.sh   everything but the (release, arm64) build
 # Also checks that no Lambda crate compiles the self-hosted stack (cargo tree, as SAM resolves
 # each crate on its own).
-# Needs: pip install cfn-lint aws-sam-cli cargo-lambda pytest pyyaml; rustup.
+# Needs: pip install cfn-lint aws-sam-cli cargo-lambda pytest pyyaml; rustup; python3-venv
+# (checkov is installed into its own virtualenv by tests/helm/install-checkov.sh).
 set -eu
 cd "$(dirname "$0")/../.."
 export SAM_CLI_TELEMETRY=0
@@ -43,8 +44,11 @@ done
 [ "$bad" = 0 ] || exit 1
 echo "no Lambda crate depends on: $forbidden (tower-http only through reqwest)"
 
-echo "== policy tests"
+echo "== policy tests (every ArchiveBackend)"
 python3 -m pytest -q tests/aws/test_template.py
+
+echo "== checkov (clean, reasoned skips only)"
+CHECKOV=$(tests/helm/install-checkov.sh) python3 -m pytest -q tests/aws/test_checkov.py
 
 if [ "${SKIP_SAM_BUILD:-0}" != 1 ]; then
   echo "== sam build (release, arm64, cargo lambda)"

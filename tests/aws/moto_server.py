@@ -11,6 +11,10 @@ message gives `ResourceNotFoundException` (HTTP 404).
 The adapter itself is also covered without this patch, by the SDK's replay client
 (`functions/aws-adapters/tests/retained_replay.rs`).
 
+Fault injection for the S3 archive tests: with `NY_POWER_MOTO_S3_PUT_FAILURES=SUBSTRING=N[,...]`
+the first N `PutObject` requests whose key contains SUBSTRING answer HTTP 500 `InternalError`
+(S3's documented error body) before reaching moto; later ones are stored as usual.
+
 Usage: python3 tests/aws/moto_server.py -H 127.0.0.1 -p PORT   (same flags as moto_server)
 """
 
@@ -20,8 +24,11 @@ import sys
 import time
 from urllib.parse import unquote
 
+import os
+
 from moto.iotdata import models as iotdata_models
 from moto.iotdata.responses import IoTDataPlaneResponse
+from moto.s3.responses import S3Response
 
 _RETAINED = {}  # (account, region, topic) -> (payload bytes, qos, millis)
 
@@ -61,6 +68,32 @@ def _get_retained_message(self):
     )
 
 
+def _parse_failures(spec):
+    out = {}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        substring, _, count = item.rpartition("=")
+        out[substring] = int(count)
+    return out
+
+
+_S3_PUT_FAILURES = _parse_failures(os.environ.get("NY_POWER_MOTO_S3_PUT_FAILURES", ""))
+_original_key_response_put = S3Response._key_response_put
+
+
+def _key_response_put(self, query, key_name):
+    for substring, left in _S3_PUT_FAILURES.items():
+        if left > 0 and substring in key_name and not query.get("uploadId"):
+            _S3_PUT_FAILURES[substring] = left - 1
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+                "<Message>We encountered an internal error. Please try again.</Message>"
+                f"<Key>{key_name}</Key><RequestId>ny-power-test</RequestId></Error>"
+            )
+            return 500, {"Content-Type": "application/xml"}, body
+    return _original_key_response_put(self, query, key_name)
+
+
+S3Response._key_response_put = _key_response_put
 IoTDataPlaneResponse.publish = _publish
 IoTDataPlaneResponse.get_retained_message = _get_retained_message
 assert iotdata_models  # imported so the backend registers before the server starts

@@ -178,17 +178,20 @@ def mosquitto_user() -> pwd.struct_passwd | None:
 
 
 class Broker:
-    """A real Mosquitto started from the chart's rendered Deployment, ConfigMap and Secret."""
+    """A real Mosquitto started from the chart's rendered Deployment, ConfigMap and Secret.
+    `existing` holds the values of Secrets the chart does not render ((name, key) -> value, e.g.
+    the TLS listener's certificate); with mosquitto.tls the TLS listener moves to `tls_port`."""
 
-    def __init__(self, manifest: Manifest, root: Path):
+    def __init__(self, manifest: Manifest, root: Path, existing: dict | None = None):
         self.manifest = manifest
         self.root = root
         deployment = manifest.component("Deployment", "mosquitto")
         self.pod = deployment["spec"]["template"]["spec"]
-        self.sandbox = PodSandbox(manifest, self.pod, root)
+        self.sandbox = PodSandbox(manifest, self.pod, root, existing)
         self.container = self.pod["containers"][0]
         self.port = free_port()
         self.ws_port = free_port()
+        self.tls_port: int | None = None
         # The broker's users as the init container renders them: role -> (user name, password),
         # the name from <ROLE>_USERNAME, the password from the Secret item mounted as <role>.
         init_env = self.sandbox.env(self.pod["initContainers"][0])
@@ -218,6 +221,10 @@ class Broker:
         # Mosquitto 2.0.11 ignores a WebSocket listener's bind address: a free port it is.
         conf, n_ws = re.subn(rf"(?m)^listener {ports['websocket']}$", f"listener {self.ws_port} 127.0.0.1", conf)
         assert (n_tcp, n_ws) == (1, 1), conf
+        if "mqtts" in ports:
+            self.tls_port = free_port()
+            conf, n_tls = re.subn(rf"(?m)^listener {ports['mqtts']}$", f"listener {self.tls_port} 127.0.0.1", conf)
+            assert n_tls == 1, conf
         self.conf = self.root / "mosquitto.conf"
         self.conf.write_text(conf)
         # Running as root, Mosquitto drops to user "mosquitto", which must read its files.
@@ -234,6 +241,8 @@ class Broker:
         try:
             wait_port(self.port, self.proc)
             wait_port(self.ws_port, self.proc)
+            if self.tls_port:
+                wait_port(self.tls_port, self.proc)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.log.read_text()}") from None
         return self

@@ -40,11 +40,12 @@ def checkov() -> str:
 def broker_factory(helm, tmp_path):
     brokers: list[Broker] = []
 
-    def make(values: dict | None = None, manifest: Manifest | None = None) -> Broker:
+    def make(values: dict | None = None, manifest: Manifest | None = None,
+             existing: dict | None = None) -> Broker:
         m = manifest or Manifest(render(helm, tmp_path, values))
         # Outside pytest's tmp dir (mode 0700 parents): the "mosquitto" user must reach the files.
         root = Path(tempfile.mkdtemp(prefix="ny-power-broker-"))
-        broker = Broker(m, root)
+        broker = Broker(m, root, existing)
         brokers.append(broker)
         return broker
 

@@ -5,6 +5,7 @@
 //!   temp folder; ETag / Last-Modified / Range like a real server; switches for failures;
 //!   counters; it also records every request and answers POSTs, for request-shape tests).
 //! - [`influx::Influxd`]: a real `influxd` (1.x) with its own temp config, data and ports.
+//! - [`pki::Pki`]: certificates made by the test (CAs, server and client certificates).
 //!
 //! Each test binary uses a subset, hence the `dead_code` allowance.
 
@@ -13,6 +14,7 @@
 pub mod influx;
 pub mod mosquitto;
 pub mod nyiso_server;
+pub mod pki;
 
 use std::net::TcpListener;
 

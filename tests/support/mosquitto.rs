@@ -56,6 +56,8 @@ pub struct Mosquitto {
     pub ws_port: u16,
     /// The services' password.
     pub password: String,
+    /// Ports of listeners given in the extra configuration (waited for at start).
+    extra_ports: Vec<u16>,
     child: Option<Child>,
 }
 
@@ -75,6 +77,12 @@ impl Mosquitto {
     /// anonymous clients `read` on each topic filter of `trees` as well (e.g. Home Assistant's
     /// discovery prefix `homeassistant/#`).
     pub fn start_with_trees(trees: &[&str], extra: &[&str]) -> Mosquitto {
+        Self::start_with_listeners(trees, extra, &[])
+    }
+
+    /// Like [`Mosquitto::start_with_trees`], where `extra` declares more listeners (e.g. TLS
+    /// ones) on `ports`: the start waits until those accept connections too.
+    pub fn start_with_listeners(trees: &[&str], extra: &[&str], ports: &[u16]) -> Mosquitto {
         let dir = tempfile::Builder::new()
             .prefix("ny-power-mosquitto-")
             .tempdir()
@@ -85,6 +93,7 @@ impl Mosquitto {
             ws_port: free_port(),
             password,
             dir,
+            extra_ports: ports.to_vec(),
             child: None,
         };
         broker.write_config(trees, extra);
@@ -155,7 +164,11 @@ impl Mosquitto {
             .expect("start mosquitto");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [self.port, self.ws_port] {
+        let ports: Vec<u16> = [self.port, self.ws_port]
+            .into_iter()
+            .chain(self.extra_ports.iter().copied())
+            .collect();
+        for port in ports {
             while TcpStream::connect(("127.0.0.1", port)).is_err() {
                 if let Some(status) = self
                     .child

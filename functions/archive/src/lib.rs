@@ -1,8 +1,8 @@
 //! The archive function: triggered by the IoT topic rules on `{root}/upstream/fuel-mix` and
 //! `{root}/archive/co2/points` (every reading's intensities), it maps each contract message to
-//! archive points (the core's [`points_for_message`]) and writes them to the configured backend: Timestream for
-//! LiveAnalytics or an InfluxDB v2 write API (`ARCHIVE_BACKEND`). Writes are idempotent, so a
-//! retried event changes nothing.
+//! archive points (the core's [`points_for_message`]) and writes them to the configured backend
+//! (`ARCHIVE_BACKEND`): JSON-lines objects in S3 (the default), Timestream for LiveAnalytics or
+//! an InfluxDB v2 write API. Writes are idempotent, so a retried event changes nothing.
 
 use async_trait::async_trait;
 use lambda_runtime::LambdaEvent;
@@ -12,6 +12,7 @@ use ny_power::ports::{Archive, PortError};
 use ny_power::stream::Topics;
 use ny_power_aws::config::{self, Env};
 use ny_power_aws::event::split_rule_event;
+use ny_power_aws::s3::S3Archive;
 use ny_power_aws::timestream::TimestreamArchive;
 use ny_power_aws::{ErrorKind, FunctionError};
 use serde::Serialize;
@@ -19,6 +20,8 @@ use serde_json::Value;
 
 /// The configured archive backend.
 pub enum Backend {
+    /// JSON-lines objects in S3, queried with Athena.
+    S3(S3Archive),
     /// Timestream for LiveAnalytics.
     Timestream(TimestreamArchive),
     /// InfluxDB v2 line protocol (Timestream for InfluxDB, or any InfluxDB 2).
@@ -29,6 +32,7 @@ pub enum Backend {
 impl Archive for Backend {
     async fn write(&self, points: &[Point]) -> Result<(), PortError> {
         match self {
+            Backend::S3(a) => a.write(points).await,
             Backend::Timestream(a) => a.write(points).await,
             Backend::Influx(a) => a.write(points).await,
         }

@@ -1,7 +1,7 @@
 //! Building the SDK clients once per cold start. Against real AWS the IoT client uses the
 //! account's data endpoint (`IOT_ENDPOINT`) and the Timestream client uses endpoint
 //! discovery (which Timestream requires). With an endpoint override (`AWS_ENDPOINT_URL`, e.g.
-//! a local AWS-compatible server in tests) both are plain clients on that endpoint: endpoint
+//! a local AWS-compatible server in tests) all are plain clients on that endpoint: endpoint
 //! discovery would resolve to the real AWS host.
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -50,4 +50,15 @@ pub async fn timestream_client(
         })?;
     tokio::spawn(reload.reload_task());
     Ok(client)
+}
+
+/// The S3 client (feature `s3`): on the override endpoint when one is set (path-style addressing, as local
+/// S3-compatible servers need), otherwise the SDK default for the region.
+#[cfg(feature = "s3")]
+pub fn s3_client(sdk: &SdkConfig, env: &impl Env) -> aws_sdk_s3::Client {
+    let mut conf = aws_sdk_s3::config::Builder::from(sdk);
+    if let Some(url) = endpoint_override(env, "S3") {
+        conf = conf.endpoint_url(url).force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(conf.build())
 }

@@ -127,9 +127,26 @@ pub fn iot_endpoint(env: &impl Env) -> Option<String> {
     })
 }
 
+/// `ARCHIVE_BACKEND`: which archive the archive function writes to.
+pub const ARCHIVE_BACKEND: &str = "ARCHIVE_BACKEND";
+/// The default `ARCHIVE_PREFIX` (the prefix `infra/template.yaml` grants `s3:PutObject` on).
+pub const DEFAULT_ARCHIVE_PREFIX: &str = "archive";
+/// `ARCHIVE_BUCKET`: the S3 bucket of `ARCHIVE_BACKEND=s3`.
+pub const ARCHIVE_BUCKET: &str = "ARCHIVE_BUCKET";
+/// `ARCHIVE_PREFIX`: the key prefix of `ARCHIVE_BACKEND=s3` (default
+/// `archive`, the template's grant).
+pub const ARCHIVE_PREFIX: &str = "ARCHIVE_PREFIX";
+
 /// Which archive the archive function writes to (`ARCHIVE_BACKEND`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArchiveBackend {
+    /// JSON-lines objects in S3 (`ARCHIVE_BUCKET`, `ARCHIVE_PREFIX`), read with Athena.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix, without slashes at its ends.
+        prefix: String,
+    },
     /// Amazon Timestream for LiveAnalytics (`TIMESTREAM_DATABASE`, `TIMESTREAM_TABLE`).
     Timestream {
         /// Database name.
@@ -142,20 +159,46 @@ pub enum ArchiveBackend {
     Influx,
 }
 
-/// `ARCHIVE_BACKEND` = `timestream` (default) or `influxdb`, and the backend's settings.
+/// `ARCHIVE_BACKEND` = `s3` (default), `timestream` or `influxdb`, and the backend's settings.
+/// (`ArchiveBackend=none` in the template deploys no archive function at all.)
 ///
 /// # Errors
-/// A config error for an unknown backend or a missing Timestream name.
+/// A config error for an unknown backend, a missing bucket or Timestream name, or a prefix
+/// that is not a clean key prefix.
 pub fn archive_backend(env: &impl Env) -> Result<ArchiveBackend, FunctionError> {
-    match env.get("ARCHIVE_BACKEND").as_deref() {
-        None | Some("timestream") => Ok(ArchiveBackend::Timestream {
+    match env.get(ARCHIVE_BACKEND).as_deref() {
+        None | Some("s3") => {
+            let prefix = env
+                .get(ARCHIVE_PREFIX)
+                .unwrap_or_else(|| DEFAULT_ARCHIVE_PREFIX.to_owned());
+            let trimmed = prefix.trim_matches('/');
+            let clean = trimmed.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            });
+            if !clean {
+                return Err(bad(
+                    ARCHIVE_PREFIX,
+                    format!("`{prefix}` is not a key prefix (segments of letters, digits, _ - . separated by /)"),
+                ));
+            }
+            Ok(ArchiveBackend::S3 {
+                bucket: required(env, ARCHIVE_BUCKET)?,
+                prefix: trimmed.to_owned(),
+            })
+        }
+        Some("timestream") => Ok(ArchiveBackend::Timestream {
             database: required(env, "TIMESTREAM_DATABASE")?,
             table: required(env, "TIMESTREAM_TABLE")?,
         }),
         Some("influxdb") => Ok(ArchiveBackend::Influx),
         Some(other) => Err(bad(
-            "ARCHIVE_BACKEND",
-            format!("`{other}` is not a backend (use `timestream` or `influxdb`)"),
+            ARCHIVE_BACKEND,
+            format!("`{other}` is not a backend (use `s3`, `timestream` or `influxdb`)"),
         )),
     }
 }
@@ -222,14 +265,45 @@ mod tests {
             e.message.contains("FACTORS") && e.message.contains("coal"),
             "{e}"
         );
-        let e = archive_backend(&[("TIMESTREAM_DATABASE", "db")]).unwrap_err();
+        let e = archive_backend(&[
+            ("ARCHIVE_BACKEND", "timestream"),
+            ("TIMESTREAM_DATABASE", "db"),
+        ])
+        .unwrap_err();
         assert!(e.message.contains("TIMESTREAM_TABLE"), "{e}");
         assert_eq!(
             archive_backend(&[("ARCHIVE_BACKEND", "influxdb")]).unwrap(),
             ArchiveBackend::Influx
         );
-        let e = archive_backend(&[("ARCHIVE_BACKEND", "s3")]).unwrap_err();
-        assert!(!e.retryable && e.message.contains("`s3`"), "{e}");
+        // S3 is the default; the prefix defaults to `archive` and loses its end slashes.
+        let e = archive_backend(&empty).unwrap_err();
+        assert!(!e.retryable && e.message.contains("ARCHIVE_BUCKET"), "{e}");
+        assert_eq!(
+            archive_backend(&[("ARCHIVE_BUCKET", "b")]).unwrap(),
+            ArchiveBackend::S3 {
+                bucket: "b".into(),
+                prefix: "archive".into()
+            }
+        );
+        assert_eq!(
+            archive_backend(&[
+                ("ARCHIVE_BACKEND", "s3"),
+                ("ARCHIVE_BUCKET", "b"),
+                ("ARCHIVE_PREFIX", "/x/ny-power/")
+            ])
+            .unwrap(),
+            ArchiveBackend::S3 {
+                bucket: "b".into(),
+                prefix: "x/ny-power".into()
+            }
+        );
+        for bad in ["a//b", "../x", "a b"] {
+            let e =
+                archive_backend(&[("ARCHIVE_BUCKET", "b"), ("ARCHIVE_PREFIX", bad)]).unwrap_err();
+            assert!(e.message.contains("ARCHIVE_PREFIX"), "{bad}: {e}");
+        }
+        let e = archive_backend(&[("ARCHIVE_BACKEND", "none")]).unwrap_err();
+        assert!(!e.retryable && e.message.contains("`none`"), "{e}");
         assert_eq!(
             endpoint_override(
                 &[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")],

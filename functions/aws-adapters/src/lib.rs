@@ -9,6 +9,8 @@
 //!   [`iot::IotRetained`] (retained reads), [`iot::IotCursor`] (the core's retained-message
 //!   cursor over both).
 //! - [`timestream`]: [`timestream::TimestreamArchive`], multi-measure records, ≤ 100 per call.
+//! - `s3` (feature `s3`): `s3::S3Archive`, one JSON-lines object per point under a UTC date
+//!   partition.
 //! - [`clients`]: SDK clients built once per cold start (endpoint override vs discovery).
 //! - [`config`]: settings from the environment, same names as the CLI.
 //! - [`event`]: IoT topic-rule event payloads.
@@ -21,6 +23,8 @@ pub mod error;
 pub mod event;
 pub mod iot;
 pub mod logging;
+#[cfg(feature = "s3")]
+pub mod s3;
 mod sdk_error;
 pub mod timestream;
 

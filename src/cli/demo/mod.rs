@@ -40,7 +40,7 @@ use ny_power::adapters::mqtt::{ClientOptions, MqttClient};
 use ny_power::adapters::mqtt_config::{BrokerUrl, MqttConfig};
 use ny_power::adapters::nyiso::{HttpOptions, HttpSource};
 use ny_power::adapters::sqlite::SqliteArchive;
-use ny_power::adapters::web::{WebConfig, WebServer};
+use ny_power::adapters::web::{WebConfig, WebError, WebServer};
 use ny_power::nyiso::{daily_url, today_in_new_york, Dataset};
 use ny_power::ports::Source;
 use ny_power::ports::{Clock, SystemClock};
@@ -49,10 +49,11 @@ use ny_power::services::{
     run_all, shutdown_channel, ArchiveSettings, ArchiveSink, Co2Settings, Common, Parts, PlainSink,
     PumpSettings, RunConfig,
 };
+use ny_power::settings::parse_broker_max_connections;
 use ny_power::settings::LogFormat;
 use ny_power::stream::Topics;
 
-use super::common::{init_logging_with, stop_signal, EMBEDDED_BROKER_LOG_FILTER};
+use super::common::{error_text, init_logging_with, stop_signal, EMBEDDED_BROKER_LOG_FILTER};
 use super::settings::{HaArgs, NyisoArgs};
 use snapshot::{restore_snapshot, save_final_snapshot};
 use source::GatedSource;
@@ -100,6 +101,15 @@ pub struct Args {
         value_name = "ORIGIN"
     )]
     allowed_origins: Vec<String>,
+    /// Connections the embedded broker holds; WebSocket viewers get all but 16, kept for the
+    /// demo's own services (a viewer past the cap gets 503).
+    #[arg(
+        long,
+        env = "BROKER_MAX_CONNECTIONS",
+        default_value = "1000",
+        value_name = "N"
+    )]
+    broker_max_connections: String,
     #[command(flatten)]
     ha: HaArgs,
 }
@@ -119,7 +129,7 @@ pub fn run(args: Args) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
@@ -151,6 +161,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         );
     }
     let origins = OriginPolicy::with_origins(&args.allowed_origins)?;
+    let max_connections = parse_broker_max_connections(&args.broker_max_connections)?;
     ensure_web_assets(&args.web_dir)?;
     let mode = choose_mode(&args).await;
     let state_dir = args.data_dir.join(mode.name());
@@ -160,7 +171,9 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     let topics = Topics::default();
     let snapshot = load_snapshot(&snapshot_path, &topics, Utc::now());
 
-    let broker = EmbeddedBroker::start_with(args.mqtt_port, args.ws_port, origins).await?;
+    let broker =
+        EmbeddedBroker::start_with_limit(args.mqtt_port, args.ws_port, origins, max_connections)
+            .await?;
     let (trigger, shutdown) = shutdown_channel();
 
     let mut web_config = WebConfig::new(broker.ws_url());
@@ -179,7 +192,14 @@ async fn demo(args: Args) -> anyhow::Result<()> {
             async move { stop.wait().await },
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{e} (choose another port with --http-port, or 0)"))?
+        .map_err(|e| match e {
+            WebError::Bind { .. } => {
+                anyhow::anyhow!(
+                    "{e} (choose another port with --http-port, or 0 for any free port)"
+                )
+            }
+            other => other.into(),
+        })?
     };
     let dashboard = format!("http://{}", web.addr());
 

@@ -54,6 +54,12 @@ pub struct Moto {
 impl Moto {
     /// Starts one on a free port and waits until it answers.
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// Starts one with extra environment (e.g. `tests/aws/moto_server.py`'s
+    /// `NY_POWER_MOTO_S3_PUT_FAILURES` fault injection).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let port = free_port();
         let recording = std::env::temp_dir().join(format!("ny-power-moto-{port}.recording"));
         let _ = std::fs::remove_file(&recording);
@@ -62,6 +68,7 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "True")
             .env("MOTO_RECORDER_FILEPATH", &recording)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

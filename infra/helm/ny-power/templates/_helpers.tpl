@@ -170,10 +170,87 @@ Empty when the external InfluxDB needs no credentials.
 {{- end }}
 
 {{/*
-The broker URL the services use (MQTT_URL).
+Whether the chart deploys its own Mosquitto: "true", or empty with externalMqtt.url.
+*/}}
+{{- define "ny-power.mosquitto.enabled" -}}
+{{- if not .Values.externalMqtt.url }}true{{ end }}
+{{- end }}
+
+{{/*
+Whether the services connect to the built-in Mosquitto over its TLS listener.
+*/}}
+{{- define "ny-power.mosquitto.servicesTls" -}}
+{{- if and (include "ny-power.mosquitto.enabled" .) .Values.mosquitto.tls.enabled .Values.mosquitto.tls.services }}true{{ end }}
+{{- end }}
+
+{{/*
+The broker URL the services use (MQTT_URL). Over the built-in TLS listener the host is the
+Service's "<name>.<namespace>.svc": the name its certificate must carry.
 */}}
 {{- define "ny-power.mqttUrl" -}}
+{{- if .Values.externalMqtt.url }}
+{{- .Values.externalMqtt.url }}
+{{- else if include "ny-power.mosquitto.servicesTls" . }}
+{{- printf "mqtts://%s.%s.svc:%v" (include "ny-power.mosquitto.fullname" .) .Release.Namespace .Values.mosquitto.tls.port }}
+{{- else }}
 {{- printf "mqtt://%s:%v" (include "ny-power.mosquitto.fullname" .) .Values.mosquitto.service.mqttPort }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TLS files the services mount at /var/run/secrets/ny-power/mqtt-tls, as YAML
+{secretName, items, clientCertificate}; empty when they trust the system's CAs or use no TLS.
+Use with fromYaml.
+*/}}
+{{- define "ny-power.mqttTls" -}}
+{{- if .Values.externalMqtt.url }}
+{{- with .Values.externalMqtt.tls }}
+{{- if .existingSecret }}
+secretName: {{ .existingSecret | quote }}
+clientCertificate: {{ .clientCertificate }}
+items:
+  - key: {{ .caKey | quote }}
+    path: ca.crt
+  {{- if .clientCertificate }}
+  - key: {{ .certKey | quote }}
+    path: tls.crt
+  - key: {{ .keyKey | quote }}
+    path: tls.key
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- else if include "ny-power.mosquitto.servicesTls" . }}
+secretName: {{ .Values.mosquitto.tls.secretName | quote }}
+clientCertificate: false
+items:
+  - key: ca.crt
+    path: ca.crt
+{{- end }}
+{{- end }}
+
+{{/*
+Checks of the broker values (called once, from services.yaml).
+*/}}
+{{- define "ny-power.checkBroker" -}}
+{{- with .Values.externalMqtt }}
+{{- if .url }}
+{{- if not $.Values.mqtt.existingSecret }}
+{{- fail "externalMqtt.url needs mqtt.existingSecret: the passwords of the services' users on that broker (keys mqtt.users.*.passwordKey)" }}
+{{- end }}
+{{- if $.Values.mosquitto.tls.enabled }}
+{{- fail "mosquitto.tls is the built-in broker's listener: with externalMqtt.url there is none (set externalMqtt.tls instead)" }}
+{{- end }}
+{{- if and .tls.existingSecret (not (regexMatch "^(mqtts|ssl|wss)://" .url)) }}
+{{- fail (printf "externalMqtt.tls is set but externalMqtt.url %q is not a TLS URL (mqtts:// or wss://)" .url) }}
+{{- end }}
+{{- end }}
+{{- if and .tls.clientCertificate (not .tls.existingSecret) }}
+{{- fail "externalMqtt.tls.clientCertificate needs externalMqtt.tls.existingSecret (the Secret holding the certificate and key)" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.mosquitto.tls.enabled (not .Values.externalMqtt.url) (not .Values.mosquitto.tls.secretName) }}
+{{- fail "mosquitto.tls.secretName is required when mosquitto.tls.enabled (a Secret with tls.crt, tls.key and ca.crt, e.g. from a cert-manager Certificate)" }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -193,6 +270,8 @@ The broker's WebSocket URL as the browser sees it (PUBLIC_MQTT_WS_URL).
 {{- define "ny-power.publicMqttWsUrl" -}}
 {{- if .Values.web.publicMqttWsUrl }}
 {{- .Values.web.publicMqttWsUrl }}
+{{- else if .Values.externalMqtt.url }}
+{{- required "externalMqtt.publicWsUrl (or web.publicMqttWsUrl) is required with externalMqtt.url: the broker's WebSocket URL as the browser sees it" .Values.externalMqtt.publicWsUrl }}
 {{- else if .Values.ingress.enabled }}
 {{- printf "%s://%s%s" (ternary "wss" "ws" .Values.ingress.tls.enabled) (required "ingress.host is required when the Ingress is enabled" .Values.ingress.host) .Values.ingress.mqttPath }}
 {{- else }}
@@ -250,6 +329,17 @@ read from the mounted Secret file. Call with (dict "ctx" $ "component" "pump").
   value: {{ (index $ctx.Values.mqtt.users .component).username | quote }}
 - name: MQTT_PASSWORD_FILE
   value: /var/run/secrets/ny-power/mqtt/password
+{{- $tls := include "ny-power.mqttTls" $ctx | fromYaml }}
+{{- if $tls }}
+- name: MQTT_CA_FILE
+  value: /var/run/secrets/ny-power/mqtt-tls/ca.crt
+{{- if $tls.clientCertificate }}
+- name: MQTT_CLIENT_CERT_FILE
+  value: /var/run/secrets/ny-power/mqtt-tls/tls.crt
+- name: MQTT_CLIENT_KEY_FILE
+  value: /var/run/secrets/ny-power/mqtt-tls/tls.key
+{{- end }}
+{{- end }}
 - name: TOPIC_ROOT
   value: {{ $ctx.Values.topicRoot | quote }}
 - name: HEALTH_ADDR
