@@ -1,6 +1,7 @@
 //! A lean MQTT-over-WebSocket load client for `scripts/bench-fanout.sh`: N subscribers in one
-//! tokio process, MQTT 3.1.1 packets written by hand (CONNECT, SUBSCRIBE at QoS 0, PUBLISH
-//! parsing), so that the broker, not the client, is what is measured.
+//! tokio process, each a bare WebSocket carrying MQTT 3.1.1 packets from rumqttc's codec
+//! (CONNECT, SUBSCRIBE at QoS 0, PUBLISH), without a client event loop per subscriber, so that
+//! the broker, not the client, is what is measured.
 //!
 //! ```text
 //! fanout_client --url ws://127.0.0.1:9001/mqtt --clients 1000 --topic ny-power/upstream/fuel-mix \
@@ -24,7 +25,12 @@ use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::Message;
+use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
+use rumqttc::mqttbytes::v4::{
+    self, Connect, ConnectReturnCode, Packet, Subscribe, SubscribeReasonCode,
+};
+use rumqttc::mqttbytes::{self, QoS};
 
 /// Command-line options.
 struct Options {
@@ -71,74 +77,35 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// An MQTT remaining-length field.
-fn remaining_length(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let mut byte = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if n == 0 {
-            break;
-        }
-    }
+/// MQTT 3.1.1 packets are encoded and decoded by rumqttc's codec (`rumqttc::mqttbytes::v4`);
+/// only the transport is this file's own: one WebSocket per subscriber, no event loop, no
+/// state kept but what the measurement needs.
+fn encoded(
+    write: impl FnOnce(&mut BytesMut) -> Result<usize, mqttbytes::Error>,
+) -> Result<Vec<u8>, String> {
+    let mut buf = BytesMut::new();
+    write(&mut buf).map_err(|e| format!("encoding: {e}"))?;
+    Ok(buf.to_vec())
 }
 
-fn packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut p = vec![first];
-    remaining_length(body.len(), &mut p);
-    p.extend_from_slice(body);
-    p
+fn connect_packet(client_id: &str) -> Result<Vec<u8>, String> {
+    let mut connect = Connect::new(client_id);
+    // Clean session, keep-alive at its maximum: no pings during a run.
+    connect.clean_session = true;
+    connect.keep_alive = u16::MAX;
+    encoded(|b| connect.write(b))
 }
 
-fn string(s: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
+fn subscribe_packet(topic: &str) -> Result<Vec<u8>, String> {
+    // QoS 0: no acks to send back. A SUBSCRIBE needs a non-zero packet id (rumqttc's event
+    // loop assigns it; here there is one SUBSCRIBE per connection).
+    let mut subscribe = Subscribe::new(topic, QoS::AtMostOnce);
+    subscribe.pkid = 1;
+    encoded(|b| subscribe.write(b))
 }
 
-fn connect_packet(client_id: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    string("MQTT", &mut body);
-    // Level 4 (3.1.1), clean session, keep-alive at its maximum: no pings during a run.
-    body.extend_from_slice(&[4, 0x02, 0xff, 0xff]);
-    string(client_id, &mut body);
-    packet(0x10, &body)
-}
-
-fn subscribe_packet(topic: &str) -> Vec<u8> {
-    let mut body = vec![0, 1];
-    string(topic, &mut body);
-    body.push(0); // QoS 0: no acks to send back
-    packet(0x82, &body)
-}
-
-/// Splits complete MQTT packets off the front of `buf`: (first byte, body).
-fn next_packet(buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
-    let mut len = 0usize;
-    let mut shift = 0;
-    let mut i = 1;
-    loop {
-        let byte = *buf.get(i)?;
-        len |= usize::from(byte & 0x7f) << shift;
-        i += 1;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 21 {
-            return None;
-        }
-    }
-    if buf.len() < i + len {
-        return None;
-    }
-    let first = buf[0];
-    let body = buf[i..i + len].to_vec();
-    buf.drain(..i + len);
-    Some((first, body))
-}
+/// The largest packet a subscriber accepts (a fuel-mix payload is under 1 KiB).
+const MAX_PACKET: usize = 1 << 20;
 
 /// What one client saw: per live message (hash of topic and payload), when it arrived.
 type Seen = Vec<(u64, Instant)>;
@@ -170,15 +137,15 @@ async fn client(
         let (mut ws, _) = async_tungstenite::tokio::client_async(request, tcp)
             .await
             .map_err(|e| format!("handshake: {e}"))?;
-        ws.send(Message::Binary(connect_packet(&format!("fanout-{id}"))))
+        ws.send(Message::Binary(connect_packet(&format!("fanout-{id}"))?))
             .await
             .map_err(|e| e.to_string())?;
-        ws.send(Message::Binary(subscribe_packet(&o.topic)))
+        ws.send(Message::Binary(subscribe_packet(&o.topic)?))
             .await
             .map_err(|e| e.to_string())?;
         ws
     };
-    let mut buf = Vec::new();
+    let mut buf = BytesMut::new();
     let mut seen = Seen::with_capacity(o.expect);
     let mut is_subscribed = false;
     while seen.len() < o.expect {
@@ -191,20 +158,28 @@ async fn client(
             _ => continue,
         }
         let now = Instant::now();
-        while let Some((first, body)) = next_packet(&mut buf) {
-            match first >> 4 {
-                2 if body.get(1) != Some(&0) => return Err("CONNACK refused".to_owned()),
-                9 => {
-                    if body.get(2) == Some(&0x80) {
+        loop {
+            let packet = match v4::read(&mut buf, MAX_PACKET) {
+                Ok(packet) => packet,
+                Err(mqttbytes::Error::InsufficientBytes(_)) => break,
+                Err(e) => return Err(format!("decoding: {e}")),
+            };
+            match packet {
+                Packet::ConnAck(ack) if ack.code != ConnectReturnCode::Success => {
+                    return Err(format!("CONNACK refused: {:?}", ack.code));
+                }
+                Packet::SubAck(ack) => {
+                    if ack.return_codes.contains(&SubscribeReasonCode::Failure) {
                         return Err("SUBACK refused".to_owned());
                     }
                     is_subscribed = true;
                     subscribed.fetch_add(1, Ordering::SeqCst);
                 }
                 // Live messages only: the retained one sent at subscribe time is not timed.
-                3 if first & 0x01 == 0 && seen.len() < o.expect => {
+                Packet::Publish(publish) if !publish.retain && seen.len() < o.expect => {
                     let mut h = DefaultHasher::new();
-                    body.hash(&mut h);
+                    publish.topic.hash(&mut h);
+                    publish.payload.hash(&mut h);
                     seen.push((h.finish(), now));
                 }
                 _ => {}
