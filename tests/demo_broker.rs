@@ -32,6 +32,8 @@ impl Demo {
     fn start(data_dir: &Path, web_dir: &Path, extra: &[&str]) -> Demo {
         let mut child = Command::new(BIN)
             .args(["demo", "--replay", "--speed", "60"])
+            // The broker is what is tested, not the advice: a short backfill, a quick READY.
+            .args(["--replay-backfill-hours", "6"])
             .args(["--http-port", "0", "--mqtt-port", "0", "--ws-port", "0"])
             .args(extra)
             .arg("--data-dir")
@@ -53,13 +55,14 @@ impl Demo {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(90);
+        // Generous: several demos start at once on a loaded 2-core machine.
+        let deadline = Instant::now() + Duration::from_secs(240);
         let mut mqtt = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = lines
                 .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("the demo printed no READY line within 90 s"));
+                .unwrap_or_else(|_| panic!("the demo printed no READY line within 240 s"));
             if line.starts_with("MQTT: ") {
                 mqtt = Some(line);
             } else if line.starts_with("READY ") {

@@ -38,7 +38,13 @@ fn web_project(dir: &Path, build_js: &str) -> std::path::PathBuf {
 fn run_demo(data_dir: &Path, web_dir: &Path) -> (bool, String, String) {
     let mut child = Command::new(BIN)
         .args(["demo", "--replay", "--http-port", "0", "--mqtt-port", "0"])
-        .args(["--ws-port", "0", "--data-dir"])
+        .args([
+            "--ws-port",
+            "0",
+            "--replay-backfill-hours",
+            "6",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .arg("--web-dir")
         .arg(web_dir)
