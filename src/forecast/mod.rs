@@ -230,9 +230,22 @@ pub fn charge_windows(forecast: &Forecast) -> Vec<ChargeWindow> {
 /// the lowest forecast mean; on a tie the earliest (so a flat forecast says "now"). `None` when
 /// the forecast is shorter than `hours` or `hours` is 0.
 pub fn charge_window(forecast: &Forecast, hours: u32) -> Option<ChargeWindow> {
+    let (j, mean) = best_window(&forecast.values, hours as usize)?;
+    window_at(forecast, hours, j, mean)
+}
+
+/// The `hours`-long window starting on slot `j` of `forecast`, whose mean is `mean`, compared
+/// with starting now (slot 0). `None` when the forecast is shorter than `hours`, `hours` is 0
+/// or `j` is past its end.
+pub(crate) fn window_at(
+    forecast: &Forecast,
+    hours: u32,
+    j: usize,
+    mean: f64,
+) -> Option<ChargeWindow> {
     let n = hours as usize;
-    let (j, mean) = best_window(&forecast.values, n)?;
-    let now_mean = forecast.values[..n].iter().sum::<f64>() / n as f64;
+    let first = forecast.values.get(..n).filter(|v| !v.is_empty())?;
+    let now_mean = first.iter().sum::<f64>() / n as f64;
     let start = *forecast.ts.get(j)?;
     let cleaner = if now_mean > 0.0 {
         ((now_mean - mean) / now_mean * 100.0).max(0.0)

@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Duration, LocalResult, NaiveTime, TimeZone, Utc};
 
-use super::{best_window, ChargeWindow, Forecast, CHARGE_HOURS};
+use super::{best_window, window_at, ChargeWindow, Forecast, CHARGE_HOURS};
 use crate::nyiso::NEW_YORK;
 
 /// The ready-by times the dashboard offers, New York time (`HH:MM`, 24-hour).
@@ -114,21 +114,7 @@ pub fn ready_by_window(forecast: &Forecast, hours: u32, ready_by: ReadyBy) -> Op
     let last_start = forecast.ts.iter().take_while(|s| **s + span <= due).count();
     let fits = (last_start + n - 1).min(forecast.values.len());
     let (j, mean) = best_window(&forecast.values[..fits], n)?;
-    let now_mean = forecast.values[..n].iter().sum::<f64>() / n as f64;
-    let start = *forecast.ts.get(j)?;
-    let cleaner = if now_mean > 0.0 {
-        ((now_mean - mean) / now_mean * 100.0).max(0.0)
-    } else {
-        0.0
-    };
-    Some(ChargeWindow {
-        hours,
-        start,
-        end: start + span,
-        mean,
-        now_mean,
-        cleaner_than_now_pct: cleaner,
-    })
+    window_at(forecast, hours, j, mean)
 }
 
 /// The ready-by times a payload carries: [`READY_BY_OFFERED`] plus `chosen`, in time order.
