@@ -364,8 +364,14 @@ async fn handle(
                     pending.push(m);
                 }
                 if !publish_all(client, &events, shutdown).await {
-                    // This reading is not acknowledged: the broker delivers it again.
-                    acknowledge(inbox, &mut processed).await;
+                    // Stopped while publishing: this reading is not acknowledged, so the
+                    // broker delivers it again. Neither are the burst's earlier readings while
+                    // their derived results still wait in `pending` (acknowledged, they would
+                    // never be delivered again and their history, forecast and state would be
+                    // lost); their intensities are published again, which is idempotent.
+                    if pending.is_empty() {
+                        acknowledge(inbox, &mut processed).await;
+                    }
                     return Ok(());
                 }
                 tracing::debug!(ts = %reading.ts, "intensity and forecast published");
