@@ -229,8 +229,9 @@ async fn demo_serves_streams_stops_and_resumes() {
     let site = stub_site();
     let data = tempfile::tempdir().unwrap();
 
-    // First run.
-    let demo = Demo::start(data.path(), site.path());
+    // First run. A day of backfill is enough here (the full default is tested below, by
+    // `a_fresh_demo_opens_on_the_answer`), and keeps the four demos of this file light.
+    let demo = Demo::start_with(data.path(), site.path(), &["--replay-backfill-hours", "24"]);
     let http = reqwest::Client::new();
     let config: Value = serde_json::from_str(
         &http
@@ -482,7 +483,7 @@ async fn a_poisoned_saved_state_is_ignored_and_the_demo_runs() {
     )
     .unwrap();
     // READY: an intensity was computed, so the pump started and the calculator is not frozen.
-    let demo = Demo::start(data.path(), site.path());
+    let demo = Demo::start_with(data.path(), site.path(), &["--replay-backfill-hours", "24"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let co2 = ts(&retained(&demo, "ny-power/computed/co2", false).await);
