@@ -354,7 +354,9 @@ def test_home_assistant_discovery_as_rendered(helm, tmp_path, broker_factory, ny
         co2.start({"NYPOWER_NOW": NOW}).wait_ready()
         seen: dict[str, dict] = {}
         deadline = time.monotonic() + 30
-        while len(seen) < 4 and time.monotonic() < deadline:
+        expected = {"co2_intensity", "fossil_share", "co2_band", "co2_index",
+                    "charge_window_4h_start", "ready_by_4h_start"}
+        while len(seen) < len(expected) and time.monotonic() < deadline:
             proc = subprocess.run(
                 ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-v", "-W", "2",
                  "--retained-only", "-t", "homeassistant/sensor/ny_power/+/config"],
@@ -363,8 +365,7 @@ def test_home_assistant_discovery_as_rendered(helm, tmp_path, broker_factory, ny
                 topic, payload = line.split(" ", 1)
                 seen[topic] = json.loads(payload)
         objects = {t.split("/")[3] for t in seen}
-        assert objects == {"co2_intensity", "fossil_share", "co2_band", "charge_window_4h_start"}, \
-            f"{sorted(seen)}\n{co2.logs()}"
+        assert objects == expected, f"{sorted(seen)}\n{co2.logs()}"
         intensity = seen["homeassistant/sensor/ny_power/co2_intensity/config"]
         assert intensity["state_topic"] == "ny-power/computed/co2"
         assert intensity["unique_id"] == "ny_power_co2_intensity"
