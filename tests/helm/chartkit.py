@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -88,7 +89,39 @@ class Manifest:
 # --- running what the chart renders ------------------------------------------------------------
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The bottom of the kernel's ephemeral port range (ports the kernel gives to bind(0) and
+    to outgoing connections)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A free loopback port for a process started later, from below the ephemeral range.
+
+    A port taken with bind(0) and released comes from the ephemeral range, where any outgoing
+    connection made before the process binds it (a service connecting to its broker, a
+    mosquitto_sub) may be given the same port: seen as "Address already in use" under load.
+    Below that range only a process asking for that very port can take it; the ports handed out
+    here are remembered so two calls never give the same one."""
+    low = min(_ephemeral_low(), 65536)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, max(low, 20001))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
