@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ny_power::forecast::backtest::{backtest, BacktestReport};
+use ny_power::forecast::backtest::{backtest, BacktestReport, Scores};
 use ny_power::nyiso::FuelMixAccumulator;
 
 use super::settings::FactorsArgs;
@@ -56,20 +56,17 @@ fn table(r: &BacktestReport) -> String {
             w.regret.yesterday,
         );
     }
-    s += &format!(
-        "{:<24} {:>7.1}% {:>11.1}% {:>9.1}%\n",
-        "captured saving, 4 h",
-        r.captured_saving_4h.method * 100.0,
-        r.captured_saving_4h.persistence * 100.0,
-        r.captured_saving_4h.yesterday * 100.0,
-    );
-    s += &format!(
-        "{:<24} {:>7.1}% {:>11.1}% {:>9.1}%\n",
-        "  ready by 7:00 AM, 4 h",
-        r.captured_saving_ready_by_4h.method * 100.0,
-        r.captured_saving_ready_by_4h.persistence * 100.0,
-        r.captured_saving_ready_by_4h.yesterday * 100.0,
-    );
+    // Captured shares (fractions) as percentages, in the same columns.
+    let pct_row = |label: &str, c: &Scores| {
+        format!(
+            "{label:<24} {:>7.1}% {:>11.1}% {:>9.1}%\n",
+            c.method * 100.0,
+            c.persistence * 100.0,
+            c.yesterday * 100.0
+        )
+    };
+    s += &pct_row("captured saving, 4 h", &r.captured_saving_4h);
+    s += &pct_row("  ready by 7:00 AM, 4 h", &r.captured_saving_ready_by_4h);
     s += "\nmargin rule, 4 h (wait only when the forecast is at least the margin cleaner than now)\n";
     s += "margin   told to wait   saving when waiting   waits no cleaner   captured\n";
     for m in &r.margins_4h {
